@@ -1,0 +1,184 @@
+"""One typed settings object, loaded from a TOML file, then `TELESCALE_SECTION__KEY` variables, then `--set`.
+
+Every setting has a default that runs the embedded shape (SQLite + files under ./data) with nothing else
+installed; README lists them all.  Values from the environment and `--set` are read as TOML values when
+they parse as one (`8042`, `true`, `["http://a"]`) and as plain strings otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TELESCALE_"
+
+
+class ConfigError(ValueError):
+    """A setting that does not exist or does not have the right type."""
+
+
+@dataclass
+class ApiSettings:
+    host: str = "0.0.0.0"
+    port: int = 8041
+    workers: int = 1
+    max_limit: int = 1000
+    auth_mode: str = "basic"
+    cors_allowed_origins: list[str] = field(default_factory=list)
+    max_body_size: int = 64 * 1024 * 1024
+    enable_proxy_headers_parsing: bool = True
+    refresh_timeout: float = 10.0
+
+
+@dataclass
+class IndexerSettings:
+    url: str = ""
+    create_default_archive_policies: bool = True
+
+
+@dataclass
+class StorageSettings:
+    driver: str = "file"
+    data_dir: str = "./data"
+
+
+@dataclass
+class IncomingSettings:
+    driver: str = "file"
+    sacks: int = 16
+
+
+@dataclass
+class ProcessingSettings:
+    workers: int = 2
+    delay: float = 0.05
+    janitor_interval: float = 30.0
+
+
+@dataclass
+class LoggingSettings:
+    level: str = "INFO"
+
+
+@dataclass
+class Settings:
+    api: ApiSettings = field(default_factory=ApiSettings)
+    indexer: IndexerSettings = field(default_factory=IndexerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    incoming: IncomingSettings = field(default_factory=IncomingSettings)
+    processing: ProcessingSettings = field(default_factory=ProcessingSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.storage.data_dir).resolve()
+
+    @property
+    def indexer_url(self) -> str:
+        """The configured indexer, or a SQLite file inside the data directory."""
+        return self.indexer.url or f"sqlite:///{self.data_path / 'indexer.sqlite'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check or convert one value to the annotated type, naming the setting in errors."""
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(v, item_type, where) for v in value]
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return None if value is None else _coerce(value, args[0], where)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if annotation is str:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _parse_scalar(text: str) -> Any:
+    """Read a command-line or environment value as TOML when it is one, else keep the string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply(settings: Settings, section: str, key: str, value: Any) -> None:
+    hints = typing.get_type_hints(Settings)
+    if section not in hints:
+        raise ConfigError(f"unknown configuration section {section!r} (known: {', '.join(hints)})")
+    group = getattr(settings, section)
+    group_hints = typing.get_type_hints(type(group))
+    if key not in group_hints:
+        raise ConfigError(f"unknown setting {section}.{key} (known: {', '.join(group_hints)})")
+    setattr(group, key, _coerce(value, group_hints[key], f"{section}.{key}"))
+
+
+def load(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Iterable[str] = (),
+) -> Settings:
+    """Build the settings: defaults < TOML file < environment < `section.key=value` overrides."""
+    settings = Settings()
+    environ = os.environ if environ is None else environ
+    path = path or environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as f:
+                document = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"configuration file {path} is not valid TOML: {e}") from None
+        for section, values in document.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: {section!r} must be a [section]")
+            for key, value in values.items():
+                _apply(settings, section, key, value)
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        _apply(settings, section, key, _parse_scalar(raw))
+    for item in overrides:
+        name, sep, raw = item.partition("=")
+        section, dot, key = name.strip().partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"--set expects section.key=value, got {item!r}")
+        _apply(settings, section, key, _parse_scalar(raw.strip()))
+    return settings

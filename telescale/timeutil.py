@@ -1,0 +1,145 @@
+"""Parsing and printing times the way Gnocchi's clients send and expect them.
+
+Inside Telescale a time is int64 nanoseconds since the epoch (UTC) and a duration is int64 nanoseconds.
+Clients send timestamps as ISO 8601 (naive means UTC), as epoch seconds, or relative to now
+(`-2 days`, `now`); durations as seconds or as text (`1 minute`, `10s`, `0:01:00`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import iso8601
+import numpy as np
+import pytimeparse
+
+NS = 1_000_000_000
+_RELATIVE = re.compile(r"^\s*([+-])\s*(.+)$")
+_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+
+
+class TimeParseError(ValueError):
+    """A timestamp or timespan that cannot be read."""
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+def parse_timespan(value: Any) -> int:
+    """A positive duration in ns from seconds (number or numeric string) or text like `1 minute`."""
+    if isinstance(value, bool):
+        raise TimeParseError("Unable to parse timespan")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if _NUMBER.match(text):
+            seconds = float(text)
+        else:
+            parsed = pytimeparse.parse(text)
+            if parsed is None:
+                raise TimeParseError("Unable to parse timespan")
+            seconds = float(parsed)
+    else:
+        raise TimeParseError("Unable to parse timespan")
+    if not np.isfinite(seconds):
+        raise TimeParseError("Unable to parse timespan")
+    ns = round(seconds * NS)
+    if ns <= 0:
+        raise TimeParseError("Timespan must be positive")
+    return ns
+
+
+def _from_datetime(dt: datetime.datetime) -> int:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.UTC)
+    delta = dt - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    return (delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+def parse_timestamp(value: Any, now: int | None = None) -> int:
+    """One timestamp in ns: epoch seconds, ISO 8601, `now`, or relative (`-5 minutes`)."""
+    if isinstance(value, bool):
+        raise TimeParseError(f"Unable to parse timestamp {value!r}")
+    if isinstance(value, int | float):
+        if not np.isfinite(value):
+            raise TimeParseError(f"Unable to parse timestamp {value!r}")
+        return round(float(value) * NS)
+    if not isinstance(value, str):
+        raise TimeParseError(f"Unable to parse timestamp {value!r}")
+    text = value.strip()
+    if _NUMBER.match(text):
+        return round(float(text) * NS)
+    if text.lower() == "now":
+        return now if now is not None else now_ns()
+    relative = _RELATIVE.match(text)
+    if relative and pytimeparse.parse(relative.group(2)) is not None:
+        sign, span = relative.groups()
+        delta = parse_timespan(span)
+        base = now if now is not None else now_ns()
+        return base - delta if sign == "-" else base + delta
+    try:
+        return _from_datetime(iso8601.parse_date(text, default_timezone=None))
+    except (iso8601.ParseError, ValueError, OverflowError):
+        raise TimeParseError(f"Unable to parse timestamp {value!r}") from None
+
+
+def parse_timestamps(values: Sequence[Any], now: int | None = None) -> np.ndarray:
+    """Many timestamps at once; epoch numbers and strings may not be mixed in one batch.
+
+    All-numeric batches and naive ISO strings are converted by numpy in one call; anything else (offsets,
+    relative times) falls back to parsing each string.
+    """
+    if not values:
+        return np.empty(0, dtype=np.int64)
+    first = values[0]
+    numeric = isinstance(first, int | float) and not isinstance(first, bool)
+    if numeric:
+        try:
+            seconds = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TimeParseError("Timestamps must all be epoch numbers or all be strings") from None
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise TimeParseError("Timestamps must all be epoch numbers or all be strings")
+        if not np.isfinite(seconds).all():
+            raise TimeParseError("Timestamps must be finite")
+        return np.round(seconds * NS).astype(np.int64)
+    if not all(isinstance(v, str) for v in values):
+        raise TimeParseError("Timestamps must all be epoch numbers or all be strings")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns on explicit offsets but converts them right
+            return np.array(values, dtype="datetime64[ns]").astype(np.int64)
+    except ValueError:
+        pass
+    now = now if now is not None else now_ns()
+    return np.fromiter((parse_timestamp(v, now) for v in values), dtype=np.int64, count=len(values))
+
+
+def format_timestamps(timestamps: np.ndarray) -> list[str]:
+    """ISO 8601 with an explicit UTC offset, microseconds only when needed (as Python's isoformat)."""
+    ts = np.asarray(timestamps, dtype=np.int64)
+    unit = "s" if not (ts % NS).any() else "us"
+    text = np.datetime_as_string(ts.astype("datetime64[ns]"), unit=unit)
+    return [t + "+00:00" for t in text.tolist()]
+
+
+def format_timestamp(ns: int) -> str:
+    return format_timestamps(np.array([ns], dtype=np.int64))[0]
+
+
+def format_timespan(ns: int | None) -> str | None:
+    """`0:01:00`, `0:00:03.600000`, `1 day, 0:00:00` — Python's timedelta text, which Gnocchi returns."""
+    if ns is None:
+        return None
+    return str(datetime.timedelta(microseconds=ns // 1000))
+
+
+def to_datetime(ns: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(ns // 1000 / 1e6, tz=datetime.UTC)
