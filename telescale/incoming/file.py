@@ -1,0 +1,330 @@
+"""File incoming driver: one directory per sack, one file per sack touched per ``add_measures`` call.
+
+File format (little endian)::
+
+    magic "TSIN" | uint32 version (1) | uint64 n        16 bytes
+    n x 16 bytes metric UUIDs                            header entries, in the order of the data
+    n x uint64 point counts
+    sum(counts) x int64 timestamps (ns), metric after metric
+    sum(counts) x float64 values, same order
+
+A file appears atomically (temp file in the sack dir, fsync, rename, fsync of the directory) and is
+immutable afterwards; names sort by arrival time. Temp files start with a dot and are never read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import struct
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from telescale.incoming.base import IncomingDriver, MeasuresArrays, SackBatch
+
+LOG = logging.getLogger(__name__)
+
+_MAGIC = b"TSIN"
+_VERSION = 1
+_HEADER = struct.Struct("<4sIQ")
+_TMP_PREFIX = ".tmp-"
+_MARKER = "sacks"
+
+
+@dataclass(frozen=True)
+class _FileAck:
+    sack: int
+    paths: tuple[str, ...]
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, buffers: list) -> None:
+    views = [memoryview(b).cast("B") for b in buffers if len(memoryview(b).cast("B"))]
+    while views:
+        written = os.writev(fd, views[:1024])
+        while written and views:
+            n = len(views[0])
+            if written >= n:
+                written -= n
+                views.pop(0)
+            else:
+                views[0] = views[0][written:]
+                written = 0
+
+
+def encode_batch(measures: Mapping[uuid.UUID, MeasuresArrays]) -> list:
+    """Buffers (for writev) holding ``measures`` in the incoming file format."""
+    ids = b"".join(mid.bytes for mid in measures)
+    counts = np.fromiter((len(t) for t, _ in measures.values()), dtype="<u8", count=len(measures))
+    ts = [t for t, _ in measures.values()]
+    vals = [v for _, v in measures.values()]
+    ts_all = ts[0] if len(ts) == 1 else np.concatenate(ts)
+    vals_all = vals[0] if len(vals) == 1 else np.concatenate(vals)
+    header = _HEADER.pack(_MAGIC, _VERSION, len(measures))
+    return [
+        header,
+        ids,
+        counts.tobytes(),
+        ts_all.astype("<i8", copy=False),
+        vals_all.astype("<f8", copy=False),
+    ]
+
+
+class CorruptIncomingFile(ValueError):
+    pass
+
+
+def _parse_header(buf: memoryview | bytes) -> tuple[list[bytes], np.ndarray, int]:
+    if len(buf) < _HEADER.size:
+        raise CorruptIncomingFile("short header")
+    magic, version, n = _HEADER.unpack_from(buf, 0)
+    if magic != _MAGIC or version != _VERSION:
+        raise CorruptIncomingFile(f"bad magic/version {magic!r}/{version}")
+    end = _HEADER.size + 24 * n
+    if len(buf) < end:
+        raise CorruptIncomingFile("truncated header")
+    ids_off = _HEADER.size
+    ids = [bytes(buf[ids_off + 16 * i : ids_off + 16 * (i + 1)]) for i in range(n)]
+    counts = np.frombuffer(buf, dtype="<u8", count=n, offset=ids_off + 16 * n).astype(np.int64)
+    return ids, counts, end
+
+
+def decode_file(buf: bytearray) -> list[tuple[bytes, np.ndarray, np.ndarray]]:
+    """``[(metric uuid bytes, timestamps, values)]`` from one incoming file's bytes."""
+    ids, counts, off = _parse_header(buf)
+    total = int(counts.sum())
+    if len(buf) != off + 16 * total:
+        raise CorruptIncomingFile(f"size {len(buf)} != expected {off + 16 * total}")
+    ts = np.frombuffer(buf, dtype="<i8", count=total, offset=off)
+    vals = np.frombuffer(buf, dtype="<f8", count=total, offset=off + 8 * total)
+    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+    return [
+        (mid, ts[bounds[i] : bounds[i + 1]], vals[bounds[i] : bounds[i + 1]]) for i, mid in enumerate(ids)
+    ]
+
+
+class FileIncoming(IncomingDriver):
+    """Incoming measures as immutable files under ``<root>/incoming<sacks>-<n>/``."""
+
+    def __init__(self, root: str | os.PathLike, sacks: int = 16, *, fsync: bool = True) -> None:
+        super().__init__(sacks)
+        self.root = os.fspath(root)
+        self.fsync = fsync
+        self._counter = itertools.count()
+        self._pid = os.getpid()
+        os.makedirs(self.root, exist_ok=True)
+        for n in range(self.sacks):
+            os.makedirs(self._sack_dir(n), exist_ok=True)
+        self._check_marker()
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _sack_dir(self, sack: int) -> str:
+        return os.path.join(self.root, f"incoming{self.sacks}-{sack}")
+
+    def _check_marker(self) -> None:
+        marker = os.path.join(self.root, _MARKER)
+        try:
+            with open(marker) as f:
+                previous = int(f.read().strip() or 0)
+        except FileNotFoundError:
+            previous = 0
+        if previous and previous != self.sacks:
+            old = FileIncoming.__new__(FileIncoming)
+            IncomingDriver.__init__(old, previous)
+            old.root = self.root
+            if any(old._pending_files(n) for n in range(previous) if os.path.isdir(old._sack_dir(n))):
+                raise ValueError(
+                    f"{self.root} holds unprocessed measures in {previous} sacks; process them before "
+                    f"changing the sack count to {self.sacks}"
+                )
+        if previous != self.sacks:
+            tmp = f"{marker}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(f"{self.sacks}\n")
+            os.replace(tmp, marker)
+
+    def _new_name(self) -> str:
+        if os.getpid() != self._pid:  # forked: keep names unique
+            self._pid = os.getpid()
+        return f"{time.time_ns():020d}-{self._pid:07d}-{next(self._counter):010d}-{uuid.uuid4().hex[:8]}"
+
+    def _pending_files(self, sack: int) -> list[str]:
+        try:
+            names = os.listdir(self._sack_dir(sack))
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if not n.startswith("."))
+
+    # -- write -------------------------------------------------------------------------------------
+    def add_measures(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
+        groups = self.group_by_sack(batch)
+        if not groups:
+            return
+        staged: list[tuple[str, str, str]] = []
+        try:
+            for sack, measures in groups.items():
+                d = self._sack_dir(sack)
+                name = self._new_name()
+                tmp = os.path.join(d, _TMP_PREFIX + name)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                staged.append((tmp, os.path.join(d, name), d))
+                try:
+                    _write_all(fd, encode_batch(measures))
+                    if self.fsync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except BaseException:
+            for tmp, _, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            raise
+        for tmp, final, _ in staged:
+            os.rename(tmp, final)
+        if self.fsync:
+            for _, _, d in staged:
+                _fsync_dir(d)
+
+    # -- read --------------------------------------------------------------------------------------
+    def sacks_with_work(self) -> list[int]:
+        out = []
+        for sack in range(self.sacks):
+            try:
+                with os.scandir(self._sack_dir(sack)) as it:
+                    if any(not e.name.startswith(".") for e in it):
+                        out.append(sack)
+            except FileNotFoundError:
+                continue
+        return out
+
+    def _read(self, path: str) -> bytearray | None:
+        try:
+            with open(path, "rb", buffering=0) as f:
+                size = os.fstat(f.fileno()).st_size
+                buf = bytearray(size)
+                view = memoryview(buf)
+                got = 0
+                while got < size:
+                    n = f.readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+                return buf if got == size else buf[:got]
+        except FileNotFoundError:
+            return None
+
+    def _quarantine(self, path: str, exc: Exception) -> None:
+        LOG.error("Corrupt incoming file %s (%s); moved aside, its measures are lost", path, exc)
+        d, name = os.path.split(path)
+        try:
+            os.rename(path, os.path.join(d, f".corrupt-{name}"))
+        except OSError:
+            LOG.exception("Cannot move corrupt incoming file %s aside", path)
+
+    def read_sack(self, sack: int) -> SackBatch:
+        d = self._sack_dir(sack)
+        parts: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+        read_paths: list[str] = []
+        for name in self._pending_files(sack):
+            path = os.path.join(d, name)
+            buf = self._read(path)
+            if buf is None:
+                continue
+            try:
+                entries = decode_file(buf)
+            except CorruptIncomingFile as exc:
+                self._quarantine(path, exc)
+                continue
+            read_paths.append(path)
+            for mid, ts, vals in entries:
+                parts.setdefault(mid, []).append((ts, vals))
+        measures: dict[uuid.UUID, MeasuresArrays] = {}
+        for mid, chunks in parts.items():
+            if len(chunks) == 1:
+                measures[uuid.UUID(bytes=mid)] = chunks[0]
+            else:
+                measures[uuid.UUID(bytes=mid)] = (
+                    np.concatenate([c[0] for c in chunks]),
+                    np.concatenate([c[1] for c in chunks]),
+                )
+        return SackBatch(sack=sack, measures=measures, handle=_FileAck(sack, tuple(read_paths)))
+
+    def ack(self, handle: object) -> None:
+        if not isinstance(handle, _FileAck):
+            raise TypeError(f"not a FileIncoming handle: {handle!r}")
+        for path in handle.paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def _headers(self, sack: int, *, counts: bool = True):
+        d = self._sack_dir(sack)
+        for name in self._pending_files(sack):
+            path = os.path.join(d, name)
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(_HEADER.size)
+                    if len(head) < _HEADER.size:
+                        continue
+                    _, _, n = _HEADER.unpack(head)
+                    rest = f.read((24 if counts else 16) * n)
+            except FileNotFoundError:
+                continue
+            if len(rest) < 16 * n:
+                continue
+            ids = [rest[16 * i : 16 * (i + 1)] for i in range(n)]
+            c = np.frombuffer(rest, dtype="<u8", count=n, offset=16 * n).tolist() if counts else None
+            yield ids, c
+
+    def backlog_per_metric(self) -> dict[uuid.UUID, int]:
+        per: dict[bytes, int] = {}
+        for sack in range(self.sacks):
+            for ids, counts in self._headers(sack):
+                for mid, c in zip(ids, counts, strict=True):
+                    per[mid] = per.get(mid, 0) + c
+        return {uuid.UUID(bytes=k): v for k, v in per.items()}
+
+    def backlog(self) -> tuple[int, int]:
+        metrics: set[bytes] = set()
+        total = 0
+        for sack in range(self.sacks):
+            for ids, counts in self._headers(sack):
+                metrics.update(ids)
+                total += sum(counts)
+        return len(metrics), int(total)
+
+    def pending_for_metric(self, metric_id: uuid.UUID) -> bool:
+        key = metric_id.bytes
+        return any(key in ids for ids, _ in self._headers(self.sack_for(metric_id), counts=False))
+
+    def housekeeping(self, max_age: float = 3600.0) -> int:
+        """Remove temp files left by writers that died mid-write; returns how many."""
+        removed = 0
+        cutoff = time.time() - max_age
+        for sack in range(self.sacks):
+            d = self._sack_dir(sack)
+            try:
+                entries = list(os.scandir(d))
+            except FileNotFoundError:
+                continue
+            for e in entries:
+                if e.name.startswith(_TMP_PREFIX):
+                    try:
+                        if e.stat().st_mtime < cutoff:
+                            os.unlink(e.path)
+                            removed += 1
+                    except FileNotFoundError:
+                        pass
+        return removed

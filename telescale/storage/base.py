@@ -1,0 +1,49 @@
+"""Storage of aggregated splits and each metric's raw (unaggregated) tail.
+
+Objects are opaque bytes addressed by ``(metric, granularity ns, split key ns)`` for splits and by
+``metric`` for the raw tail; encoding belongs to ``telescale.timeseries``. Every ``put_*`` is atomic
+(a reader sees the old or the new object, never a partial one). :meth:`StorageDriver.sync` makes every
+write done since the previous call durable; metricd calls it before acking incoming measures.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from collections.abc import Iterable, Mapping
+
+__all__ = ["StorageDriver"]
+
+
+class StorageDriver(abc.ABC):
+    """Interface of a storage driver (file today; Redis and S3 later)."""
+
+    @abc.abstractmethod
+    def get_raw(self, metric_id: uuid.UUID) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def put_raw(self, metric_id: uuid.UUID, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def list_split_keys(self, metric_id: uuid.UUID, granularity: int) -> list[int]:
+        """Sorted split keys stored for (metric, granularity)."""
+
+    @abc.abstractmethod
+    def get_splits(self, metric_id: uuid.UUID, granularity: int, keys: Iterable[int]) -> list[bytes | None]:
+        """The stored bytes for each key (``None`` where absent), in the order of ``keys``."""
+
+    @abc.abstractmethod
+    def put_splits(self, metric_id: uuid.UUID, granularity: int, splits: Mapping[int, bytes]) -> None: ...
+
+    @abc.abstractmethod
+    def delete_splits(self, metric_id: uuid.UUID, granularity: int, keys: Iterable[int]) -> None: ...
+
+    @abc.abstractmethod
+    def delete_metric(self, metric_id: uuid.UUID) -> None:
+        """Remove everything stored for the metric (idempotent)."""
+
+    def sync(self) -> None:  # noqa: B027 - drivers whose writes are durable on return need nothing
+        """Make every write done through this object since the last call durable."""
+
+    def close(self) -> None:  # noqa: B027
+        """Release resources."""

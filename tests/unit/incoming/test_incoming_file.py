@@ -1,0 +1,136 @@
+import os
+import uuid
+
+import numpy as np
+import pytest
+
+from telescale.incoming.file import FileIncoming
+
+
+def _arr(*ts):
+    return np.array(ts, dtype=np.int64), np.array(ts, dtype=np.float64) / 10
+
+
+def _files(root):
+    out = []
+    for d, _, names in os.walk(root):
+        out += [os.path.join(d, n) for n in names if n != "sacks"]
+    return out
+
+
+def test_round_trip_concatenates_in_arrival_order(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=4)
+    m = uuid.uuid4()
+    inc.add_measures({m: _arr(5, 3)})
+    inc.add_measures({m: _arr(1)})
+    sack = inc.sack_for(m)
+    assert inc.sacks_with_work() == [sack]
+    batch = inc.read_sack(sack)
+    ts, vals = batch.measures[m]
+    assert ts.tolist() == [5, 3, 1]
+    assert vals.tolist() == [0.5, 0.3, 0.1]
+    assert ts.dtype == np.int64 and vals.dtype == np.float64
+    assert batch.measure_count == 3
+    inc.ack(batch.handle)
+    assert inc.sacks_with_work() == []
+    assert not inc.read_sack(sack)
+
+
+def test_sharding_and_one_file_per_sack_per_call(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=8)
+    metrics = [uuid.uuid4() for _ in range(200)]
+    inc.add_measures({m: _arr(i, i + 1) for i, m in enumerate(metrics)})
+    sacks = {m.int % 8 for m in metrics}
+    assert set(inc.sacks_with_work()) == sacks
+    assert len(_files(tmp_path)) == len(sacks)
+    for s in sacks:
+        got = inc.read_sack(s).measures
+        assert set(got) == {m for m in metrics if m.int % 8 == s}
+        for m, (ts, _) in got.items():
+            i = metrics.index(m)
+            assert ts.tolist() == [i, i + 1]
+
+
+def test_ack_deletes_only_what_was_read(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=1)
+    m = uuid.uuid4()
+    inc.add_measures({m: _arr(1, 2)})
+    batch = inc.read_sack(0)
+    inc.add_measures({m: _arr(3)})  # arrives after the read
+    inc.ack(batch.handle)
+    again = inc.read_sack(0)
+    assert again.measures[m][0].tolist() == [3]
+    inc.ack(batch.handle)  # acking twice is harmless
+    assert inc.read_sack(0).measures[m][0].tolist() == [3]
+
+
+def test_backlog_and_pending(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=3)
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert inc.backlog() == (0, 0)
+    inc.add_measures({a: _arr(1, 2, 3), b: _arr(1)})
+    inc.add_measures({a: _arr(4), c: (np.array([], np.int64), np.array([], np.float64))})
+    assert inc.backlog() == (2, 5)
+    assert inc.backlog_per_metric() == {a: 4, b: 1}
+    assert inc.pending_for_metric(a) and inc.pending_for_metric(b)
+    assert not inc.pending_for_metric(c)
+    for s in inc.sacks_with_work():
+        inc.ack(inc.read_sack(s).handle)
+    assert inc.backlog() == (0, 0)
+    assert not inc.pending_for_metric(a)
+
+
+def test_temp_files_are_invisible(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=1)
+    d = os.path.join(tmp_path, "incoming1-0")
+    with open(os.path.join(d, ".tmp-partial"), "wb") as f:
+        f.write(b"TSIN\x01")  # a writer died mid-write
+    assert inc.sacks_with_work() == []
+    assert inc.backlog() == (0, 0)
+    assert not inc.read_sack(0)
+    os.utime(os.path.join(d, ".tmp-partial"), (0, 0))
+    assert inc.housekeeping(max_age=60) == 1
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=1)
+    m = uuid.uuid4()
+    with pytest.raises(ValueError):
+        inc.add_measures({m: (np.array([1, 2]), np.array([1.0]))})
+    assert _files(tmp_path) == []
+
+
+def test_corrupt_file_is_moved_aside(tmp_path, caplog):
+    inc = FileIncoming(tmp_path, sacks=1)
+    m = uuid.uuid4()
+    inc.add_measures({m: _arr(1)})
+    with open(os.path.join(tmp_path, "incoming1-0", "0000-bad"), "wb") as f:
+        f.write(b"garbage")
+    batch = inc.read_sack(0)
+    assert batch.measures[m][0].tolist() == [1]
+    assert "Corrupt incoming file" in caplog.text
+    inc.ack(batch.handle)
+    assert inc.sacks_with_work() == []
+
+
+def test_large_batch_is_exact(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=2)
+    rng = np.random.default_rng(0)
+    data = {uuid.uuid4(): (rng.integers(0, 10**18, 5000), rng.random(5000)) for _ in range(20)}
+    inc.add_measures(data)
+    got = {}
+    for s in inc.sacks_with_work():
+        got.update(inc.read_sack(s).measures)
+    for m, (ts, vals) in data.items():
+        np.testing.assert_array_equal(got[m][0], ts)
+        np.testing.assert_array_equal(got[m][1], vals)
+
+
+def test_changing_sack_count_refused_with_backlog(tmp_path):
+    inc = FileIncoming(tmp_path, sacks=2)
+    m = uuid.uuid4()
+    inc.add_measures({m: _arr(1)})
+    with pytest.raises(ValueError, match="unprocessed"):
+        FileIncoming(tmp_path, sacks=4)
+    inc.ack(inc.read_sack(inc.sack_for(m)).handle)
+    assert FileIncoming(tmp_path, sacks=4).sacks == 4

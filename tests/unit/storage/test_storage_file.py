@@ -1,0 +1,81 @@
+import os
+import uuid
+
+import pytest
+
+from telescale.storage.file import FileStorage
+
+
+@pytest.fixture(params=[True, False], ids=["fsync", "nofsync"])
+def storage(tmp_path, request):
+    return FileStorage(tmp_path / "s", fsync=request.param)
+
+
+def test_raw_round_trip(storage):
+    m = uuid.uuid4()
+    assert storage.get_raw(m) is None
+    storage.put_raw(m, b"abc")
+    storage.put_raw(m, b"defg")
+    assert storage.get_raw(m) == b"defg"
+    storage.sync()
+    assert os.path.exists(os.path.join(storage.root, str(m), "raw"))
+
+
+def test_splits_round_trip(storage):
+    m = uuid.uuid4()
+    g = 60 * 10**9
+    assert storage.list_split_keys(m, g) == []
+    assert storage.get_splits(m, g, [1, 2]) == [None, None]
+    storage.put_splits(m, g, {300: b"c", 100: b"a", 200: b"b"})
+    storage.put_splits(m, 10**9, {5: b"x"})
+    assert storage.list_split_keys(m, g) == [100, 200, 300]
+    assert storage.list_split_keys(m, 10**9) == [5]
+    assert storage.get_splits(m, g, [300, 999, 100]) == [b"c", None, b"a"]
+    storage.delete_splits(m, g, [100, 999])
+    assert storage.list_split_keys(m, g) == [200, 300]
+    assert os.path.exists(os.path.join(storage.root, str(m), str(g), "200"))
+    storage.sync()
+
+
+def test_delete_metric(storage):
+    m, other = uuid.uuid4(), uuid.uuid4()
+    storage.put_raw(m, b"r")
+    storage.put_splits(m, 1, {1: b"x"})
+    storage.put_raw(other, b"o")
+    storage.delete_metric(m)
+    storage.delete_metric(m)
+    assert storage.get_raw(m) is None
+    assert storage.list_split_keys(m, 1) == []
+    assert storage.get_raw(other) == b"o"
+    assert os.listdir(storage.root) == [str(other)]
+    storage.sync()
+
+
+def test_failed_write_leaves_old_object(storage, monkeypatch):
+    m = uuid.uuid4()
+    storage.put_splits(m, 1, {1: b"old"})
+
+    def boom(fd, data):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "write", boom)
+    with pytest.raises(OSError):
+        storage.put_splits(m, 1, {1: b"new"})
+    monkeypatch.undo()
+    assert storage.get_splits(m, 1, [1]) == [b"old"]
+    d = os.path.join(storage.root, str(m), "1")
+    assert os.listdir(d) == ["1"]  # the temp file is gone too
+
+
+def test_sync_fsyncs_touched_dirs_once(tmp_path, monkeypatch):
+    storage = FileStorage(tmp_path)
+    m = uuid.uuid4()
+    storage.put_raw(m, b"r")
+    storage.put_splits(m, 1, {1: b"a", 2: b"b"})
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    storage.sync()
+    assert len(synced) == 3  # granularity dir, metric dir, root
+    storage.sync()
+    assert len(synced) == 3
