@@ -1,0 +1,890 @@
+"""The indexer: one object per process wrapping one SQLAlchemy engine (SQLite or PostgreSQL).
+
+Every public method runs in its own short transaction and returns frozen records
+(:mod:`telescale.indexer.records`), never ORM objects. On SQLite, writes start with ``BEGIN IMMEDIATE``
+so that several processes sharing one WAL file queue on ``busy_timeout`` instead of failing when a read
+transaction tries to turn into a write; that also makes the existence checks done before each insert
+race-free there. On PostgreSQL the same checks give the friendly error in the common case and the
+constraint names map the rare race to the same error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fnmatch
+import logging
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from telescale.indexer import errors
+from telescale.indexer.models import (
+    ArchivePolicyRow,
+    ArchivePolicyRuleRow,
+    MetricRow,
+    ResourceRow,
+    ResourceTypeRow,
+)
+from telescale.indexer.records import ArchivePolicyRule, Metric, Resource
+from telescale.timeseries.policy import ArchivePolicy, PolicyItem, default_archive_policies
+
+LOG = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: pg_advisory_xact_lock key serialising concurrent ``upgrade()`` runs ("tsidx" in ASCII).
+_UPGRADE_LOCK_KEY = 0x7473696478
+_WRITE_OPTION = "telescale_write"
+
+DEFAULT_RULE = ArchivePolicyRule(name="default", metric_pattern="*", archive_policy_name="low")
+
+#: Columns ``list_metrics`` sorts on (``key:direction``); the last sort key is always the unique id.
+_METRIC_SORT_COLUMNS: dict[str, sa.ColumnElement[Any]] = {
+    "id": MetricRow.id,
+    "name": MetricRow.name,
+    "unit": MetricRow.unit,
+    "creator": MetricRow.creator,
+    "archive_policy_name": MetricRow.archive_policy_name,
+    "resource_id": MetricRow.resource_id,
+    "status": MetricRow.status,
+}
+_METRIC_NULLABLE = frozenset({"name", "unit", "creator", "resource_id"})
+_METRIC_STR_FILTERS: dict[str, sa.ColumnElement[Any]] = {
+    "name": MetricRow.name,
+    "unit": MetricRow.unit,
+    "creator": MetricRow.creator,
+    "archive_policy_name": MetricRow.archive_policy_name,
+    "status": MetricRow.status,
+}
+_METRIC_FILTER_KEYS = frozenset(
+    {
+        *_METRIC_STR_FILTERS,
+        "id",
+        "resource_id",
+        "user_id",
+        "project_id",
+        "created_by_user_id",
+        "created_by_project_id",
+    }
+)
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
+    """Naive datetimes are taken as UTC; everything is returned in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC)
+
+
+def _engine_url(url: str) -> sa.URL:
+    """``postgresql://`` means psycopg 3 here; everything else is passed to SQLAlchemy as given."""
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _constraint_text(error: exc.IntegrityError) -> str:
+    """Which constraint failed: its name on PostgreSQL, SQLite's message (which names the columns)."""
+    diag = getattr(error.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return name or str(error.orig)
+
+
+# --- record conversion -------------------------------------------------------------------------------
+
+
+def _definition_to_json(definition: Sequence[PolicyItem]) -> list[dict[str, Any]]:
+    return [{"granularity_ns": int(d.granularity), "points": d.points} for d in definition]
+
+
+def _policy(row: ArchivePolicyRow) -> ArchivePolicy:
+    return ArchivePolicy(
+        name=row.name,
+        back_window=row.back_window,
+        definition=tuple(
+            PolicyItem(granularity=d["granularity_ns"], points=d["points"]) for d in row.definition
+        ),
+        aggregation_methods=tuple(row.aggregation_methods),
+    )
+
+
+def _rule(row: ArchivePolicyRuleRow) -> ArchivePolicyRule:
+    return ArchivePolicyRule(
+        name=row.name, metric_pattern=row.metric_pattern, archive_policy_name=row.archive_policy_name
+    )
+
+
+class _PolicyCache:
+    """Converts each policy row once per call, however many metrics share it."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, ArchivePolicy] = {}
+
+    def metric(self, row: MetricRow) -> Metric:
+        policy = self._by_name.get(row.archive_policy_name)
+        if policy is None:
+            policy = self._by_name[row.archive_policy_name] = _policy(row.archive_policy)
+        return Metric(
+            id=row.id,
+            archive_policy=policy,
+            creator=row.creator,
+            name=row.name,
+            unit=row.unit,
+            resource_id=row.resource_id,
+            status=row.status,
+        )
+
+
+def _resource(row: ResourceRow) -> Resource:
+    return Resource(
+        id=row.id,
+        type=row.type,
+        original_resource_id=row.original_resource_id,
+        creator=row.creator,
+        user_id=row.user_id,
+        project_id=row.project_id,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        revision_start=row.revision_start,
+        revision_end=None,
+        attributes=dict(row.attributes or {}),
+        metrics={m.name: m.id for m in sorted(row.metrics, key=lambda m: m.name or "") if m.name is not None},
+    )
+
+
+def _sorted_rules(rows: Sequence[ArchivePolicyRuleRow]) -> list[ArchivePolicyRule]:
+    """Gnocchi's order: metric_pattern descending, then name ascending.
+
+    Sorted in Python (code-point order) rather than SQL so the precedence does not depend on the
+    database collation: the same rules match the same metrics on SQLite and on PostgreSQL.
+    """
+    rules = sorted((_rule(r) for r in rows), key=lambda r: r.name)
+    return sorted(rules, key=lambda r: r.metric_pattern, reverse=True)
+
+
+# --- filters and keyset pagination --------------------------------------------------------------------
+
+
+def _as_uuid(field: str, value: Any) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise errors.InvalidFilter(field, value) from None
+
+
+def _equals(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
+    """Equality, ``IS NULL`` for None, ``IN`` for a list/tuple/set."""
+    if value is None:
+        return column.is_(None)
+    if isinstance(value, list | tuple | set | frozenset):
+        return column.in_(list(value))
+    return column == value
+
+
+def _metric_filters(filters: Mapping[str, Any] | None) -> list[sa.ColumnElement[bool]]:
+    filters = dict(filters or {})
+    unknown = sorted(set(filters) - _METRIC_FILTER_KEYS)
+    if unknown:
+        raise errors.InvalidFilter(unknown[0], unknown=True)
+    clauses: list[sa.ColumnElement[bool]] = []
+
+    status = filters.pop("status", "active")
+    if status is not None:
+        clauses.append(_equals(MetricRow.status, status))
+
+    for key in ("id", "resource_id"):
+        if key not in filters:
+            continue
+        value = filters.pop(key)
+        column = MetricRow.id if key == "id" else MetricRow.resource_id
+        if value is None:
+            clauses.append(column.is_(None))
+        elif isinstance(value, list | tuple | set | frozenset):
+            clauses.append(column.in_([_as_uuid(key, v) for v in value]))
+        else:
+            clauses.append(column == _as_uuid(key, value))
+
+    # Gnocchi's compatibility with the old user/project API: either one given means the creator
+    # is exactly "<user_id or ''>:<project_id or ''>" (ANDed with an explicit creator filter).
+    user_id = filters.pop("user_id", None)
+    project_id = filters.pop("project_id", None)
+    if user_id is not None or project_id is not None:
+        clauses.append(MetricRow.creator == f"{user_id or ''}:{project_id or ''}")
+
+    # The derived fields the API returns (creator.partition(":")), matched the same way.
+    created_by_user_id = filters.pop("created_by_user_id", None)
+    if created_by_user_id is not None:
+        clauses.append(
+            sa.or_(
+                MetricRow.creator == created_by_user_id,
+                MetricRow.creator.startswith(f"{created_by_user_id}:", autoescape=True),
+            )
+        )
+    created_by_project_id = filters.pop("created_by_project_id", None)
+    if created_by_project_id is not None:
+        if created_by_project_id == "":
+            clauses.append(
+                sa.or_(MetricRow.creator.not_like("%:%"), MetricRow.creator.endswith(":", autoescape=True))
+            )
+        else:
+            clauses.append(MetricRow.creator.endswith(f":{created_by_project_id}", autoescape=True))
+
+    for key, value in filters.items():
+        clauses.append(_equals(_METRIC_STR_FILTERS[key], value))
+    return clauses
+
+
+_DIRECTIONS = {
+    "asc": (False, None),
+    "desc": (True, None),
+    "asc-nullsfirst": (False, True),
+    "asc-nullslast": (False, False),
+    "desc-nullsfirst": (True, True),
+    "desc-nullslast": (True, False),
+}
+
+
+class _SortKey:
+    """One ``key:direction`` term. NULLs sort as the largest value unless told otherwise (PostgreSQL's
+    default), made explicit so SQLite orders them the same way."""
+
+    def __init__(
+        self, key: str, column: sa.ColumnElement[Any], descending: bool, nulls_first: bool, nullable: bool
+    ) -> None:
+        self.key = key
+        self.column = column
+        self.descending = descending
+        self.nulls_first = nulls_first
+        self.nullable = nullable
+
+    def order_by(self) -> sa.ColumnElement[Any]:
+        clause = self.column.desc() if self.descending else self.column.asc()
+        if self.nullable:
+            clause = clause.nulls_first() if self.nulls_first else clause.nulls_last()
+        return clause
+
+    def equal(self, value: Any) -> sa.ColumnElement[bool]:
+        return self.column.is_(None) if value is None else self.column == value
+
+    def after(self, value: Any) -> sa.ColumnElement[bool]:
+        """Rows strictly after ``value`` in this key's order."""
+        if value is None:
+            return self.column.is_not(None) if self.nulls_first else sa.false()
+        clause = self.column < value if self.descending else self.column > value
+        if self.nullable and not self.nulls_first:
+            clause = sa.or_(clause, self.column.is_(None))
+        return clause
+
+
+def _parse_sorts(
+    sorts: Sequence[str],
+    columns: Mapping[str, sa.ColumnElement[Any]],
+    nullable: frozenset[str],
+    unique_key: str,
+) -> list[_SortKey]:
+    keys: list[_SortKey] = []
+    seen: set[str] = set()
+    for sort in sorts:
+        key, _, direction = sort.partition(":")
+        key, direction = key.strip(), (direction.strip() or "asc")
+        if key not in columns:
+            raise errors.InvalidSortKey(key)
+        if direction not in _DIRECTIONS:
+            raise errors.InvalidSortDirection(key, direction)
+        if key in seen:
+            continue
+        seen.add(key)
+        descending, nulls_first = _DIRECTIONS[direction]
+        keys.append(
+            _SortKey(
+                key,
+                columns[key],
+                descending,
+                descending if nulls_first is None else nulls_first,
+                key in nullable,
+            )
+        )
+    if unique_key not in seen:
+        keys.append(_SortKey(unique_key, columns[unique_key], False, False, False))
+    return keys
+
+
+def _keyset_after(keys: Sequence[_SortKey], values: Mapping[str, Any]) -> sa.ColumnElement[bool]:
+    """Rows after the marker row in the (key1, key2, ..., unique) lexicographic order."""
+    terms = []
+    for i, key in enumerate(keys):
+        terms.append(sa.and_(*(k.equal(values[k.key]) for k in keys[:i]), key.after(values[key.key])))
+    return sa.or_(*terms)
+
+
+# --- the indexer --------------------------------------------------------------------------------------
+
+
+class Indexer:
+    """Archive policies, rules, metrics and resources in SQL (SQLite by default, PostgreSQL to scale out)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _engine_url(url)
+        self._engine = self._create_engine(self.url)
+        self._reader = sessionmaker(self._engine, expire_on_commit=False)
+        self._writer = sessionmaker(
+            self._engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    def __repr__(self) -> str:
+        return f"Indexer({self.url.render_as_string(hide_password=True)})"
+
+    @staticmethod
+    def _create_engine(url: sa.URL) -> sa.Engine:
+        if url.get_backend_name() != "sqlite":
+            return sa.create_engine(url, pool_pre_ping=True)
+
+        memory = url.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {}
+        if memory:
+            # One shared connection, or every checkout would see a different empty database.
+            kwargs["poolclass"] = sa.pool.StaticPool
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own implicit
+            # transactions start too late and always as DEFERRED).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                if not memory:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                    cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute("PRAGMA foreign_keys = ON")
+            finally:
+                cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: sa.Connection) -> None:
+            immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def dispose(self) -> None:
+        """Close every pooled connection (call before forking and at shutdown)."""
+        self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._reader() as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._writer() as session, session.begin():
+            yield session
+
+    # --- schema ---------------------------------------------------------------------------------------
+
+    def _alembic_config(self, connection: sa.Connection) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["connection"] = connection
+        return cfg
+
+    def upgrade(self, create_default_archive_policies: bool = True) -> None:
+        """Migrate to the newest schema; on an empty database also create Gnocchi's defaults.
+
+        Runs in one transaction (and, on PostgreSQL, under an advisory lock), so two processes
+        starting at once neither race on the DDL nor create the defaults twice.
+        """
+        with self._engine.execution_options(**{_WRITE_OPTION: True}).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            current = MigrationContext.configure(conn).get_current_revision()
+            command.upgrade(self._alembic_config(conn), "head")
+            if current is None:
+                LOG.info("Created the indexer schema in %r", self)
+                if create_default_archive_policies:
+                    self._insert_defaults(conn)
+            exists = conn.execute(
+                sa.select(ResourceTypeRow.name).where(ResourceTypeRow.name == "generic")
+            ).first()
+            if exists is None:
+                conn.execute(
+                    sa.insert(ResourceTypeRow).values(
+                        name="generic", attributes={}, state="active", updated_at=_utcnow()
+                    )
+                )
+
+    @staticmethod
+    def _insert_defaults(conn: sa.Connection) -> None:
+        policies = default_archive_policies()
+        conn.execute(
+            sa.insert(ArchivePolicyRow),
+            [
+                {
+                    "name": p.name,
+                    "back_window": p.back_window,
+                    "definition": _definition_to_json(p.definition),
+                    "aggregation_methods": list(p.aggregation_methods),
+                }
+                for p in policies
+            ],
+        )
+        if any(p.name == DEFAULT_RULE.archive_policy_name for p in policies):
+            conn.execute(
+                sa.insert(ArchivePolicyRuleRow).values(
+                    name=DEFAULT_RULE.name,
+                    metric_pattern=DEFAULT_RULE.metric_pattern,
+                    archive_policy_name=DEFAULT_RULE.archive_policy_name,
+                )
+            )
+
+    # --- archive policies -----------------------------------------------------------------------------
+
+    def create_archive_policy(self, policy: ArchivePolicy) -> ArchivePolicy:
+        try:
+            with self._write() as s:
+                if s.get(ArchivePolicyRow, policy.name) is not None:
+                    raise errors.ArchivePolicyAlreadyExists(policy.name)
+                s.add(
+                    ArchivePolicyRow(
+                        name=policy.name,
+                        back_window=policy.back_window,
+                        definition=_definition_to_json(policy.definition),
+                        aggregation_methods=list(policy.aggregation_methods),
+                    )
+                )
+        except exc.IntegrityError:
+            raise errors.ArchivePolicyAlreadyExists(policy.name) from None
+        return policy
+
+    def get_archive_policy(self, name: str) -> ArchivePolicy | None:
+        with self._read() as s:
+            row = s.get(ArchivePolicyRow, name)
+            return None if row is None else _policy(row)
+
+    def list_archive_policies(self) -> list[ArchivePolicy]:
+        with self._read() as s:
+            return [
+                _policy(r) for r in s.scalars(sa.select(ArchivePolicyRow).order_by(ArchivePolicyRow.name))
+            ]
+
+    def update_archive_policy(
+        self, name: str, definition: Sequence[PolicyItem], *, back_window: int | None = None
+    ) -> ArchivePolicy:
+        """Replace the definition (the caller checked the granularities did not change)."""
+        values: dict[str, Any] = {"definition": _definition_to_json(definition)}
+        if back_window is not None:
+            values["back_window"] = back_window
+        with self._write() as s:
+            result = s.execute(
+                sa.update(ArchivePolicyRow).where(ArchivePolicyRow.name == name).values(**values)
+            )
+            if result.rowcount == 0:
+                raise errors.NoSuchArchivePolicy(name)
+            row = s.get(ArchivePolicyRow, name, populate_existing=True)
+            assert row is not None
+            return _policy(row)
+
+    def delete_archive_policy(self, name: str) -> None:
+        """Refused while any metric (even one waiting for the janitor) or any rule still uses it.
+
+        Like Gnocchi (its foreign keys are ON DELETE RESTRICT): a deleted metric keeps its policy
+        until it is expunged, because the janitor needs the definition to find the data to remove.
+        """
+        try:
+            with self._write() as s:
+                used = s.scalar(
+                    sa.select(
+                        sa.or_(
+                            sa.exists().where(MetricRow.archive_policy_name == name),
+                            sa.exists().where(ArchivePolicyRuleRow.archive_policy_name == name),
+                        )
+                    )
+                )
+                if used:
+                    raise errors.ArchivePolicyInUse(name)
+                result = s.execute(sa.delete(ArchivePolicyRow).where(ArchivePolicyRow.name == name))
+                if result.rowcount == 0:
+                    raise errors.NoSuchArchivePolicy(name)
+        except exc.IntegrityError:
+            raise errors.ArchivePolicyInUse(name) from None
+
+    # --- archive policy rules -------------------------------------------------------------------------
+
+    def create_archive_policy_rule(
+        self, name: str, metric_pattern: str, archive_policy_name: str
+    ) -> ArchivePolicyRule:
+        try:
+            with self._write() as s:
+                if s.get(ArchivePolicyRow, archive_policy_name) is None:
+                    raise errors.NoSuchArchivePolicy(archive_policy_name)
+                if s.get(ArchivePolicyRuleRow, name) is not None:
+                    raise errors.ArchivePolicyRuleAlreadyExists(name)
+                s.add(
+                    ArchivePolicyRuleRow(
+                        name=name, metric_pattern=metric_pattern, archive_policy_name=archive_policy_name
+                    )
+                )
+        except exc.IntegrityError as e:
+            if "archive_policy_name" in _constraint_text(e) or "FOREIGN KEY" in _constraint_text(e):
+                raise errors.NoSuchArchivePolicy(archive_policy_name) from None
+            raise errors.ArchivePolicyRuleAlreadyExists(name) from None
+        return ArchivePolicyRule(
+            name=name, metric_pattern=metric_pattern, archive_policy_name=archive_policy_name
+        )
+
+    def get_archive_policy_rule(self, name: str) -> ArchivePolicyRule | None:
+        with self._read() as s:
+            row = s.get(ArchivePolicyRuleRow, name)
+            return None if row is None else _rule(row)
+
+    def list_archive_policy_rules(self) -> list[ArchivePolicyRule]:
+        """In Gnocchi's precedence order: metric_pattern descending, then name ascending."""
+        with self._read() as s:
+            return _sorted_rules(s.scalars(sa.select(ArchivePolicyRuleRow)).all())
+
+    def rename_archive_policy_rule(self, name: str, new_name: str) -> ArchivePolicyRule:
+        """Only the name of a rule can change (as in Gnocchi)."""
+        try:
+            with self._write() as s:
+                row = s.get(ArchivePolicyRuleRow, name)
+                if row is None:
+                    raise errors.NoSuchArchivePolicyRule(name)
+                if new_name == name:
+                    return _rule(row)
+                if s.get(ArchivePolicyRuleRow, new_name) is not None:
+                    raise errors.UnsupportedArchivePolicyRuleChange(name, new_name)
+                s.execute(
+                    sa.update(ArchivePolicyRuleRow)
+                    .where(ArchivePolicyRuleRow.name == name)
+                    .values(name=new_name)
+                )
+                return ArchivePolicyRule(
+                    name=new_name,
+                    metric_pattern=row.metric_pattern,
+                    archive_policy_name=row.archive_policy_name,
+                )
+        except exc.IntegrityError:
+            raise errors.UnsupportedArchivePolicyRuleChange(name, new_name) from None
+
+    def delete_archive_policy_rule(self, name: str) -> None:
+        with self._write() as s:
+            result = s.execute(sa.delete(ArchivePolicyRuleRow).where(ArchivePolicyRuleRow.name == name))
+            if result.rowcount == 0:
+                raise errors.NoSuchArchivePolicyRule(name)
+
+    @staticmethod
+    def _match_rule(s: Session, metric_name: str | None) -> ArchivePolicyRule | None:
+        for rule in _sorted_rules(s.scalars(sa.select(ArchivePolicyRuleRow)).all()):
+            if fnmatch.fnmatchcase(metric_name or "", rule.metric_pattern):
+                return rule
+        return None
+
+    def match_archive_policy_rule(self, metric_name: str | None) -> ArchivePolicyRule | None:
+        """The first rule, in :meth:`list_archive_policy_rules` order, whose fnmatch pattern matches.
+
+        Matching is case-sensitive on every platform; an unnamed metric is matched as "".
+        """
+        with self._read() as s:
+            return self._match_rule(s, metric_name)
+
+    # --- metrics --------------------------------------------------------------------------------------
+
+    def create_metric(
+        self,
+        id: uuid.UUID,
+        creator: str,
+        archive_policy_name: str,
+        name: str | None = None,
+        unit: str | None = None,
+        resource_id: uuid.UUID | None = None,
+    ) -> Metric:
+        try:
+            with self._write() as s:
+                policy_row = s.get(ArchivePolicyRow, archive_policy_name)
+                if policy_row is None:
+                    raise errors.NoSuchArchivePolicy(archive_policy_name)
+                if resource_id is not None and s.get(ResourceRow, resource_id) is None:
+                    raise errors.NoSuchResource(resource_id)
+                self._check_free(s, id, resource_id, name)
+                s.add(
+                    MetricRow(
+                        id=id,
+                        creator=creator,
+                        archive_policy_name=archive_policy_name,
+                        name=name,
+                        unit=unit,
+                        resource_id=resource_id,
+                        status="active",
+                    )
+                )
+                policy = _policy(policy_row)
+        except exc.IntegrityError as e:
+            raise self._metric_integrity_error(e, id, name, archive_policy_name, resource_id) from None
+        return Metric(
+            id=id,
+            archive_policy=policy,
+            creator=creator,
+            name=name,
+            unit=unit,
+            resource_id=resource_id,
+            status="active",
+        )
+
+    @staticmethod
+    def _check_free(s: Session, id: uuid.UUID, resource_id: uuid.UUID | None, name: str | None) -> None:
+        if s.get(MetricRow, id) is not None:
+            raise errors.MetricAlreadyExists(id)
+        if resource_id is not None and name is not None:
+            taken = s.scalar(
+                sa.select(MetricRow.id).where(MetricRow.resource_id == resource_id, MetricRow.name == name)
+            )
+            if taken is not None:
+                raise errors.NamedMetricAlreadyExists(name)
+
+    @staticmethod
+    def _metric_integrity_error(
+        e: exc.IntegrityError,
+        id: uuid.UUID,
+        name: str | None,
+        archive_policy_name: str,
+        resource_id: uuid.UUID | None,
+    ) -> errors.IndexerError:
+        text = _constraint_text(e)
+        if "archive_policy" in text:
+            return errors.NoSuchArchivePolicy(archive_policy_name)
+        if "fk_metric_resource_id" in text or "FOREIGN KEY" in text:
+            return errors.NoSuchResource(resource_id)
+        if "resource_id" in text and "name" in text:
+            return errors.NamedMetricAlreadyExists(name)
+        return errors.MetricAlreadyExists(id)
+
+    def get_metric(self, id: uuid.UUID) -> Metric | None:
+        """The active metric with this id, with its archive policy (one query)."""
+        metrics = self.get_metrics([id])
+        return metrics[0] if metrics else None
+
+    def get_metrics(self, ids: Sequence[uuid.UUID]) -> list[Metric]:
+        """Active metrics among ``ids`` in one query, in the order asked; unknown ids are left out."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        cache = _PolicyCache()
+        with self._read() as s:
+            rows = s.scalars(
+                sa.select(MetricRow).where(MetricRow.id.in_(wanted), MetricRow.status == "active")
+            ).all()
+            by_id = {row.id: cache.metric(row) for row in rows}
+        return [by_id[i] for i in wanted if i in by_id]
+
+    def list_metrics(
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        sorts: Sequence[str] = (),
+        limit: int | None = None,
+        marker: uuid.UUID | str | None = None,
+    ) -> list[Metric]:
+        """Metrics matching every filter, sorted, one page at a time.
+
+        ``filters``: equality on id, name, unit, creator, archive_policy_name, resource_id, status (a
+        list means IN, None means IS NULL). ``status`` defaults to "active"; ``status=None`` lists all.
+        ``user_id``/``project_id`` follow Gnocchi's metric list: if either is given the creator must be
+        exactly ``"<user_id>:<project_id>"`` (missing half empty). ``created_by_user_id`` /
+        ``created_by_project_id`` match the halves of the creator instead.
+
+        ``sorts``: ``"key[:asc|desc[-nullsfirst|-nullslast]]"``, then id ascending to break ties.
+        ``marker``: the id of the last metric of the previous page (keyset pagination, any sort).
+        """
+        keys = _parse_sorts(sorts, _METRIC_SORT_COLUMNS, _METRIC_NULLABLE, "id")
+        clauses = _metric_filters(filters)
+        cache = _PolicyCache()
+        with self._read() as s:
+            if marker is not None:
+                try:
+                    marker_id = marker if isinstance(marker, uuid.UUID) else uuid.UUID(str(marker))
+                except ValueError:
+                    raise errors.InvalidMarker(marker) from None
+                marker_row = s.execute(
+                    sa.select(*(k.column.label(k.key) for k in keys)).where(MetricRow.id == marker_id)
+                ).first()
+                if marker_row is None:
+                    raise errors.InvalidMarker(marker)
+                clauses.append(_keyset_after(keys, marker_row._mapping))
+            query = sa.select(MetricRow).where(*clauses).order_by(*(k.order_by() for k in keys))
+            if limit is not None:
+                query = query.limit(limit)
+            return [cache.metric(row) for row in s.scalars(query)]
+
+    def delete_metric(self, id: uuid.UUID) -> None:
+        """Mark the metric deleted; the janitor expunges its data, then :meth:`expunge_metric` the row.
+
+        It is detached from its resource at once (as in Gnocchi) so its name can be reused there.
+        """
+        with self._write() as s:
+            result = s.execute(
+                sa.update(MetricRow)
+                .where(MetricRow.id == id, MetricRow.status == "active")
+                .values(status="delete", resource_id=None)
+            )
+            if result.rowcount == 0:
+                raise errors.NoSuchMetric(id)
+
+    def list_deleted_metric_ids(self) -> list[uuid.UUID]:
+        with self._read() as s:
+            return list(
+                s.scalars(sa.select(MetricRow.id).where(MetricRow.status == "delete").order_by(MetricRow.id))
+            )
+
+    def expunge_metric(self, id: uuid.UUID) -> None:
+        """Remove the metric row for good (whatever its status)."""
+        with self._write() as s:
+            result = s.execute(sa.delete(MetricRow).where(MetricRow.id == id))
+            if result.rowcount == 0:
+                raise errors.NoSuchMetric(id)
+
+    # --- resources ------------------------------------------------------------------------------------
+
+    def list_resource_types(self) -> list[str]:
+        with self._read() as s:
+            return list(s.scalars(sa.select(ResourceTypeRow.name).order_by(ResourceTypeRow.name)))
+
+    def create_resource(
+        self,
+        type: str,
+        id: uuid.UUID,
+        original_resource_id: str,
+        creator: str,
+        *,
+        user_id: str | None = None,
+        project_id: str | None = None,
+        started_at: datetime.datetime | None = None,
+        ended_at: datetime.datetime | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, uuid.UUID | Mapping[str, Any]] | None = None,
+    ) -> Resource:
+        """Create a resource and, in the same transaction, attach or create its named metrics.
+
+        ``metrics`` maps a name to an existing metric id (it must be active and have the same creator,
+        as in Gnocchi) or to ``{"archive_policy_name"?, "unit"?}`` for a new metric; without a policy
+        name the archive policy rules decide (:class:`NoArchivePolicyRuleMatch` if none matches).
+        """
+        now = _utcnow()
+        started = _aware(started_at) or now
+        ended = _aware(ended_at)
+        if ended is not None and started > ended:
+            raise errors.ResourceValueError("started_at", "Start timestamp cannot be after end timestamp")
+        try:
+            with self._write() as s:
+                if s.get(ResourceTypeRow, type) is None:
+                    raise errors.NoSuchResourceType(type)
+                if s.get(ResourceRow, id) is not None:
+                    raise errors.ResourceAlreadyExists(id)
+                row = ResourceRow(
+                    id=id,
+                    type=type,
+                    original_resource_id=original_resource_id,
+                    creator=creator,
+                    user_id=user_id,
+                    project_id=project_id,
+                    started_at=started,
+                    ended_at=ended,
+                    revision_start=now,
+                    attributes=dict(attributes or {}),
+                )
+                s.add(row)
+                s.flush()
+                if metrics:
+                    self._set_metrics(s, row, metrics)
+                    s.flush()
+                s.expire(row, ["metrics"])
+                return _resource(row)
+        except exc.IntegrityError as e:
+            text = _constraint_text(e)
+            if "pk_resource" in text or "resource.id" in text:
+                raise errors.ResourceAlreadyExists(id) from None
+            if "uq_metric" in text or "metric.resource_id" in text:
+                raise errors.NamedMetricAlreadyExists(None) from None
+            raise
+
+    def _set_metrics(
+        self, s: Session, row: ResourceRow, metrics: Mapping[str, uuid.UUID | Mapping[str, Any]]
+    ) -> None:
+        for name, value in metrics.items():
+            if isinstance(value, Mapping):
+                policy_name = value.get("archive_policy_name")
+                if policy_name is None:
+                    rule = self._match_rule(s, name)
+                    if rule is None:
+                        raise errors.NoArchivePolicyRuleMatch(name)
+                    policy_name = rule.archive_policy_name
+                if s.get(ArchivePolicyRow, policy_name) is None:
+                    raise errors.NoSuchArchivePolicy(policy_name)
+                metric_id = value.get("id") or uuid.uuid4()
+                self._check_free(s, metric_id, row.id, name)
+                s.add(
+                    MetricRow(
+                        id=metric_id,
+                        creator=row.creator,
+                        archive_policy_name=policy_name,
+                        name=name,
+                        unit=value.get("unit"),
+                        resource_id=row.id,
+                        status="active",
+                    )
+                )
+                s.flush()
+                continue
+            metric_id = _as_uuid("metrics", value)
+            taken = s.scalar(
+                sa.select(MetricRow.id).where(
+                    MetricRow.resource_id == row.id, MetricRow.name == name, MetricRow.id != metric_id
+                )
+            )
+            if taken is not None:
+                raise errors.NamedMetricAlreadyExists(name)
+            result = s.execute(
+                sa.update(MetricRow)
+                .where(
+                    MetricRow.id == metric_id, MetricRow.status == "active", MetricRow.creator == row.creator
+                )
+                .values(resource_id=row.id, name=name)
+            )
+            if result.rowcount == 0:
+                raise errors.NoSuchMetric(metric_id)
+
+    def get_resource(self, type: str, id: uuid.UUID) -> Resource | None:
+        """The resource with this id; with a type other than "generic" it must also be of that type.
+
+        Raises :class:`NoSuchResourceType` for an unknown type (Gnocchi answers 404 with that message).
+        """
+        with self._read() as s:
+            if type != "generic" and s.get(ResourceTypeRow, type) is None:
+                raise errors.NoSuchResourceType(type)
+            query = sa.select(ResourceRow).where(ResourceRow.id == id)
+            if type != "generic":
+                query = query.where(ResourceRow.type == type)
+            row = s.scalar(query)
+            return None if row is None else _resource(row)

@@ -1,0 +1,183 @@
+"""SQLAlchemy ORM models of the indexer.
+
+Why the resource tables look the way they do: Gnocchi creates a table pair (``rt_<uuid>`` and its history)
+per resource type, so creating a type runs DDL under locks, and a failed half-created type needs a state
+machine to recover. Here every resource, whatever its type, is one row of ``resource``: the columns every
+type shares (id, type, creator, user_id, project_id, started_at, ended_at, revision_start) are real,
+indexed columns, and the type-specific attributes live in one ``attributes`` JSON column (JSONB on
+PostgreSQL, where it can take a GIN index; JSON text queried with ``json_extract`` on SQLite). Creating,
+changing or deleting a resource type is then a row in ``resource_type`` holding the attribute schema,
+with no DDL, and ``resource_history`` mirrors ``resource`` for every type at once.
+
+Times are stored as timezone-aware UTC datetimes (microseconds are enough for resources); the engine's
+int64 nanoseconds stay inside ``timeseries``. Archive policy granularities are stored as integer
+nanoseconds inside the policy's JSON definition.
+
+These models must match ``migrations/versions``; a test compares them on both dialects.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: JSON everywhere, JSONB on PostgreSQL (indexable, compact, key order irrelevant).
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime.datetime]):
+    """A datetime that always comes back timezone-aware in UTC, on every dialect.
+
+    SQLite has no timezone type: values are stored as naive UTC text (which sorts correctly because
+    SQLAlchemy always writes microseconds); PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        value = value.astimezone(datetime.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.UTC)
+        return value.astimezone(datetime.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ArchivePolicyRow(Base):
+    __tablename__ = "archive_policy"
+
+    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    back_window: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    #: [{"granularity_ns": int, "points": int | None}, ...], finest granularity first.
+    definition: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    aggregation_methods: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+
+
+class ArchivePolicyRuleRow(Base):
+    __tablename__ = "archive_policy_rule"
+
+    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    archive_policy_name: Mapped[str] = mapped_column(
+        sa.String(255),
+        sa.ForeignKey("archive_policy.name", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    )
+    metric_pattern: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+
+
+class ResourceTypeRow(Base):
+    __tablename__ = "resource_type"
+
+    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    #: The attribute schema ({attr: {type, required, options...}}); no DDL when it changes.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    state: Mapped[str] = mapped_column(sa.String(32), nullable=False, server_default="active")
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ResourceRow(Base):
+    __tablename__ = "resource"
+    __table_args__ = (sa.CheckConstraint("started_at <= ended_at", name="started_before_ended"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    type: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("resource_type.name", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    original_resource_id: Mapped[str] = mapped_column(sa.String(289), nullable=False, index=True)
+    creator: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    project_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    started_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    ended_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, index=True)
+    revision_start: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+
+    metrics: Mapped[list[MetricRow]] = relationship(
+        "MetricRow",
+        primaryjoin="and_(ResourceRow.id == foreign(MetricRow.resource_id), MetricRow.status == 'active')",
+        viewonly=True,
+        lazy="selectin",
+    )
+
+
+class ResourceHistoryRow(Base):
+    """Past revisions of resources, for every resource type (filled by the history issue)."""
+
+    __tablename__ = "resource_history"
+    __table_args__ = (
+        sa.CheckConstraint("started_at <= ended_at", name="started_before_ended"),
+        sa.Index("ix_resource_history_id_revision_end", "id", "revision_end"),
+    )
+
+    revision: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("resource.id", ondelete="CASCADE"), nullable=False
+    )
+    type: Mapped[str] = mapped_column(
+        sa.String(255), sa.ForeignKey("resource_type.name", ondelete="RESTRICT"), nullable=False
+    )
+    original_resource_id: Mapped[str] = mapped_column(sa.String(289), nullable=False)
+    creator: Mapped[str | None] = mapped_column(sa.String(255))
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    started_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    revision_start: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    revision_end: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+
+
+class MetricRow(Base):
+    __tablename__ = "metric"
+    __table_args__ = (
+        # A name is unique per resource; NULL resource_id (unattached metrics) never collides.
+        sa.UniqueConstraint("resource_id", "name"),
+        sa.CheckConstraint("status IN ('active', 'delete')", name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    archive_policy_name: Mapped[str] = mapped_column(
+        sa.String(255),
+        sa.ForeignKey("archive_policy.name", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    )
+    creator: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("resource.id", ondelete="SET NULL")
+    )
+    name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    unit: Mapped[str | None] = mapped_column(sa.String(31))
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, server_default="active", index=True)
+
+    archive_policy: Mapped[ArchivePolicyRow] = relationship(ArchivePolicyRow, lazy="joined", innerjoin=True)
