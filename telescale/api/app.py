@@ -1,0 +1,60 @@
+"""The application factory: one router per resource family, errors in Gnocchi's shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from telescale import __version__
+from telescale.api.errors import ApiError, error_response
+from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware
+from telescale.api.routers import archive_policy, archive_policy_rule, batch, metric, resource, root
+
+if TYPE_CHECKING:
+    from telescale.config import Settings
+    from telescale.service import Services
+
+LOG = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Telescale",
+        version=__version__,
+        description="Metric storage, alarming and autoscaling with Gnocchi-compatible APIs.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.services = services
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.description, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        return error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())[1:])
+        return error_response(400, {"cause": "Invalid input", "reason": first.get("msg", "invalid"),
+                                    "detail": field})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        LOG.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, "Internal error: see the server log")
+
+    for module in (root, archive_policy, archive_policy_rule, metric, batch, resource):
+        app.include_router(module.router)
+    app.add_middleware(CORSMiddleware, allowed_origins=settings.api.cors_allowed_origins)
+    if settings.api.enable_proxy_headers_parsing:
+        app.add_middleware(ProxyHeadersMiddleware)
+    return app

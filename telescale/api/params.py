@@ -1,0 +1,40 @@
+"""Query-string values: booleans, timestamps and timespans, with Gnocchi's 400 wording."""
+
+from __future__ import annotations
+
+from telescale.api.errors import argument_error
+from telescale.timeutil import TimeParseError, parse_timespan, parse_timestamp
+
+_TRUE = ("true", "1", "yes", "y", "on", "t")
+_FALSE = ("false", "0", "no", "n", "off", "f")
+
+
+def parse_bool(value: str | bool | None, name: str, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise argument_error(f"Unrecognized value '{value}', acceptable values are 'true' or 'false'", name)
+
+
+def timestamp_arg(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except TimeParseError:
+        raise argument_error("Must be a datetime or a timestamp", name) from None
+
+
+def timespan_arg(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_timespan(value)
+    except TimeParseError:
+        raise argument_error("Unable to parse timespan", name) from None

@@ -1,0 +1,93 @@
+"""`/v1/archive_policy`: how long and how finely each metric's aggregates are kept."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from telescale import indexer as idx
+from telescale.api.auth import Identity, get_identity, require_admin
+from telescale.api.body import read_json
+from telescale.api.deps import require_json_accept, services, url_for
+from telescale.api.errors import ApiError, bad_request, conflict, not_found
+from telescale.api.jsonio import json_response
+from telescale.api.schemas import ARCHIVE_POLICY, ARCHIVE_POLICY_PATCH, validate
+from telescale.api.views import policy_view
+from telescale.timeseries import ArchivePolicy, PolicyError, PolicyItem, resolve_methods
+
+router = APIRouter(prefix="/v1/archive_policy", tags=["archive policies"],
+                   dependencies=[Depends(require_json_accept)])
+
+
+def _items(definition: list[dict]) -> tuple[PolicyItem, ...]:
+    try:
+        return tuple(PolicyItem.build(d.get("granularity"), d.get("points"), d.get("timespan")) for d in definition)
+    except PolicyError as e:
+        raise bad_request(str(e)) from None
+
+
+@router.get("")
+def list_policies(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return json_response([policy_view(p) for p in services(request).indexer.list_archive_policies()])
+
+
+@router.post("", status_code=201)
+async def create_policy(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    require_admin(identity)
+    body = validate(ARCHIVE_POLICY, await read_json(request))
+    try:
+        policy = ArchivePolicy(
+            name=body["name"],
+            back_window=body["back_window"],
+            definition=_items(body["definition"]),
+            aggregation_methods=resolve_methods(body.get("aggregation_methods")),
+        )
+    except PolicyError as e:
+        raise bad_request(str(e)) from None
+    try:
+        created = services(request).indexer.create_archive_policy(policy)
+    except idx.ArchivePolicyAlreadyExists as e:
+        raise conflict(str(e)) from None
+    return json_response(policy_view(created), status=201,
+                         headers={"Location": url_for(request, "v1", "archive_policy", created.name)})
+
+
+def _get(request: Request, name: str) -> ArchivePolicy:
+    policy = services(request).indexer.get_archive_policy(name)
+    if policy is None:
+        raise not_found(str(idx.NoSuchArchivePolicy(name)))
+    return policy
+
+
+@router.get("/{name}")
+def get_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return json_response(policy_view(_get(request, name)))
+
+
+@router.patch("/{name}")
+async def update_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    require_admin(identity)
+    body = validate(ARCHIVE_POLICY_PATCH, await read_json(request))
+    policy = _get(request, name)
+    items = _items(body["definition"])
+    try:
+        policy.check_update(items)
+    except PolicyError as e:
+        raise bad_request(f"Archive policy {name} does not support change: {e}") from None
+    try:
+        updated = services(request).indexer.update_archive_policy(name, items)
+    except idx.NoSuchArchivePolicy as e:
+        raise not_found(str(e)) from None
+    return json_response(policy_view(updated))
+
+
+@router.delete("/{name}", status_code=204)
+def delete_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    require_admin(identity)
+    try:
+        services(request).indexer.delete_archive_policy(name)
+    except idx.NoSuchArchivePolicy as e:
+        raise not_found(str(e)) from None
+    except idx.ArchivePolicyInUse as e:
+        raise ApiError(400, str(e)) from None
+    return Response(status_code=204)

@@ -1,0 +1,72 @@
+"""`/v1/archive_policy_rule`: which policy a metric created without one gets, by name pattern."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from telescale import indexer as idx
+from telescale.api.auth import Identity, get_identity, require_admin
+from telescale.api.body import read_json
+from telescale.api.deps import require_json_accept, services, url_for
+from telescale.api.errors import bad_request, conflict, not_found
+from telescale.api.jsonio import json_response
+from telescale.api.schemas import ARCHIVE_POLICY_RULE, ARCHIVE_POLICY_RULE_PATCH, validate
+from telescale.api.views import rule_view
+
+router = APIRouter(prefix="/v1/archive_policy_rule", tags=["archive policy rules"],
+                   dependencies=[Depends(require_json_accept)])
+
+
+@router.get("")
+def list_rules(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return json_response([rule_view(r) for r in services(request).indexer.list_archive_policy_rules()])
+
+
+@router.post("", status_code=201)
+async def create_rule(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    require_admin(identity)
+    body = validate(ARCHIVE_POLICY_RULE, await read_json(request))
+    try:
+        rule = services(request).indexer.create_archive_policy_rule(
+            body["name"], body["metric_pattern"], body["archive_policy_name"])
+    except idx.NoSuchArchivePolicy:
+        raise bad_request({"cause": "Archive policy does not exist",
+                           "reason": f"Archive policy {body['archive_policy_name']} does not exist",
+                           "detail": body["archive_policy_name"]}) from None
+    except idx.ArchivePolicyRuleAlreadyExists as e:
+        raise conflict(str(e)) from None
+    return json_response(rule_view(rule), status=201,
+                         headers={"Location": url_for(request, "v1", "archive_policy_rule", rule.name)})
+
+
+@router.get("/{name}")
+def get_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    rule = services(request).indexer.get_archive_policy_rule(name)
+    if rule is None:
+        raise not_found(str(idx.NoSuchArchivePolicyRule(name)))
+    return json_response(rule_view(rule))
+
+
+@router.patch("/{name}")
+async def rename_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    """Only the name of a rule may change (Gnocchi's rule)."""
+    require_admin(identity)
+    body = validate(ARCHIVE_POLICY_RULE_PATCH, await read_json(request))
+    try:
+        rule = services(request).indexer.rename_archive_policy_rule(name, body["name"])
+    except idx.NoSuchArchivePolicyRule as e:
+        raise not_found(str(e)) from None
+    except idx.ArchivePolicyRuleAlreadyExists as e:
+        raise bad_request(f"{e}.") from None
+    return json_response(rule_view(rule))
+
+
+@router.delete("/{name}", status_code=204)
+def delete_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    require_admin(identity)
+    try:
+        services(request).indexer.delete_archive_policy_rule(name)
+    except idx.NoSuchArchivePolicyRule as e:
+        raise not_found(str(e)) from None
+    return Response(status_code=204)

@@ -1,0 +1,123 @@
+"""`/v1/metric`: create, list, show and delete metrics, and read or write their measures."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from telescale import indexer as idx
+from telescale.api import measures
+from telescale.api.auth import Identity, get_identity, require_creator_or_admin
+from telescale.api.body import read_json
+from telescale.api.deps import next_link, page_limit, require_json_accept, services, url_for
+from telescale.api.errors import ApiError, bad_request, not_found
+from telescale.api.jsonio import json_response
+from telescale.api.schemas import METRIC, validate
+from telescale.api.views import metric_view
+
+router = APIRouter(prefix="/v1/metric", tags=["metrics"], dependencies=[Depends(require_json_accept)])
+
+LIST_FILTERS = ("id", "name", "unit", "creator", "archive_policy_name", "resource_id", "status",
+                "user_id", "project_id")
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def get_metric_or_404(request: Request, metric_id: str) -> idx.Metric:
+    mid = parse_uuid(metric_id)
+    metric = services(request).indexer.get_metric(mid) if mid else None
+    if metric is None:
+        raise not_found(f"Metric {metric_id} does not exist")
+    return metric
+
+
+def create_metric(request: Request, identity: Identity, body: dict, resource_id: uuid.UUID | None = None,
+                  ) -> idx.Metric:
+    """Create one metric from a validated body, choosing its policy by rule when none is named."""
+    indexer = services(request).indexer
+    name = body.get("name")
+    if name and "/" in name:
+        raise bad_request("'/' is not supported in metric name")
+    policy_name = body.get("archive_policy_name")
+    if policy_name is None:
+        rule = indexer.match_archive_policy_rule(name) if name else None
+        if rule is None:
+            raise bad_request("No archive policy name specified and no archive policy rule found matching "
+                              f"the metric name {name}")
+        policy_name = rule.archive_policy_name
+    try:
+        return indexer.create_metric(uuid.uuid4(), identity.creator, policy_name, name=name,
+                                     unit=body.get("unit"), resource_id=resource_id)
+    except idx.NoSuchArchivePolicy as e:
+        raise bad_request(str(e)) from None
+    except idx.NamedMetricAlreadyExists as e:
+        raise ApiError(409, str(e)) from None
+
+
+@router.post("", status_code=201)
+async def post_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    body = validate(METRIC, await read_json(request))
+    if body.get("resource_id") is not None:
+        raise bad_request({"cause": "Attribute value error", "detail": "resource_id",
+                           "reason": "Attaching a metric to a resource is done through /v1/resource"})
+    metric = create_metric(request, identity, body)
+    return json_response(metric_view(metric), status=201,
+                         headers={"Location": url_for(request, "v1", "metric", str(metric.id))})
+
+
+@router.get("")
+def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    q = request.query_params
+    filters = {k: q[k] for k in LIST_FILTERS if k in q}
+    if "id" in filters and parse_uuid(filters["id"]) is None:
+        return json_response([])
+    if not identity.is_admin and identity.project is not None:
+        filters["project_id"] = identity.project
+    limit = page_limit(request, q.get("limit"))
+    marker = q.get("marker")
+    marker_id = parse_uuid(marker) if marker else None
+    if marker and marker_id is None:
+        raise bad_request(str(idx.InvalidMarker(marker)))
+    try:
+        metrics = services(request).indexer.list_metrics(
+            filters=filters, sorts=q.getlist("sort"), limit=limit, marker=marker_id)
+    except (idx.InvalidSortKey, idx.InvalidMarker) as e:
+        raise bad_request(str(e)) from None
+    headers = {"Link": next_link(request, str(metrics[-1].id))} if metrics and len(metrics) == limit else None
+    return json_response([metric_view(m) for m in metrics], headers=headers)
+
+
+@router.get("/{metric_id}")
+def get_metric(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return json_response(metric_view(get_metric_or_404(request, metric_id)))
+
+
+@router.delete("/{metric_id}", status_code=204)
+def delete_metric(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    metric = get_metric_or_404(request, metric_id)
+    require_creator_or_admin(identity, metric.creator)
+    try:
+        services(request).indexer.delete_metric(metric.id)
+    except idx.NoSuchMetric as e:
+        raise not_found(str(e)) from None
+    return Response(status_code=204)
+
+
+@router.post("/{metric_id}/measures", status_code=202)
+async def post_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    metric = get_metric_or_404(request, metric_id)
+    require_creator_or_admin(identity, metric.creator)
+    ts, values = measures.parse_measures(await read_json(request))
+    return await measures.store(request, {metric.id: (ts, values)})
+
+
+@router.get("/{metric_id}/measures")
+async def get_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return await measures.read(request, get_metric_or_404(request, metric_id))

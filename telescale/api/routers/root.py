@@ -1,0 +1,69 @@
+"""Version discovery, health, capabilities and the processing backlog (`/v1/status`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from telescale.api.auth import Identity, get_identity, require_admin
+from telescale.api.deps import base_url, require_json_accept, services
+from telescale.api.jsonio import json_response
+from telescale.api.params import parse_bool
+from telescale.timeseries import BASIC_METHODS
+
+router = APIRouter()
+
+V1_LINKS = ("archive_policy", "archive_policy_rule", "metric", "resource", "resource_type", "batch",
+            "search", "aggregates", "aggregation", "capabilities", "status")
+
+
+@router.get("/")
+def versions(request: Request) -> Response:
+    return json_response({"versions": [{
+        "id": "v1.0",
+        "status": "CURRENT",
+        "updated": "2026-11-23T00:00:00Z",
+        "links": [{"rel": "self", "href": f"{base_url(request)}/v1/"}],
+    }]})
+
+
+@router.api_route("/healthcheck", methods=["GET", "HEAD"])
+def healthcheck(request: Request) -> Response:
+    """200 when the indexer answers; 503 otherwise, so load balancers stop routing here."""
+    try:
+        services(request).indexer.ping()
+    except Exception as e:  # noqa: BLE001 — any failure means unhealthy
+        return Response(f"indexer unreachable: {e}", status_code=503, media_type="text/plain")
+    return Response(status_code=200)
+
+
+@router.get("/v1", dependencies=[Depends(require_json_accept)])
+@router.get("/v1/", dependencies=[Depends(require_json_accept)], include_in_schema=False)
+def v1_index(request: Request) -> Response:
+    base = base_url(request)
+    links = [{"rel": "self", "href": f"{base}/v1/"}]
+    links += [{"rel": name, "href": f"{base}/v1/{name}"} for name in V1_LINKS]
+    return json_response({"version": "1.0", "links": links})
+
+
+@router.get("/v1/capabilities", dependencies=[Depends(require_json_accept)])
+def capabilities() -> Response:
+    methods = list(BASIC_METHODS) + [f"rate:{m}" for m in BASIC_METHODS]
+    return json_response({"aggregation_methods": sorted(methods)})
+
+
+@router.get("/v1/status", dependencies=[Depends(require_json_accept)])
+def status(request: Request, details: str = "true", identity: Identity = Depends(get_identity)) -> Response:
+    """How many measures wait to be processed, per metric when `details` is true (admin only)."""
+    require_admin(identity)
+    with_details = parse_bool(details, "details")
+    svc = services(request)
+    report = svc.incoming.report(details=with_details)
+    storage: dict = {"summary": {"metrics": report.metrics, "measures": report.measures}}
+    if with_details:
+        storage["measures_to_process"] = {str(k): v for k, v in report.per_metric.items()}
+    processors = svc.processors()
+    return json_response({
+        "storage": storage,
+        "metricd": {"processors": processors, "statistics": {p: {} for p in processors}},
+    })

@@ -1,0 +1,133 @@
+"""The `telescale` command: serve, upgrade, the scale-out pieces, and a look at the settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+
+from telescale import __version__, config
+
+LOG = logging.getLogger(__name__)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: $TELESCALE_CONFIG)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one setting, e.g. --set api.max_limit=500 (repeatable; the value is "
+                             "read as TOML when it parses as TOML, else as a string)")
+    parser.add_argument("--data-dir", help="shortcut for --set storage.data_dir=DIR")
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    overrides = list(args.overrides)
+    if getattr(args, "data_dir", None):
+        overrides.append(f"storage.data_dir={json.dumps(args.data_dir)}")
+    if getattr(args, "port", None):
+        overrides.append(f"api.port={args.port}")
+    return config.load(args.config, overrides=overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from telescale import service
+
+    service.serve(_settings(args))
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.processing.workers = 0
+    from telescale import service
+
+    service.serve(settings)
+    return 0
+
+
+def cmd_metricd(args: argparse.Namespace) -> int:
+    from telescale import service
+
+    settings = _settings(args)
+    service.configure_logging(settings)
+    pool = service.WorkerPool(settings)
+    pool.start()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.stop()
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from telescale import service
+
+    settings = _settings(args)
+    if args.skip_default_archive_policies:
+        settings.indexer.create_default_archive_policies = False
+    service.configure_logging(settings)
+    service.upgrade(settings)
+    LOG.info("indexer schema is up to date")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    print(json.dumps(_settings(args).to_dict(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="telescale",
+        description="Telescale: collect, store, alarm on and autoscale from metrics. "
+                    "Speaks the Gnocchi v1 API on port 8041.",
+    )
+    parser.add_argument("--version", action="version", version=f"telescale {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    serve = sub.add_parser("serve", help="run everything in one process tree: API + processing workers",
+                           description="Run the API and the processing workers on the embedded defaults "
+                                       "(SQLite + files under ./data) unless configured otherwise.")
+    _common(serve)
+    serve.add_argument("--port", type=int, help="shortcut for --set api.port=PORT (default 8041)")
+    serve.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="run only the HTTP API (scale-out: several behind a load balancer)")
+    _common(api)
+    api.add_argument("--port", type=int, help="shortcut for --set api.port=PORT")
+    api.set_defaults(func=cmd_api)
+
+    metricd = sub.add_parser("metricd", help="run only the processing workers (scale-out)")
+    _common(metricd)
+    metricd.set_defaults(func=cmd_metricd)
+
+    upgrade = sub.add_parser("upgrade", help="create or migrate the indexer schema and the default policies")
+    _common(upgrade)
+    upgrade.add_argument("--skip-default-archive-policies", action="store_true",
+                         help="do not create the default archive policies and rule on an empty database")
+    upgrade.set_defaults(func=cmd_upgrade)
+
+    show = sub.add_parser("config", help="print the effective settings as JSON")
+    _common(show)
+    show.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except config.ConfigError as e:
+        print(f"telescale: configuration error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Start a real `telescale serve` in a subprocess for tests that talk HTTP to it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    data_dir: Path
+    process: subprocess.Popen
+    log: Path
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group (API and processing workers)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+
+
+def start(data_dir: Path, overrides: Sequence[str] = (), port: int | None = None, timeout: float = 60.0,
+          ) -> Server:
+    port = port or free_port()
+    log = data_dir.parent / f"{data_dir.name}-server.log"
+    cmd = [sys.executable, "-m", "telescale.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+           "--set", "api.host=127.0.0.1"]
+    for item in overrides:
+        cmd += ["--set", item]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"telescale serve exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/healthcheck", timeout=1.0).status_code == 200:
+                return Server(url, port, data_dir, proc, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"telescale serve did not answer within {timeout} s: {log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def running(data_dir: Path, overrides: Sequence[str] = (), **kwargs) -> Iterator[Server]:
+    server = start(data_dir, overrides, **kwargs)
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(Exception):
+            server.kill(signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            server.kill(signal.SIGKILL)

@@ -1,0 +1,60 @@
+"""Timestamps and timespans in every form Gnocchi clients send."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from telescale.timeutil import (
+    TimeParseError,
+    format_timespan,
+    format_timestamps,
+    parse_timespan,
+    parse_timestamp,
+    parse_timestamps,
+)
+
+S = 1_000_000_000
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("1 minute", 60), ("10s", 10), ("1 hour", 3600), (60, 60), ("60", 60), (3.6, 3.6), ("0:01:01", 61),
+    ("2 days", 172800),
+])
+def test_timespans(text: object, seconds: float) -> None:
+    assert parse_timespan(text) == round(seconds * S)
+
+
+@pytest.mark.parametrize("text", ["1 shenanigan", "foobar", 0, "-5", None, True, "nan"])
+def test_bad_timespans(text: object) -> None:
+    with pytest.raises(TimeParseError):
+        parse_timespan(text)
+
+
+def test_timestamps_forms() -> None:
+    now = 1_700_000_000 * S
+    assert parse_timestamp("2015-03-06T14:34") == 1425652440 * S
+    assert parse_timestamp("2013-01-01 23:23:20") == 1357082600 * S
+    assert parse_timestamp("2015-03-06T15:34:00+01:00") == 1425652440 * S
+    assert parse_timestamp(1425652437.5) == 1425652437_500_000_000
+    assert parse_timestamp("1425652440") == 1425652440 * S
+    assert parse_timestamp("-5 minutes", now=now) == now - 300 * S
+    assert parse_timestamp("now", now=now) == now
+    with pytest.raises(TimeParseError):
+        parse_timestamp("1915-100-06T14:33:57")
+
+
+def test_batch_parsing_and_mixing() -> None:
+    got = parse_timestamps(["2015-03-06T14:34:12", "2015-03-06T14:34:12+01:00"])
+    assert got.tolist() == [1425652452 * S, 1425648852 * S]
+    assert parse_timestamps([1, 2.5]).tolist() == [S, 2_500_000_000]
+    with pytest.raises(TimeParseError, match="all be epoch numbers or all be strings"):
+        parse_timestamps([1478012832, "-5 minutes"])
+
+
+def test_formatting() -> None:
+    assert format_timestamps(np.array([1425652452 * S])) == ["2015-03-06T14:34:12+00:00"]
+    assert format_timestamps(np.array([S + S // 2])) == ["1970-01-01T00:00:01.500000+00:00"]
+    assert format_timespan(60 * S) == "0:01:00"
+    assert format_timespan(3_600_000_000) == "0:00:03.600000"
+    assert format_timespan(None) is None
