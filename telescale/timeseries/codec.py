@@ -31,6 +31,7 @@ MAX_EXCEPTION_SHARE = 0.25
 K_FLOAT = 0
 K_DECIMAL = 1
 K_DERIVED_MEAN = 2
+K_SQRT_RATIO = 3
 
 TS_GRID = 0
 TS_DELTA = 1
@@ -108,52 +109,102 @@ def _decode_float(r: _Reader, n: int) -> np.ndarray:
     return np.bitwise_xor.accumulate(x).view(np.float64) if n else np.empty(0)
 
 
+_BYTE_LIMITS = np.array([1 << (8 * i) for i in range(1, 8)], dtype=np.uint64)
+
+
+def _cost(z: np.ndarray) -> int:
+    """Rough encoded size: bytes needed by each unsigned value (zstd squeezes the leading zeros)."""
+    return int(np.searchsorted(_BYTE_LIMITS, z, side="right").sum()) + z.size
+
+
+def _ulp_correction(vals: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Exact int64 difference of IEEE bit patterns (wraps modulo 2**64, so always invertible)."""
+    with np.errstate(over="ignore"):
+        return vals.view(np.int64) - pred.view(np.int64)
+
+
+def _apply_correction(pred: np.ndarray, corr: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return (pred.view(np.int64) + corr).view(np.float64)
+
+
+def _decimal_candidate(vals: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integers k with ``k / 10**d`` near each value, and the ulp correction that makes it exact."""
+    scale = 10.0 ** d
+    with np.errstate(over="ignore", invalid="ignore"):
+        k = np.rint(vals * scale)
+    k[~(np.abs(k) < 2.0 ** 53)] = 0.0  # inf, nan, huge: predicted 0, corrected exactly
+    k_int = k.astype(np.int64)
+    pred = k_int.astype(np.float64) / scale
+    return k_int, _ulp_correction(vals, pred)
+
+
 def _best_decimal(vals: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
-    """Smallest d whose ``k / 10**d`` rebuilds (nearly) all values; returns (d, k, exception mask)."""
-    if vals.size == 0 or not np.all(np.isfinite(vals)):
+    """Scale d minimising the size of (k deltas, ulp corrections); None when raw floats are smaller."""
+    if vals.size == 0:
         return None
     bits = vals.view(np.uint64)
-    best: tuple[int, np.ndarray, np.ndarray] | None = None
-    best_exc = vals.size + 1
-    with np.errstate(over="ignore", invalid="ignore"):
-        for d in range(MAX_DECIMALS + 1):
-            scale = 10.0 ** d
-            k = np.rint(vals * scale)
-            if not np.all(np.abs(k) < 2.0 ** 53):
-                break
-            exc = (k / scale).view(np.uint64) != bits
-            n_exc = int(exc.sum())
-            if n_exc < best_exc:
-                best, best_exc = (d, k.astype(np.int64), exc), n_exc
-            if n_exc == 0:
-                break
-    if best is None or best_exc > MAX_EXCEPTION_SHARE * vals.size:
-        return None
+    xor = bits ^ np.concatenate((np.zeros(1, dtype=np.uint64), bits[:-1]))
+    best_cost = _cost(xor) + vals.size  # float mode, with a little bias towards it
+    best = None
+    for d in range(MAX_DECIMALS + 1):
+        k, corr = _decimal_candidate(vals, d)
+        cost = _cost(_zigzag(np.diff(k, prepend=np.int64(0)))) + _cost(_zigzag(corr))
+        if cost < best_cost:
+            best, best_cost = (d, k, corr), cost
+        if not corr.any():
+            break
     return best
 
 
-def _encode_decimal(d: int, k: np.ndarray, exc: np.ndarray, vals: np.ndarray) -> bytes:
-    delta = np.diff(k, prepend=np.int64(0))
-    z = _zigzag(delta)
+def _pack_ints(x: np.ndarray) -> bytes:
+    z = _zigzag(x)
     w = _width(z)
-    exc_idx = np.flatnonzero(exc).astype("<u4")
-    return b"".join((
-        struct.pack("<bBI", d, w, exc_idx.size),
-        _shuffle(z, w),
-        exc_idx.tobytes(),
-        vals[exc_idx].astype("<f8").tobytes(),
-    ))
+    return struct.pack("<B", w) + _shuffle(z, w)
+
+
+def _unpack_ints(r: _Reader, n: int) -> np.ndarray:
+    (w,) = r.unpack("<B")
+    z = _unshuffle(r.take(n * w), n, w) if w else np.zeros(n, dtype=np.uint64)
+    return _unzigzag(z)
+
+
+def _encode_decimal(d: int, k: np.ndarray, corr: np.ndarray) -> bytes:
+    return struct.pack("<b", d) + _pack_ints(np.diff(k, prepend=np.int64(0))) + _pack_ints(corr)
 
 
 def _decode_decimal(r: _Reader, n: int) -> np.ndarray:
-    d, w, n_exc = r.unpack("<bBI")
-    z = _unshuffle(r.take(n * w), n, w) if w else np.zeros(n, dtype=np.uint64)
-    k = np.cumsum(_unzigzag(z))
-    out = k.astype(np.float64) / (10.0 ** d)
-    if n_exc:
-        idx = np.frombuffer(r.take(4 * n_exc), dtype="<u4")
-        out[idx] = np.frombuffer(r.take(8 * n_exc), dtype="<f8")
-    return out
+    (d,) = r.unpack("<b")
+    k = np.cumsum(_unpack_ints(r, n))
+    corr = _unpack_ints(r, n)
+    return _apply_correction(k.astype(np.float64) / (10.0 ** d), corr)
+
+
+def _std_prediction(n_int: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.sqrt(n_int.astype(np.float64) / (scale * counts * (counts - 1)))
+
+
+def _best_std(vals: np.ndarray, counts: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """std of decimal data is sqrt(N / (10**2d * n * (n-1))) with N an integer: store N and the ulp
+    correction from that prediction to the stored two-pass value (lossless whatever the data)."""
+    if vals.size == 0 or not np.all(np.isfinite(counts)) or not np.all(counts > 1):
+        return None
+    bits = vals.view(np.uint64)
+    xor = bits ^ np.concatenate((np.zeros(1, dtype=np.uint64), bits[:-1]))
+    best_cost = _cost(xor) + vals.size
+    best = None
+    for d in range(MAX_DECIMALS // 2 + 1):
+        scale = 10.0 ** (2 * d)
+        with np.errstate(over="ignore", invalid="ignore"):
+            n_f = np.rint(vals * vals * scale * counts * (counts - 1))
+        n_f[~(np.abs(n_f) < 2.0 ** 53)] = 0.0
+        n_int = n_f.astype(np.int64)
+        corr = _ulp_correction(vals, _std_prediction(n_int, counts, scale))
+        cost = _cost(_zigzag(np.diff(n_int, prepend=np.int64(0)))) + _cost(_zigzag(corr))
+        if cost < best_cost:
+            best, best_cost = (d, n_int, corr), cost
+    return best
 
 
 def _mask_bytes(valid: np.ndarray) -> bytes:
@@ -184,39 +235,76 @@ def encode_block(
         parts.append(_shuffle(_zigzag(np.diff(ts, prepend=np.int64(key))), 8))
 
     names = sorted(columns)
-    parts.append(struct.pack("<H", len(names)))
-    derive_mean = False
-    if "mean" in columns and "sum" in columns and "count" in columns:
-        mean, s, c = (np.asarray(columns[m], dtype=np.float64) for m in ("mean", "sum", "count"))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rebuilt = s / c
-        derive_mean = bool(np.array_equal(np.isnan(mean), np.isnan(rebuilt))) and bool(
-            np.array_equal(mean[~np.isnan(mean)].view(np.uint64),
-                           rebuilt[~np.isnan(rebuilt)].view(np.uint64))
-        )
-    for name in names:
-        col = np.asarray(columns[name], dtype=np.float64)
+    cols = {name: np.asarray(columns[name], dtype=np.float64) for name in names}
+    for name, col in cols.items():
         if col.shape != ts.shape:
             raise ValueError(f"column {name!r} is not aligned with timestamps")
-        raw_name = name.encode()
-        parts.append(struct.pack("<B", len(raw_name)) + raw_name)
-        if name == "mean" and derive_mean:
-            parts.append(struct.pack("<BB", K_DERIVED_MEAN, 0))
-            continue
-        valid = ~np.isnan(col)
-        vals = col[valid]
-        dec = _best_decimal(vals)
-        kind = K_FLOAT if dec is None else K_DECIMAL
-        if valid.all():
-            parts.append(struct.pack("<BB", kind, 0))
-        else:
-            parts.append(struct.pack("<BB", kind, 1))
-            parts.append(_mask_bytes(valid))
-        if dec is None:
-            parts.append(_encode_float(vals))
-        else:
-            parts.append(_encode_decimal(*dec, vals))
+    parts.append(struct.pack("<H", len(names)))
+    for name in names:
+        parts.append(_name(name))
+        parts.append(_encode_column(name, cols))
     return bytes([SPLIT_VERSION]) + _compressor.compress(b"".join(parts))
+
+
+def _name(name: str) -> bytes:
+    raw = name.encode()
+    return struct.pack("<B", len(raw)) + raw
+
+
+def _sources(name: str) -> tuple[str, str, str]:
+    """(prefix, sum column, count column) for ``mean``/``std`` and their ``rate:`` twins."""
+    prefix = name[: -len(name.split(":")[-1])]
+    return prefix, prefix + "sum", prefix + "count"
+
+
+def _derivable_mean(name: str, cols: dict[str, np.ndarray]) -> bool:
+    _, s_name, c_name = _sources(name)
+    if s_name not in cols or c_name not in cols:
+        return False
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rebuilt = cols[s_name] / cols[c_name]
+    return bool(np.array_equal(cols[name].view(np.uint64), rebuilt.view(np.uint64)))
+
+
+def _encode_column(name: str, cols: dict[str, np.ndarray]) -> bytes:
+    col = cols[name]
+    base = name.split(":")[-1]
+    if base == "mean" and _derivable_mean(name, cols):
+        _, s_name, c_name = _sources(name)
+        return struct.pack("<BB", K_DERIVED_MEAN, 0) + _name(s_name) + _name(c_name)
+    valid = ~np.isnan(col)
+    vals = col[valid]
+    mask = b"" if valid.all() else _mask_bytes(valid)
+    has_mask = 0 if valid.all() else 1
+    if base == "std":
+        _, _, c_name = _sources(name)
+        counts = cols.get(c_name)
+        if counts is not None and c_name != name:
+            best = _best_std(vals, counts[valid])
+            if best is not None:
+                d, n_int, corr = best
+                return b"".join((
+                    struct.pack("<BB", K_SQRT_RATIO, has_mask), mask, _name(c_name),
+                    struct.pack("<b", d), _pack_ints(np.diff(n_int, prepend=np.int64(0))), _pack_ints(corr),
+                ))
+    dec = _best_decimal(vals)
+    if dec is None:
+        return struct.pack("<BB", K_FLOAT, has_mask) + mask + _encode_float(vals)
+    return struct.pack("<BB", K_DECIMAL, has_mask) + mask + _encode_decimal(*dec)
+
+
+def _read_name(r: _Reader) -> str:
+    (n,) = r.unpack("<B")
+    return bytes(r.take(n)).decode()
+
+
+def _read_mask(r: _Reader, has_mask: int, n: int) -> np.ndarray:
+    if not has_mask:
+        return np.ones(n, dtype=bool)
+    return np.unpackbits(np.frombuffer(r.take((n + 7) // 8), dtype=np.uint8))[:n].astype(bool)
+
+
+
 
 
 def decode_block(data: bytes, granularity: int, key: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -243,19 +331,22 @@ def decode_block(data: bytes, granularity: int, key: int) -> tuple[np.ndarray, d
         raise CodecError("Unable to unpack, invalid data")
     (n_cols,) = r.unpack("<H")
     columns: dict[str, np.ndarray] = {}
-    derived: list[str] = []
+    later: list[tuple[str, tuple]] = []  # columns rebuilt from others, in dependency order
     for _ in range(n_cols):
-        (name_len,) = r.unpack("<B")
-        name = bytes(r.take(name_len)).decode()
+        name = _read_name(r)
         kind, has_mask = r.unpack("<BB")
         if kind == K_DERIVED_MEAN:
-            derived.append(name)
+            later.append((name, ("mean", _read_name(r), _read_name(r))))
             continue
-        if has_mask:
-            valid = np.unpackbits(np.frombuffer(r.take((n + 7) // 8), dtype=np.uint8))[:n].astype(bool)
-        else:
-            valid = np.ones(n, dtype=bool)
+        valid = _read_mask(r, has_mask, n)
         n_valid = int(valid.sum())
+        if kind == K_SQRT_RATIO:
+            c_name = _read_name(r)
+            (d,) = r.unpack("<b")
+            n_int = np.cumsum(_unpack_ints(r, n_valid))
+            corr = _unpack_ints(r, n_valid)
+            later.append((name, ("std", c_name, d, n_int, corr, valid)))
+            continue
         if kind == K_FLOAT:
             vals = _decode_float(r, n_valid)
         elif kind == K_DECIMAL:
@@ -265,9 +356,19 @@ def decode_block(data: bytes, granularity: int, key: int) -> tuple[np.ndarray, d
         col = np.full(n, np.nan)
         col[valid] = vals
         columns[name] = col
-    for name in derived:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            columns[name] = columns["sum"] / columns["count"]
+    for name, spec in sorted(later, key=lambda x: x[1][0] == "mean"):  # std before mean
+        try:
+            if spec[0] == "std":
+                _, c_name, d, n_int, corr, valid = spec
+                pred = _std_prediction(n_int, columns[c_name][valid], 10.0 ** (2 * d))
+                col = np.full(n, np.nan)
+                col[valid] = _apply_correction(pred, corr)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    col = columns[spec[1]] / columns[spec[2]]
+        except KeyError as e:
+            raise CodecError("Unable to unpack, invalid data") from e
+        columns[name] = col
     return ts.astype(np.int64), columns
 
 
@@ -290,7 +391,7 @@ def encode_raw(timestamps: np.ndarray, values: np.ndarray) -> bytes:
         parts.append(_encode_float(vals[valid]))
     else:
         parts.append(struct.pack("<B", K_DECIMAL))
-        parts.append(_encode_decimal(*dec, vals[valid]))
+        parts.append(_encode_decimal(*dec))
     return bytes([RAW_VERSION]) + _compressor.compress(b"".join(parts))
 
 
