@@ -1,0 +1,170 @@
+"""metricd worker loop and janitor.
+
+Each worker process builds its own drivers (``make_drivers()`` runs in the worker, so it must be
+picklable for the spawn start method: a module-level function or a :class:`FileDrivers`). Workers
+prefer the sacks they own (``sack % workers == worker_index``) and then take any other sack with
+work that nobody holds, so a dead worker's sacks keep draining. The sack lock, not the ownership
+rule, is what guarantees that a sack is processed by one worker at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, Protocol
+
+from telescale.coordination import FileSackLocks, SackLocks
+from telescale.incoming.base import IncomingDriver
+from telescale.incoming.file import FileIncoming
+from telescale.processing.processor import MetricSource, process_sack
+from telescale.storage.base import StorageDriver
+from telescale.storage.file import FileStorage
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_DELAY = 0.05  # idle pause between scans (seconds)
+DEFAULT_JANITOR_INTERVAL = 30.0
+JANITOR_LOCK = -1  # lock id that serialises janitor runs across workers
+
+
+class JanitorIndexer(MetricSource, Protocol):
+    def list_deleted_metric_ids(self) -> Iterable[uuid.UUID]: ...
+
+    def expunge_metric(self, metric_id: uuid.UUID) -> Any: ...
+
+
+class Drivers(NamedTuple):
+    incoming: IncomingDriver
+    storage: StorageDriver
+    indexer: Any
+    locks: SackLocks
+
+
+def file_drivers(
+    data_dir: str | os.PathLike, sacks: int = 16
+) -> tuple[FileIncoming, FileStorage, FileSackLocks]:
+    """The embedded layout: ``<data_dir>/incoming``, ``<data_dir>/storage``, ``<data_dir>/locks``."""
+    d = os.fspath(data_dir)
+    return (
+        FileIncoming(os.path.join(d, "incoming"), sacks=sacks),
+        FileStorage(os.path.join(d, "storage")),
+        FileSackLocks(os.path.join(d, "locks")),
+    )
+
+
+class FileDrivers:
+    """Picklable ``make_drivers`` for the embedded deployment: file drivers + SQL indexer."""
+
+    def __init__(self, data_dir: str | os.PathLike, indexer_url: str, sacks: int = 16) -> None:
+        self.data_dir = os.fspath(data_dir)
+        self.indexer_url = indexer_url
+        self.sacks = sacks
+
+    def __call__(self) -> Drivers:
+        from telescale.indexer import Indexer  # imported in the worker process
+
+        incoming, storage, locks = file_drivers(self.data_dir, self.sacks)
+        return Drivers(incoming, storage, Indexer(self.indexer_url), locks)
+
+
+def expunge_deleted_metrics(
+    incoming: IncomingDriver, storage: StorageDriver, indexer: JanitorIndexer, locks: SackLocks
+) -> int:
+    """Remove the stored data of metrics the indexer marked deleted, then expunge them.
+
+    Each deletion happens under the metric's sack lock so it never races a worker writing the same
+    metric; a busy sack is left for the next run.
+    """
+    done = 0
+    for mid in list(indexer.list_deleted_metric_ids()):
+        sack = incoming.sack_for(mid)
+        if not locks.try_lock(sack):
+            continue
+        try:
+            storage.delete_metric(mid)
+            storage.sync()
+        finally:
+            locks.unlock(sack)
+        try:
+            indexer.expunge_metric(mid)
+        except Exception as exc:  # e.g. NoSuchMetric: another janitor was faster
+            LOG.debug("Expunging metric %s: %s", mid, exc)
+        done += 1
+    if done:
+        LOG.info("Janitor expunged %d deleted metrics", done)
+    return done
+
+
+def run_janitor(drivers: Drivers) -> int:
+    """One janitor pass, skipped when another worker's janitor is running."""
+    if not drivers.locks.try_lock(JANITOR_LOCK):
+        return 0
+    try:
+        n = expunge_deleted_metrics(drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
+        housekeeping = getattr(drivers.incoming, "housekeeping", None)
+        if housekeeping is not None:
+            housekeeping()
+        return n
+    finally:
+        drivers.locks.unlock(JANITOR_LOCK)
+
+
+def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
+    """Own sacks first, then the others (so a dead worker's sacks still drain)."""
+    sacks = list(sacks)
+    mine = [s for s in sacks if s % workers == worker_index]
+    return mine + [s for s in sacks if s % workers != worker_index]
+
+
+def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_event: Any = None) -> int:
+    """One scan: process every sack with work that this worker can lock; returns measures read."""
+    total = 0
+    for sack in sack_order(drivers.incoming.sacks_with_work(), worker_index, workers):
+        if stop_event is not None and stop_event.is_set():
+            break
+        try:
+            stats = process_sack(sack, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
+        except Exception:
+            LOG.exception("metricd worker %d: processing sack %d failed; will retry", worker_index, sack)
+            continue
+        total += stats.measures
+    return total
+
+
+def run_worker(
+    worker_index: int,
+    workers: int,
+    make_drivers: Callable[[], Drivers],
+    stop_event: Any,
+    delay: float = DEFAULT_DELAY,
+    janitor_interval: float | None = DEFAULT_JANITOR_INTERVAL,
+) -> None:
+    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set."""
+    drivers = make_drivers()
+    LOG.info("metricd worker %d/%d started (pid %d)", worker_index, workers, os.getpid())
+    next_janitor = time.monotonic() + (janitor_interval or 0)
+    try:
+        while not stop_event.is_set():
+            try:
+                processed = run_once(drivers, worker_index, workers, stop_event)
+            except Exception:
+                LOG.exception("metricd worker %d: processing failed; retrying", worker_index)
+                processed = 0
+            if janitor_interval is not None and time.monotonic() >= next_janitor:
+                next_janitor = time.monotonic() + janitor_interval
+                try:
+                    run_janitor(drivers)
+                except Exception:
+                    LOG.exception("metricd worker %d: janitor failed", worker_index)
+            if not processed:
+                stop_event.wait(delay)
+    finally:
+        for d in (drivers.incoming, drivers.storage, drivers.locks):
+            d.close()
+        close = getattr(drivers.indexer, "close", None) or getattr(drivers.indexer, "dispose", None)
+        if callable(close):
+            close()
+        LOG.info("metricd worker %d stopped", worker_index)

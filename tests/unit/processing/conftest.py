@@ -1,0 +1,1 @@
+from tests.unit.processing.proc_helpers import env  # noqa: F401
