@@ -141,3 +141,15 @@ def test_raw_empty_and_none():
     assert len(RawSeries.unserialize(None)) == 0
     assert len(RawSeries.unserialize(RawSeries.empty().serialize())) == 0
     assert RawSeries.empty().last is None
+
+
+def test_rate_and_percentile_columns_roundtrip_and_stay_small():
+    rng = np.random.default_rng(11)
+    n = 3600 * 6
+    ts = np.arange(n, dtype=np.int64) * 10_000_000_000
+    vals = np.cumsum(rng.integers(0, 50, n)).astype(float)  # a counter
+    methods = ("rate:mean", "rate:sum", "rate:count", "rate:std", "rate:max", "median", "95pct", "last")
+    keys, cols = aggregate_series(ts, vals, G, methods)
+    s = Split(G, keys, cols, key=0)
+    roundtrip(s)
+    assert bytes_per_point(s) < 2.0
