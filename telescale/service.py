@@ -51,6 +51,14 @@ def build_locks(settings: Settings) -> coordination.SackLocks:
     return coordination.FileSackLocks(settings.data_path / "locks")
 
 
+def build_drivers(settings: Settings) -> Any:
+    """The processing workers' view of the drivers."""
+    from telescale.processing.worker import Drivers
+
+    return Drivers(build_incoming(settings), build_storage(settings), Indexer(settings.indexer_url),
+                   build_locks(settings))
+
+
 def heartbeat_dir(settings: Settings) -> Path:
     return settings.data_path / "processing"
 
@@ -79,6 +87,10 @@ class Services:
 
         if self.incoming.pending_for_metric(metric_id):
             process_metric(metric_id, self.incoming, self.storage, self.indexer, self.locks, timeout=timeout)
+
+    def check_health(self) -> None:
+        """Raise when the indexer does not answer a trivial query."""
+        self.indexer.list_resource_types()
 
     def processors(self) -> list[str]:
         """Processing workers that reported in the last few seconds."""
@@ -147,12 +159,10 @@ def _worker_main(settings_json: str, index: int, count: int, parent: int) -> Non
 
     beat.touch()
     threading.Thread(target=alive, daemon=True).start()
-    services = Services.build(settings)
     try:
-        run_worker(index, count, services, stop, settings.processing.delay,
+        run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
                    janitor_interval=settings.processing.janitor_interval)
     finally:
-        services.close()
         beat.unlink(missing_ok=True)
 
 

@@ -60,17 +60,18 @@ class CORSMiddleware:
         self.allowed = set(allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.allowed:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        if not origin or ("*" not in self.allowed and origin not in self.allowed):
-            await self.app(scope, receive, send)
-            return
+        allowed = bool(origin) and ("*" in self.allowed or origin in self.allowed)
         requested = headers.get("access-control-request-method")
-        if scope["method"] == "OPTIONS" and requested:
-            await self._preflight(origin, requested, headers, send)
+        if scope["method"] == "OPTIONS" and requested and origin:
+            await self._preflight(origin if allowed else None, requested, headers, send)
+            return
+        if not allowed:
+            await self.app(scope, receive, send)
             return
 
         async def send_with_cors(message: Message) -> None:
@@ -83,9 +84,10 @@ class CORSMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _preflight(self, origin: str, requested: str, headers: Headers, send: Send) -> None:
+    async def _preflight(self, origin: str | None, requested: str, headers: Headers, send: Send) -> None:
+        """Answer a preflight; an origin that is not allowed gets a plain 200 without CORS headers."""
         out: list[tuple[bytes, bytes]] = [(b"content-length", b"0"), (b"vary", b"Origin")]
-        if requested.upper() in CORS_METHODS:
+        if origin and requested.upper() in CORS_METHODS:
             out += [
                 (b"access-control-allow-origin", origin.encode()),
                 (b"access-control-allow-methods", requested.upper().encode()),

@@ -52,8 +52,8 @@ ARCHIVE_POLICY_RULE_PATCH = vo.Schema({vo.Required("name"): non_empty_string(255
 METRIC = vo.Schema(
     {
         vo.Optional("archive_policy_name"): non_empty_string(255),
-        vo.Optional("name"): vo.Any(None, non_empty_string(255)),
-        vo.Optional("unit"): vo.Any(None, vo.All(str, vo.Length(max=31))),
+        vo.Optional("name"): non_empty_string(255),
+        vo.Optional("unit"): vo.All(str, vo.Length(max=31)),
         vo.Optional("resource_id"): vo.Any(None, str),
     }
 )

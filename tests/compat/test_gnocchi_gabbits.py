@@ -70,7 +70,8 @@ def _record(name: str, result: unittest.TestResult) -> None:
 def _describe(result: unittest.TestResult) -> str:
     lines = []
     for test, trace in result.failures + result.errors:
-        lines.append(f"--- {test.id()}\n{trace.strip().splitlines()[-1][:2000]}")
+        tail = [line for line in trace.strip().splitlines() if "AssertionError" in line or "Error:" in line]
+        lines.append(f"--- {test.id()}: " + (tail[-1] if tail else trace.strip().splitlines()[-1])[:600])
     return "\n".join(lines)
 
 

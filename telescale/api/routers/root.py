@@ -31,7 +31,7 @@ def versions(request: Request) -> Response:
 def healthcheck(request: Request) -> Response:
     """200 when the indexer answers; 503 otherwise, so load balancers stop routing here."""
     try:
-        services(request).indexer.ping()
+        services(request).check_health()
     except Exception as e:  # noqa: BLE001 — any failure means unhealthy
         return Response(f"indexer unreachable: {e}", status_code=503, media_type="text/plain")
     return Response(status_code=200)
@@ -58,10 +58,15 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     require_admin(identity)
     with_details = parse_bool(details, "details")
     svc = services(request)
-    report = svc.incoming.report(details=with_details)
-    storage: dict = {"summary": {"metrics": report.metrics, "measures": report.measures}}
     if with_details:
-        storage["measures_to_process"] = {str(k): v for k, v in report.per_metric.items()}
+        per_metric = svc.incoming.backlog_per_metric()
+        summary = {"metrics": len(per_metric), "measures": sum(per_metric.values())}
+    else:
+        metrics, measures = svc.incoming.backlog()
+        summary = {"metrics": metrics, "measures": measures}
+    storage: dict = {"summary": summary}
+    if with_details:
+        storage["measures_to_process"] = {str(k): v for k, v in per_metric.items()}
     processors = svc.processors()
     return json_response({
         "storage": storage,
