@@ -53,8 +53,7 @@ class UnsupportedArchivePolicyRuleChange(ArchivePolicyRuleAlreadyExists):
     def __init__(self, name: str, new_name: str) -> None:
         super().__init__(new_name)
         self.args = (
-            f"Archive policy rule {name} does not support change: "
-            f"Archive policy rule {new_name} already exists.",
+            f"Archive policy rule {name} does not support change: Archive policy rule {new_name} already exists.",
         )
         self.rule_name = name
 
@@ -141,10 +140,8 @@ class InvalidFilter(IndexerError, ValueError):
     """An unknown filter field, or a value the field cannot hold (Gnocchi's QueryValueError wording)."""
 
     def __init__(self, field: str, value: Any = None, *, unknown: bool = False) -> None:
-        if unknown:
-            message = f"Unknown filter field: {field}"
-        else:
-            message = f"Invalid value: `{value}' for field `{field}'"
-        super().__init__(message)
+        super().__init__(
+            f"Unknown filter field: {field}" if unknown else f"Invalid value: `{value}' for field `{field}'"
+        )
         self.field = field
         self.value = value

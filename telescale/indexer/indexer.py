@@ -14,6 +14,8 @@ import contextlib
 import datetime
 import fnmatch
 import logging
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -99,6 +101,20 @@ def _engine_url(url: str) -> sa.URL:
     return parsed
 
 
+def _enable_wal(cursor: Any, attempts: int = 50) -> None:
+    """Switch a SQLite file to WAL once; the switch needs an exclusive lock and SQLite may answer
+    "database is locked" at once (without waiting on busy_timeout) while another process holds one."""
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _constraint_text(error: exc.IntegrityError) -> str:
     """Which constraint failed: its name on PostgreSQL, SQLite's message (which names the columns)."""
     diag = getattr(error.orig, "diag", None)
@@ -117,9 +133,7 @@ def _policy(row: ArchivePolicyRow) -> ArchivePolicy:
     return ArchivePolicy(
         name=row.name,
         back_window=row.back_window,
-        definition=tuple(
-            PolicyItem(granularity=d["granularity_ns"], points=d["points"]) for d in row.definition
-        ),
+        definition=tuple(PolicyItem(granularity=d["granularity_ns"], points=d["points"]) for d in row.definition),
         aggregation_methods=tuple(row.aggregation_methods),
     )
 
@@ -241,9 +255,7 @@ def _metric_filters(filters: Mapping[str, Any] | None) -> list[sa.ColumnElement[
     created_by_project_id = filters.pop("created_by_project_id", None)
     if created_by_project_id is not None:
         if created_by_project_id == "":
-            clauses.append(
-                sa.or_(MetricRow.creator.not_like("%:%"), MetricRow.creator.endswith(":", autoescape=True))
-            )
+            clauses.append(sa.or_(MetricRow.creator.not_like("%:%"), MetricRow.creator.endswith(":", autoescape=True)))
         else:
             clauses.append(MetricRow.creator.endswith(f":{created_by_project_id}", autoescape=True))
 
@@ -345,9 +357,7 @@ class Indexer:
         self.url = _engine_url(url)
         self._engine = self._create_engine(self.url)
         self._reader = sessionmaker(self._engine, expire_on_commit=False)
-        self._writer = sessionmaker(
-            self._engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
-        )
+        self._writer = sessionmaker(self._engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
 
     def __repr__(self) -> str:
         return f"Indexer({self.url.render_as_string(hide_password=True)})"
@@ -376,7 +386,7 @@ class Indexer:
             try:
                 cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 if not memory:
-                    cursor.execute("PRAGMA journal_mode = WAL")
+                    _enable_wal(cursor)
                     cursor.execute("PRAGMA synchronous = NORMAL")
                 cursor.execute("PRAGMA foreign_keys = ON")
             finally:
@@ -426,9 +436,7 @@ class Indexer:
                 LOG.info("Created the indexer schema in %r", self)
                 if create_default_archive_policies:
                     self._insert_defaults(conn)
-            exists = conn.execute(
-                sa.select(ResourceTypeRow.name).where(ResourceTypeRow.name == "generic")
-            ).first()
+            exists = conn.execute(sa.select(ResourceTypeRow.name).where(ResourceTypeRow.name == "generic")).first()
             if exists is None:
                 conn.execute(
                     sa.insert(ResourceTypeRow).values(
@@ -486,9 +494,7 @@ class Indexer:
 
     def list_archive_policies(self) -> list[ArchivePolicy]:
         with self._read() as s:
-            return [
-                _policy(r) for r in s.scalars(sa.select(ArchivePolicyRow).order_by(ArchivePolicyRow.name))
-            ]
+            return [_policy(r) for r in s.scalars(sa.select(ArchivePolicyRow).order_by(ArchivePolicyRow.name))]
 
     def update_archive_policy(
         self, name: str, definition: Sequence[PolicyItem], *, back_window: int | None = None
@@ -498,9 +504,7 @@ class Indexer:
         if back_window is not None:
             values["back_window"] = back_window
         with self._write() as s:
-            result = s.execute(
-                sa.update(ArchivePolicyRow).where(ArchivePolicyRow.name == name).values(**values)
-            )
+            result = s.execute(sa.update(ArchivePolicyRow).where(ArchivePolicyRow.name == name).values(**values))
             if result.rowcount == 0:
                 raise errors.NoSuchArchivePolicy(name)
             row = s.get(ArchivePolicyRow, name, populate_existing=True)
@@ -533,9 +537,7 @@ class Indexer:
 
     # --- archive policy rules -------------------------------------------------------------------------
 
-    def create_archive_policy_rule(
-        self, name: str, metric_pattern: str, archive_policy_name: str
-    ) -> ArchivePolicyRule:
+    def create_archive_policy_rule(self, name: str, metric_pattern: str, archive_policy_name: str) -> ArchivePolicyRule:
         try:
             with self._write() as s:
                 if s.get(ArchivePolicyRow, archive_policy_name) is None:
@@ -551,9 +553,7 @@ class Indexer:
             if "archive_policy_name" in _constraint_text(e) or "FOREIGN KEY" in _constraint_text(e):
                 raise errors.NoSuchArchivePolicy(archive_policy_name) from None
             raise errors.ArchivePolicyRuleAlreadyExists(name) from None
-        return ArchivePolicyRule(
-            name=name, metric_pattern=metric_pattern, archive_policy_name=archive_policy_name
-        )
+        return ArchivePolicyRule(name=name, metric_pattern=metric_pattern, archive_policy_name=archive_policy_name)
 
     def get_archive_policy_rule(self, name: str) -> ArchivePolicyRule | None:
         with self._read() as s:
@@ -577,9 +577,7 @@ class Indexer:
                 if s.get(ArchivePolicyRuleRow, new_name) is not None:
                     raise errors.UnsupportedArchivePolicyRuleChange(name, new_name)
                 s.execute(
-                    sa.update(ArchivePolicyRuleRow)
-                    .where(ArchivePolicyRuleRow.name == name)
-                    .values(name=new_name)
+                    sa.update(ArchivePolicyRuleRow).where(ArchivePolicyRuleRow.name == name).values(name=new_name)
                 )
                 return ArchivePolicyRule(
                     name=new_name,
@@ -693,9 +691,7 @@ class Indexer:
             return []
         cache = _PolicyCache()
         with self._read() as s:
-            rows = s.scalars(
-                sa.select(MetricRow).where(MetricRow.id.in_(wanted), MetricRow.status == "active")
-            ).all()
+            rows = s.scalars(sa.select(MetricRow).where(MetricRow.id.in_(wanted), MetricRow.status == "active")).all()
             by_id = {row.id: cache.metric(row) for row in rows}
         return [by_id[i] for i in wanted if i in by_id]
 
@@ -754,9 +750,7 @@ class Indexer:
 
     def list_deleted_metric_ids(self) -> list[uuid.UUID]:
         with self._read() as s:
-            return list(
-                s.scalars(sa.select(MetricRow.id).where(MetricRow.status == "delete").order_by(MetricRow.id))
-            )
+            return list(s.scalars(sa.select(MetricRow.id).where(MetricRow.status == "delete").order_by(MetricRow.id)))
 
     def expunge_metric(self, id: uuid.UUID) -> None:
         """Remove the metric row for good (whatever its status)."""
@@ -829,9 +823,7 @@ class Indexer:
                 raise errors.NamedMetricAlreadyExists(None) from None
             raise
 
-    def _set_metrics(
-        self, s: Session, row: ResourceRow, metrics: Mapping[str, uuid.UUID | Mapping[str, Any]]
-    ) -> None:
+    def _set_metrics(self, s: Session, row: ResourceRow, metrics: Mapping[str, uuid.UUID | Mapping[str, Any]]) -> None:
         for name, value in metrics.items():
             if isinstance(value, Mapping):
                 policy_name = value.get("archive_policy_name")
@@ -867,9 +859,7 @@ class Indexer:
                 raise errors.NamedMetricAlreadyExists(name)
             result = s.execute(
                 sa.update(MetricRow)
-                .where(
-                    MetricRow.id == metric_id, MetricRow.status == "active", MetricRow.creator == row.creator
-                )
+                .where(MetricRow.id == metric_id, MetricRow.status == "active", MetricRow.creator == row.creator)
                 .values(resource_id=row.id, name=name)
             )
             if result.rowcount == 0:

@@ -140,9 +140,7 @@ class ResourceHistoryRow(Base):
     revision: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    id: Mapped[uuid.UUID] = mapped_column(
-        sa.Uuid, sa.ForeignKey("resource.id", ondelete="CASCADE"), nullable=False
-    )
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("resource.id", ondelete="CASCADE"), nullable=False)
     type: Mapped[str] = mapped_column(
         sa.String(255), sa.ForeignKey("resource_type.name", ondelete="RESTRICT"), nullable=False
     )
@@ -173,9 +171,7 @@ class MetricRow(Base):
         index=True,
     )
     creator: Mapped[str | None] = mapped_column(sa.String(255), index=True)
-    resource_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.Uuid, sa.ForeignKey("resource.id", ondelete="SET NULL")
-    )
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, sa.ForeignKey("resource.id", ondelete="SET NULL"))
     name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     unit: Mapped[str | None] = mapped_column(sa.String(31))
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, server_default="active", index=True)

@@ -33,9 +33,7 @@ def main() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option(
-        "sqlalchemy.url"
-    )
+    url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no connection given: pass -x url=... or set sqlalchemy.url")
     engine = sa.create_engine(url)

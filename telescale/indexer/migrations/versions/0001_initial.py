@@ -42,9 +42,7 @@ def upgrade() -> None:
             name=op.f("fk_archive_policy_rule_archive_policy_name_archive_policy"),
         ),
     )
-    op.create_index(
-        op.f("ix_archive_policy_rule_archive_policy_name"), "archive_policy_rule", ["archive_policy_name"]
-    )
+    op.create_index(op.f("ix_archive_policy_rule_archive_policy_name"), "archive_policy_rule", ["archive_policy_name"])
     op.create_table(
         "resource_type",
         sa.Column("name", sa.String(255), nullable=False),

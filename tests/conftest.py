@@ -1,0 +1,72 @@
+"""Shared fixtures: throwaway PostgreSQL databases.
+
+``postgresql_url`` gives each test its own fresh database on the server named by
+``TELESCALE_TEST_POSTGRESQL_URL`` and drops it afterwards, so tests never see each other's data and
+can run in parallel. When the server is unreachable the test is skipped on a laptop and fails when
+``CI=true`` (CONVENTIONS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+DEFAULT_POSTGRESQL_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def service_unavailable(reason: str) -> None:
+    """Skip (developer machine) or fail (``CI=true``) because a test service is not reachable."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: services must be up)", pytrace=False)
+    pytest.skip(reason)
+
+
+def postgresql_admin_url() -> str:
+    """The server URL tests create their databases on (a libpq URI, without a driver suffix)."""
+    return os.environ.get("TELESCALE_TEST_POSTGRESQL_URL", DEFAULT_POSTGRESQL_URL)
+
+
+def _with_database(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+def _libpq(url: str) -> str:
+    """psycopg wants a plain libpq URI: drop any SQLAlchemy ``+driver`` from the scheme."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def create_postgresql_database(prefix: str = "telescale_test") -> tuple[str, str]:
+    """Create an empty database; return (its URL, its name). Skips or fails when unreachable."""
+    import psycopg
+
+    admin = postgresql_admin_url()
+    dbname = f"{prefix}_{uuid.uuid4().hex}"
+    try:
+        with psycopg.connect(_libpq(admin), autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+    except psycopg.OperationalError as e:
+        service_unavailable(f"PostgreSQL not reachable at {admin}: {e}".strip())
+    return _with_database(admin, dbname), dbname
+
+
+def drop_postgresql_database(dbname: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_libpq(postgresql_admin_url()), autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """URL (``postgresql://...``) of a fresh, empty database, dropped after the test."""
+    url, dbname = create_postgresql_database()
+    try:
+        yield url
+    finally:
+        drop_postgresql_database(dbname)
