@@ -1,0 +1,1 @@
+"""Dynamic aggregates: parse an operations tree, align the referenced series, evaluate the operators."""

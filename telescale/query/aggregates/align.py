@@ -1,0 +1,110 @@
+"""Put several series on one time axis, fill the holes, and check how much they overlap.
+
+``fill`` is a number (holes take that value), ``"null"`` (holes stay NaN and are returned as such),
+``"dropna"`` (holes stay NaN; NaN and infinite results are dropped from the answer), ``"ffill"`` /
+``"bfill"`` (propagate the previous / next value of the same metric), ``"full_ffill"`` /
+``"full_bfill"`` (forward then backward, or the reverse, so no hole survives).  ``None`` means no
+fill: then ``needed_overlap`` percent of the timestamps must have a value for every metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from telescale.query.aggregates.operations import UnAggregableTimeseries
+
+__all__ = [
+    "FILL_ERROR",
+    "FILL_MODES",
+    "DROPPING_FILLS",
+    "align",
+    "apply_fill",
+    "backward_fill",
+    "check_overlap",
+    "forward_fill",
+    "parse_fill",
+]
+
+FILL_MODES: tuple[str, ...] = ("null", "dropna", "ffill", "bfill", "full_ffill", "full_bfill")
+# With these fills, NaN and infinite results are left out of the answer.
+DROPPING_FILLS: frozenset[str] = frozenset(("dropna", "ffill", "bfill", "full_ffill", "full_bfill"))
+FILL_ERROR = "Must be a float, 'dropna', 'null', 'ffill', 'bfill', 'full_ffill' or 'full_bfill'"
+
+Fill = float | str | None
+
+
+def parse_fill(value: Any) -> float | str:
+    """A fill mode name or a float; ``ValueError(FILL_ERROR)`` for anything else."""
+    if isinstance(value, str) and value in FILL_MODES:
+        return value
+    if isinstance(value, bool):
+        raise ValueError(FILL_ERROR)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(FILL_ERROR) from None
+
+
+def align(series: Sequence[tuple[np.ndarray, np.ndarray]], fill: Fill = None) -> tuple[np.ndarray, np.ndarray]:
+    """Union of the timestamps and a ``(len(times), len(series))`` matrix, holes filled per ``fill``."""
+    parts = [np.asarray(ts, dtype=np.int64) for ts, _ in series]
+    everything = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    times, where = np.unique(everything, return_inverse=True)
+    filler = fill if isinstance(fill, float) else np.nan
+    grid = np.full((times.size, len(series)), filler, dtype=np.float64)
+    col = np.repeat(np.arange(len(series)), [p.size for p in parts])
+    if everything.size:
+        grid[where.ravel(), col] = np.concatenate([np.asarray(v, dtype=np.float64) for _, v in series])
+    return times, apply_fill(grid, fill)
+
+
+def forward_fill(grid: np.ndarray) -> np.ndarray:
+    """Each NaN takes the last value above it in its column (leading NaN stay)."""
+    if grid.size == 0:
+        return grid
+    mask = np.isnan(grid)
+    idx = np.where(~mask, np.arange(grid.shape[0])[:, None], 0)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    return np.take_along_axis(grid, idx, axis=0)
+
+
+def backward_fill(grid: np.ndarray) -> np.ndarray:
+    """Each NaN takes the next value below it in its column (trailing NaN stay)."""
+    return forward_fill(grid[::-1])[::-1]
+
+
+def apply_fill(grid: np.ndarray, fill: Fill) -> np.ndarray:
+    if fill == "ffill":
+        return forward_fill(grid)
+    if fill == "bfill":
+        return backward_fill(grid)
+    if fill == "full_ffill":
+        return backward_fill(forward_fill(grid))
+    if fill == "full_bfill":
+        return forward_fill(backward_fill(grid))
+    return grid
+
+
+def check_overlap(times: np.ndarray, grid: np.ndarray, needed_overlap: float, start: int | None,
+                  stop: int | None, references: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Without fill: trim to the overlapping span (unless bounded by start/stop) and require enough overlap.
+
+    Raises :class:`UnAggregableTimeseries` ('No overlap', or 'Less than N% of datapoints overlap').
+    """
+    overlap = np.flatnonzero(~np.isnan(grid).any(axis=1))
+    if overlap.size == 0 and needed_overlap > 0:
+        raise UnAggregableTimeseries(list(references), "No overlap")
+    if times.size:
+        if stop is None and overlap.size:
+            times, grid = times[:overlap[-1] + 1], grid[:overlap[-1] + 1]
+        if start is None and overlap.size:
+            times, grid = times[overlap[0]:], grid[overlap[0]:]
+        percent = overlap.size * 100.0 / times.size
+        if percent < needed_overlap:
+            raise UnAggregableTimeseries(
+                list(references),
+                f"Less than {needed_overlap:f}% of datapoints overlap in this timespan ({percent:.2f}%)")
+    return times, grid

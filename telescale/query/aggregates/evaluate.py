@@ -1,0 +1,174 @@
+"""Evaluate an operations tree: read each referenced series once, align, fill, then walk the tree.
+
+Pure apart from the reads, which go through the shared read path
+(:func:`telescale.query.measures.get_measures`).  One pass per granularity, coarsest first, as Gnocchi.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from telescale.query import measures as query
+from telescale.query.aggregates import operations as ops
+from telescale.query.aggregates.align import DROPPING_FILLS, align, check_overlap
+from telescale.query.aggregates.operations import Series, UnAggregableTimeseries
+from telescale.query.aggregates.parser import Aggregation, Apply, Constant, MetricNode, Node, Ref
+from telescale.query.measures import MetricLike
+from telescale.storage.base import StorageDriver
+
+__all__ = ["AggregationDoesNotExist", "Reference", "Result", "evaluate", "pick_granularities"]
+
+NS = 1_000_000_000
+Measures = list[tuple[int, np.ndarray, np.ndarray]]
+
+
+class AggregationDoesNotExist(LookupError):
+    """A reference names a method its metric's archive policy does not compute (HTTP 404)."""
+
+    def __init__(self, reference: Reference) -> None:
+        self.reference = reference
+        super().__init__(f"Aggregation method '{reference.method}' does not exist for metric {reference.metric.id}")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One column of the computation: a metric, the stored method read from it, and its output name."""
+
+    metric: MetricLike
+    method: str
+    name: str
+    resource: Any = field(default=None, compare=False)
+
+    @property
+    def lookup_key(self) -> list[str]:
+        return [self.name, self.method]
+
+
+@dataclass
+class Result:
+    """``aggregated``: one series under ``series[None]``; otherwise ``series[i]`` for reference i."""
+
+    aggregated: bool
+    series: dict[int | None, Measures]
+
+
+def pick_granularities(refs: Sequence[Reference], granularity: int | None) -> list[int]:
+    """The granularities to compute, coarsest first; Gnocchi's errors when they do not all exist."""
+    if granularity is None:
+        counts = Counter(g for r in refs for g in r.metric.archive_policy.granularities)
+        grans = [g for g, n in counts.items() if n == len(refs)]
+        if not grans:
+            raise UnAggregableTimeseries([r.lookup_key for r in refs], "No granularity match")
+    else:
+        grans = [int(granularity)]
+    missing: list[list[Any]] = []
+    for r in refs:
+        policy = r.metric.archive_policy
+        if r.method not in policy.aggregation_methods:
+            raise AggregationDoesNotExist(r)
+        absent = [g for g in grans if g not in policy.granularities]
+        if absent:
+            missing.append([r.name, r.method, absent[0] / NS])
+    if missing:
+        raise UnAggregableTimeseries(missing, "Granularities are missing")
+    return sorted(grans, reverse=True)
+
+
+def _read(storage: StorageDriver, ref: Reference, granularity: int, start: int | None,
+          stop: int | None) -> tuple[np.ndarray, np.ndarray]:
+    out = query.get_measures(storage, ref.metric, ref.method, granularity=granularity, start=start, stop=stop)
+    if not out:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    _, ts, vals = out[0]
+    return ts, vals
+
+
+class _Walker:
+    def __init__(self, lookup: Mapping[Ref, Sequence[int]], keys: list[list[str]], base: Series) -> None:
+        self.lookup = lookup
+        self.keys = keys
+        self.base = base
+
+    def walk(self, node: Node) -> Series:
+        b = self.base
+        if isinstance(node, Constant):
+            return Series(b.granularity, b.times, node.value, False)
+        if isinstance(node, MetricNode):
+            idx = sorted({i for r in node.refs for i in self.lookup.get(r, ())})
+            return Series(b.granularity, b.times, b.values[:, idx], False)
+        if isinstance(node, Aggregation):
+            child = self.walk(node.operand)
+            if node.op == "aggregate":
+                return ops.aggregate(node.method, child)
+            if node.op == "rolling":
+                return ops.rolling(node.method, node.window or 1, child, self.keys)
+            return ops.resample(node.method, node.granularity or child.granularity, child)
+        if isinstance(node, Apply):
+            children = [self.walk(o) for o in node.operands]
+            return ops.apply(node.op, children, b, labels=[_show(o) for o in node.operands],
+                             references=self.keys)
+        raise TypeError(f"not an operations node: {node!r}")
+
+
+def _show(node: Node) -> str:
+    """A node as Gnocchi prints it in messages (the nested list)."""
+    if isinstance(node, Constant):
+        return repr(node.value)
+    if isinstance(node, MetricNode):
+        return repr(["metric", *[list(r) for r in node.refs]])
+    if isinstance(node, Aggregation):
+        extra = [node.window] if node.op == "rolling" else [node.granularity / NS] if node.op == "resample" else []
+        return f"['{node.op}', '{node.method}', {', '.join(repr(x) for x in extra)}{', ' if extra else ''}" \
+               f"{_show(node.operand)}]"
+    return f"['{node.op}', {', '.join(_show(o) for o in node.operands)}]"
+
+
+def _keep(values: np.ndarray, fill: Any) -> np.ndarray | None:
+    if fill in DROPPING_FILLS:
+        return np.isfinite(values)
+    return None
+
+
+def evaluate(
+    storage: StorageDriver,
+    tree: Node,
+    refs: Sequence[Reference],
+    lookup: Mapping[Ref, Sequence[int]],
+    *,
+    start: int | None = None,
+    stop: int | None = None,
+    granularity: int | None = None,
+    needed_overlap: float | None = 100.0,
+    fill: float | str | None = None,
+) -> Result:
+    """Compute ``tree`` over ``refs``; ``lookup`` maps each ``(metric, method)`` of the tree to columns.
+
+    Raises :class:`UnAggregableTimeseries` (400) and :class:`AggregationDoesNotExist` (404).
+    """
+    grans = pick_granularities(refs, granularity)
+    keys = [r.lookup_key for r in refs]
+    per_gran: list[Series] = []
+    for g in grans:
+        data = [_read(storage, r, g, start, stop) for r in refs]
+        times, grid = align(data, fill)
+        if fill is None:
+            times, grid = check_overlap(times, grid, 100.0 if needed_overlap is None else needed_overlap,
+                                        start, stop, keys)
+        per_gran.append(_Walker(lookup, keys, Series(g, times, grid)).walk(tree))
+    aggregated = any(s.aggregated for s in per_gran)
+    out: dict[int | None, Measures] = {}
+    for s in per_gran:
+        values = s.values if isinstance(s.values, np.ndarray) else np.full((len(s.times), 1), s.values)
+        columns = [None] if aggregated else list(range(values.shape[1]))
+        for j, key in enumerate(columns):
+            col = values[:, j] if values.shape[1] else np.empty(len(s.times))
+            keep = _keep(col, fill)
+            t = s.times if keep is None else s.times[keep]
+            v = col if keep is None else col[keep]
+            out.setdefault(key, []).append((s.granularity, t, v))
+    return Result(aggregated, out)
