@@ -293,6 +293,9 @@ async def _cross_metric(request: Request, ids: list[uuid.UUID]) -> Response:
 
     if calendar is not None:
         raise bad_request("Calendar resampling is only available for a single metric")
+    for m in metrics:  # before judging reaggregation, as Gnocchi does
+        if aggregation not in m.archive_policy.aggregation_methods:
+            raise _no_such_aggregation(m, aggregation, m.archive_policy.definition[0].granularity)
     if reaggregation not in AGGREGATE_METHODS:
         raise argument_error(f"Invalid aggregation method '{reaggregation}', expected one of "
                              f"{', '.join(AGGREGATE_METHODS)}", "reaggregation")
