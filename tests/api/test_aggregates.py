@@ -97,3 +97,102 @@ def test_deprecated_aggregation_metric_errors(client: TestClient) -> None:
     r = client.get(f"/v1/aggregation/metric?metric={mid}", headers=USER)
     assert r.json() == [["2015-03-06T14:33:57+00:00", 1.0, 43.1], ["2015-03-06T14:34:12+00:00", 1.0, 12.0]]
     assert math.isfinite(r.json()[0][2])
+
+
+IDS1 = [("2015-03-06T14:33:57", 43.1), ("2015-03-06T14:34:12", 12), ("2015-03-06T14:34:15", -16),
+        ("2015-03-06T14:35:12", 9), ("2015-03-06T14:35:15", 11)]
+M2 = [("2015-03-06T14:33:57", 2), ("2015-03-06T14:34:12", 4), ("2015-03-06T14:34:15", 5),
+      ("2015-03-06T14:35:12", 10), ("2015-03-06T14:35:15", 15)]
+M4 = [("2017-04-06T14:33:57", 20), ("2017-04-06T14:34:12", 10)]
+
+
+@pytest.fixture
+def two(client: TestClient):
+    policy(client, "cookies", "1 second", "60 second")
+    policy(client, "cake", "5 second")
+    return metric(client, "cookies", IDS1), metric(client, "cookies", M2), metric(client, "cake")
+
+
+def test_aggregated_and_details(client: TestClient, two) -> None:
+    m1, m2, _ = two
+    out = aggregates(client, ["aggregate", "mean", ["metric", [m1, "mean"], [m2, "mean"]]], "?details=true")
+    assert out["measures"]["aggregated"][:3] == [
+        ["2015-03-06T14:33:00+00:00", 60.0, 22.55], ["2015-03-06T14:34:00+00:00", 60.0, 1.25],
+        ["2015-03-06T14:35:00+00:00", 60.0, 11.25]]
+    assert sorted(r["id"] for r in out["references"]) == sorted([m1, m2])
+    assert out["references"][0]["archive_policy"]["name"] == "cookies"
+    out = aggregates(client, f"(metric ({m1} max) ({m2} min))", "?granularity=60")
+    assert [r[2] for r in out["measures"][m1]["max"]] == [43.1, 12.0, 11.0]
+    assert [r[2] for r in out["measures"][m2]["min"]] == [2.0, 4.0, 10.0]
+    assert "references" not in out
+
+
+def test_fill_null_renders_nan(client: TestClient, two) -> None:
+    m1, _, _ = two
+    m4 = metric(client, "cookies", M4)
+    r = client.post("/v1/aggregates?fill=null&granularity=60", headers=USER,
+                    json={"operations": f"(metric ({m1} mean) ({m4} mean))"})
+    assert r.status_code == 200
+    assert b"NaN" in r.content
+    rows = json.loads(r.content)["measures"][m4]["mean"]
+    assert math.isnan(rows[0][2]) and rows[-1] == ["2017-04-06T14:34:00+00:00", 60.0, 10.0]
+
+
+def test_reference_errors(client: TestClient, two) -> None:
+    m1, m2, m3 = two
+    unknown = "8c062a7e-9f9f-4b1c-9996-9d0328512ab7"
+    err = aggregates(client, ["metric", [m1, "mean"], [unknown, "mean"]], status=404)["description"]
+    assert err["cause"] == "Unknown metrics" and err["detail"] == [unknown]
+    err = aggregates(client, ["metric", [m1, "mean"], [m2, "mean"], [m3, "mean"]], status=400)["description"]
+    assert err["cause"] == "Metrics cannot be aggregated" and err["reason"] == "No granularity match"
+    err = aggregates(client, ["metric", m1, "mean"], "?granularity=123", status=400)["description"]
+    assert err["reason"] == "Granularities are missing" and err["detail"] == [[m1, "mean", 123.0]]
+    err = aggregates(client, ["metric", [m1, "what?"], [m2, "mean"]], status=404)["description"]
+    assert err == {"cause": "Metrics with unknown aggregation", "detail": [[m1, "what?"]]}
+    err = aggregates(client, ["metric", "not-a-uuid", "mean"], status=400)["description"]
+    assert err["cause"] == "Invalid metric references"
+    err = aggregates(client, ["+", 1, 2], status=400)["description"]
+    assert err["reason"] == "At least one 'metric' is required"
+    err = aggregates(client, "(metroc foo bar", status=400)["description"]
+    assert err["cause"] == "Invalid operations" and err["reason"] == "Fail to parse the operations string"
+
+
+def test_query_argument_errors(client: TestClient) -> None:
+    for query, field, reason in [("start=notadate", "start", "Must be a datetime or a timestamp"),
+                                 ("needed_overlap=x", "needed_overlap", "Must be a number"),
+                                 ("granularity=foobar", "granularity", "Unable to parse timespan"),
+                                 ("fill=foobar", "fill", "Must be a float, 'dropna', 'null', 'ffill', 'bfill', "
+                                                         "'full_ffill' or 'full_bfill'")]:
+        r = client.post(f"/v1/aggregates?{query}", headers=USER)
+        assert r.status_code == 400
+        assert r.json()["description"] == {"cause": "Argument value error", "detail": field, "reason": reason}
+
+
+def test_resource_search_is_refused_clearly(client: TestClient) -> None:
+    r = client.post("/v1/aggregates", headers=USER,
+                    json={"resource_type": "generic", "search": {}, "operations": "(metric cpu mean)"})
+    assert r.status_code == 400
+    assert "resource search" in r.json()["description"]["reason"]
+
+
+def test_deprecated_cross_metric(client: TestClient) -> None:
+    policy(client, "low", "1 second", "300 seconds")
+    a = metric(client, "low", [("2015-03-06T14:33:57", 43.1), ("2015-03-06T14:34:12", 12)])
+    b = metric(client, "low", [("2015-03-06T14:33:57", 3.1), ("2015-03-06T14:34:12", 2),
+                               ("2015-03-06T14:35:12", 5)])
+    r = client.get(f"/v1/aggregation/metric?metric={a}&metric={b}&granularity=1", headers=USER)
+    assert r.json() == [["2015-03-06T14:33:57+00:00", 1.0, 23.1], ["2015-03-06T14:34:12+00:00", 1.0, 7.0]]
+    r = client.post("/v1/aggregation/metric?granularity=1&fill=0", headers=USER, json=[a, b])
+    assert [x[2] for x in r.json()] == [23.1, 7.0, 2.5]
+    r = client.get(f"/v1/aggregation/metric?metric={a}&metric={b}&reaggregation=min", headers=USER)
+    assert r.json() == [["2015-03-06T14:30:00+00:00", 300.0, 2.55], ["2015-03-06T14:33:57+00:00", 1.0, 3.1],
+                        ["2015-03-06T14:34:12+00:00", 1.0, 2.0]]
+    r = client.get(f"/v1/aggregation/metric?metric={a}&metric={b}&aggregation=wtf", headers=USER)
+    assert r.status_code == 404
+    assert r.json()["description"] == f"Aggregation method 'wtf' at granularity '1.0' for metric " \
+                                      f"{min(a, b)} does not exist"
+    r = client.get(f"/v1/aggregation/metric?metric={a}&granularity=42", headers=USER)
+    assert r.status_code == 404 and "at granularity '42.0'" in r.text
+    assert client.get("/v1/aggregation/metric?metric=foobar", headers=USER).status_code == 400
+    r = client.get(f"/v1/aggregation/metric?metric={a}&metric={b}&granularity=1&resample=60", headers=USER)
+    assert r.json() == [["2015-03-06T14:33:00+00:00", 60.0, 23.1], ["2015-03-06T14:34:00+00:00", 60.0, 7.0]]

@@ -24,11 +24,6 @@ class FakeMetric:
     archive_policy: ArchivePolicy
 
 
-def make(policy: ArchivePolicy, data: dict[int, list[tuple[int, float]]]):
-    m = FakeMetric(uuid.uuid4(), policy)
-    return m, data
-
-
 @pytest.fixture
 def store(monkeypatch):
     series: dict[tuple[uuid.UUID, str, int], list[tuple[int, float]]] = {}
