@@ -1,0 +1,1 @@
+"""Telescale benchmarks: run against any Gnocchi-compatible URL with ``python -m bench.run``."""
