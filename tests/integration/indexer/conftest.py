@@ -14,7 +14,8 @@ from telescale.indexer import Indexer
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'indexer.db'}"
-    return request.getfixturevalue("postgresql_url")
+    # A database per module, emptied before each test: same isolation, a fraction of the time.
+    return request.getfixturevalue("postgresql_empty_url")
 
 
 @pytest.fixture
