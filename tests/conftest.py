@@ -53,7 +53,8 @@ def create_postgresql_database(prefix: str = "telescale_test") -> tuple[str, str
         with psycopg.connect(_libpq(admin), autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
     except psycopg.OperationalError as e:
-        service_unavailable(f"PostgreSQL not reachable at {admin}: {e}".strip())
+        shown = urlunsplit(urlsplit(admin)._replace(netloc=urlsplit(admin).netloc.rpartition("@")[2]))
+        service_unavailable(f"PostgreSQL not reachable at {shown}: {e}".strip())
     return _with_database(admin, dbname), dbname
 
 

@@ -76,6 +76,7 @@ _METRIC_FILTER_KEYS = frozenset(
         "project_id",
         "created_by_user_id",
         "created_by_project_id",
+        "visible_to_project_id",
     }
 )
 
@@ -258,6 +259,19 @@ def _metric_filters(filters: Mapping[str, Any] | None) -> list[sa.ColumnElement[
             clauses.append(sa.or_(MetricRow.creator.not_like("%:%"), MetricRow.creator.endswith(":", autoescape=True)))
         else:
             clauses.append(MetricRow.creator.endswith(f":{created_by_project_id}", autoescape=True))
+
+    # Gnocchi's keystone "list metric" policy: metrics the project created, or attached to a resource
+    # that belongs to (or was created by) the project.
+    visible_to = filters.pop("visible_to_project_id", None)
+    if visible_to is not None:
+        owned = MetricRow.creator.endswith(f":{visible_to}", autoescape=True)
+        project_resources = sa.select(ResourceRow.id).where(
+            sa.or_(
+                ResourceRow.project_id == visible_to,
+                ResourceRow.creator.endswith(f":{visible_to}", autoescape=True),
+            )
+        )
+        clauses.append(sa.or_(owned, MetricRow.resource_id.in_(project_resources)))
 
     for key, value in filters.items():
         clauses.append(_equals(_METRIC_STR_FILTERS[key], value))
@@ -709,7 +723,9 @@ class Indexer:
         list means IN, None means IS NULL). ``status`` defaults to "active"; ``status=None`` lists all.
         ``user_id``/``project_id`` follow Gnocchi's metric list: if either is given the creator must be
         exactly ``"<user_id>:<project_id>"`` (missing half empty). ``created_by_user_id`` /
-        ``created_by_project_id`` match the halves of the creator instead.
+        ``created_by_project_id`` match the halves of the creator instead. ``visible_to_project_id``
+        is Gnocchi's keystone list filter for a non-admin: created by that project, or attached to a
+        resource whose project_id is (or which was created by) that project.
 
         ``sorts``: ``"key[:asc|desc[-nullsfirst|-nullslast]]"``, then id ascending to break ties.
         ``marker``: the id of the last metric of the previous page (keyset pagination, any sort).

@@ -324,3 +324,21 @@ def test_delete_and_expunge(indexer: Indexer) -> None:
         indexer.expunge_metric(metric.id)
     with pytest.raises(NoSuchMetric):
         indexer.delete_metric(uuid.uuid4())
+
+
+def test_list_filter_visible_to_project(indexer: Indexer) -> None:
+    """Gnocchi's keystone list filter: created by the project, or on a resource of the project."""
+    mine = indexer.create_metric(uuid.uuid4(), "alice:p1", "low")
+    indexer.create_metric(uuid.uuid4(), "bob:p2", "low")
+    owned_resource = uuid.uuid4()
+    indexer.create_resource("generic", owned_resource, "r1", "bob:p2", project_id="p1")
+    on_my_resource = indexer.create_metric(uuid.uuid4(), "bob:p2", "low", name="cpu", resource_id=owned_resource)
+    created_resource = uuid.uuid4()
+    indexer.create_resource("generic", created_resource, "r2", "carol:p1", project_id="p3")
+    on_created = indexer.create_metric(uuid.uuid4(), "carol:p1", "low", name="cpu", resource_id=created_resource)
+    other_resource = uuid.uuid4()
+    indexer.create_resource("generic", other_resource, "r3", "bob:p2", project_id="p2")
+    indexer.create_metric(uuid.uuid4(), "bob:p2", "low", name="cpu", resource_id=other_resource)
+    visible = indexer.list_metrics(filters={"visible_to_project_id": "p1"})
+    assert set(_ids(visible)) == {mine.id, on_my_resource.id, on_created.id}
+    assert indexer.list_metrics(filters={"visible_to_project_id": "p%"}) == []
