@@ -5,10 +5,13 @@ Layout::
     <root>/<metric uuid>/raw
     <root>/<metric uuid>/<granularity ns>/<split key ns>
 
-Each object is written to a temp file in its final directory, fsynced, then renamed into place, so a
-crash never leaves a partial or empty object under a real name. The renames themselves become durable
-when :meth:`FileStorage.sync` fsyncs the directories touched since its previous call (one fsync per
-directory, however many objects went into it).
+Writes are staged: ``put_*`` writes a temp file next to its final name (``.tmp-…``), and
+:meth:`FileStorage.sync` makes the whole batch durable and visible at once — fsync every staged temp
+file (in parallel, so the filesystem journal commits them together), rename each over its final
+name, then fsync every directory touched. A crash therefore never leaves a partial or empty object
+under a real name, and costs one journal commit per batch rather than one per object. Until
+``sync()`` the staged objects are visible only through this driver object (reads check the staged
+set first); metricd calls ``sync()`` before acking incoming measures.
 """
 
 from __future__ import annotations
@@ -19,22 +22,34 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from telescale.storage.base import StorageDriver
 
 LOG = logging.getLogger(__name__)
 
 _TMP_PREFIX = ".tmp-"
+_FSYNC_THREADS = 8
 
 
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_dir(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class FileStorage(StorageDriver):
@@ -42,10 +57,11 @@ class FileStorage(StorageDriver):
         self.root = os.fspath(root)
         self.fsync = fsync
         os.makedirs(self.root, exist_ok=True)
-        self._dirty: set[str] = set()
-        self._dirty_lock = threading.Lock()
-        self._sync_lock = threading.Lock()
+        self._staged: dict[str, dict[str, str]] = {}  # directory -> {final name: temp path}
+        self._new_dirs: set[str] = set()  # parents of directories created since the last sync
+        self._lock = threading.RLock()
         self._counter = itertools.count()
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- paths -------------------------------------------------------------------------------------
     def _metric_dir(self, metric_id: uuid.UUID) -> str:
@@ -63,57 +79,78 @@ class FileStorage(StorageDriver):
             self._ensure_dir(parent)
         with contextlib.suppress(FileExistsError):
             os.mkdir(path)
-        self._mark_dirty(parent)
+        with self._lock:
+            self._new_dirs.add(parent)
 
-    def _mark_dirty(self, directory: str) -> None:
-        if self.fsync:
-            with self._dirty_lock:
-                self._dirty.add(directory)
-
-    def _write(self, directory: str, name: str, data: bytes) -> None:
+    def _stage(self, path: str, data: bytes) -> None:
+        directory, name = os.path.split(path)
         tmp = os.path.join(directory, f"{_TMP_PREFIX}{name}-{os.getpid()}-{next(self._counter)}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileNotFoundError:
             self._ensure_dir(directory)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            if self.fsync:
-                os.fsync(fd)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
         os.close(fd)
-        os.replace(tmp, os.path.join(directory, name))
-        self._mark_dirty(directory)
+        with self._lock:
+            entries = self._staged.setdefault(directory, {})
+            previous = entries.pop(name, None)
+            entries[name] = tmp
+        if previous is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(previous)
 
-    @staticmethod
-    def _read(path: str) -> bytes | None:
+    def _read(self, path: str) -> bytes | None:
+        directory, name = os.path.split(path)
+        with self._lock:
+            staged = self._staged.get(directory, {}).get(name)
         try:
-            with open(path, "rb", buffering=0) as f:
+            with open(staged or path, "rb", buffering=0) as f:
                 return f.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
+
+    def _unstage(self, directory: str, names: Iterable[str] | None = None) -> None:
+        with self._lock:
+            entries = self._staged.get(directory)
+            if not entries:
+                return
+            if names is None:
+                tmps = list(entries.values())
+                entries.clear()
+            else:
+                tmps = [entries.pop(n) for n in names if n in entries]
+        for tmp in tmps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
     # -- raw ---------------------------------------------------------------------------------------
     def get_raw(self, metric_id: uuid.UUID) -> bytes | None:
         return self._read(os.path.join(self._metric_dir(metric_id), "raw"))
 
     def put_raw(self, metric_id: uuid.UUID, data: bytes) -> None:
-        self._write(self._metric_dir(metric_id), "raw", data)
+        self._stage(os.path.join(self._metric_dir(metric_id), "raw"), data)
 
     # -- splits ------------------------------------------------------------------------------------
     def list_split_keys(self, metric_id: uuid.UUID, granularity: int) -> list[int]:
+        d = self._gran_dir(metric_id, granularity)
         try:
-            names = os.listdir(self._gran_dir(metric_id, granularity))
+            keys = {int(n) for n in os.listdir(d) if not n.startswith(".")}
         except (FileNotFoundError, NotADirectoryError):
-            return []
-        return sorted(int(n) for n in names if not n.startswith("."))
+            keys = set()
+        with self._lock:
+            staged = self._staged.get(d)
+            if staged:
+                keys.update(int(n) for n in staged)
+        return sorted(keys)
 
     def get_splits(self, metric_id: uuid.UUID, granularity: int, keys: Iterable[int]) -> list[bytes | None]:
         d = self._gran_dir(metric_id, granularity)
@@ -122,43 +159,91 @@ class FileStorage(StorageDriver):
     def put_splits(self, metric_id: uuid.UUID, granularity: int, splits: Mapping[int, bytes]) -> None:
         d = self._gran_dir(metric_id, granularity)
         for key, data in splits.items():
-            self._write(d, str(int(key)), data)
+            self._stage(os.path.join(d, str(int(key))), data)
 
     def delete_splits(self, metric_id: uuid.UUID, granularity: int, keys: Iterable[int]) -> None:
         d = self._gran_dir(metric_id, granularity)
-        deleted = False
-        for k in keys:
+        names = [str(int(k)) for k in keys]
+        self._unstage(d, names)
+        for n in names:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(d, str(int(k))))
-                deleted = True
-        if deleted:
-            self._mark_dirty(d)
+                os.unlink(os.path.join(d, n))
+        # A deletion that is lost in a crash only resurrects expired data; no fsync needed.
 
     def delete_metric(self, metric_id: uuid.UUID) -> None:
         d = self._metric_dir(metric_id)
+        with self._lock:
+            dirs = [k for k in self._staged if k == d or k.startswith(d + os.sep)]
+        for k in dirs:
+            self._unstage(k)
         if not os.path.exists(d):
             return
         # Rename first so a crash mid-delete never leaves a half-deleted metric under its real name.
-        trash = os.path.join(
-            self.root, f"{_TMP_PREFIX}deleted-{metric_id}-{os.getpid()}-{next(self._counter)}"
-        )
+        trash = os.path.join(self.root, f"{_TMP_PREFIX}deleted-{metric_id}-{os.getpid()}-{next(self._counter)}")
         try:
             os.rename(d, trash)
         except FileNotFoundError:
             return
-        self._mark_dirty(self.root)
+        if self.fsync:
+            _fsync_dir(self.root)
         shutil.rmtree(trash, ignore_errors=True)
 
     # -- durability --------------------------------------------------------------------------------
-    def sync(self) -> None:
-        if not self.fsync:
+    def _map(self, fn, items: list[str]) -> None:
+        if len(items) <= 2:
+            for it in items:
+                fn(it)
             return
-        # Held throughout, so a concurrent caller returns only after the fsyncs that took its dirty
-        # directories are done.
-        with self._sync_lock:
-            with self._dirty_lock:
-                dirty, self._dirty = self._dirty, set()
-            # Deepest first: a new directory's entries are durable before its parent's entry for it.
-            for d in sorted(dirty, key=lambda p: p.count(os.sep), reverse=True):
-                with contextlib.suppress(FileNotFoundError):
-                    _fsync_path(d)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="storage-fsync")
+        list(self._pool.map(fn, items))
+
+    def sync(self) -> None:
+        """Make every staged write durable, then visible under its real name."""
+        with self._lock:
+            staged, self._staged = self._staged, {}
+            new_dirs, self._new_dirs = self._new_dirs, set()
+        if not staged and not new_dirs:
+            return
+        staged = {d: e for d, e in staged.items() if e}
+        if self.fsync:
+            self._map(_fsync_file, [tmp for e in staged.values() for tmp in e.values()])
+        for d, entries in staged.items():
+            for name, tmp in entries.items():
+                os.replace(tmp, os.path.join(d, name))
+        if self.fsync:
+            dirs = set(staged) | new_dirs
+            # Entries of new directories first, then the directories holding those entries.
+            by_depth: dict[int, list[str]] = {}
+            for d in dirs:
+                by_depth.setdefault(d.count(os.sep), []).append(d)
+            for depth in sorted(by_depth, reverse=True):
+                self._map(_fsync_dir, by_depth[depth])
+
+    def housekeeping(self, max_age: float = 3600.0, *, deep: bool = False) -> int:
+        """Remove half-deleted metrics (and with ``deep``, walking every metric, temp files) left by a
+        process that died; returns how many."""
+        cutoff = time.time() - max_age
+        removed = 0
+        walk = os.walk(self.root) if deep else [(self.root, os.listdir(self.root), [])]
+        for d, dirnames, names in walk:
+            for n in list(names) + list(dirnames):
+                if not n.startswith(_TMP_PREFIX):
+                    continue
+                p = os.path.join(d, n)
+                try:
+                    if os.lstat(p).st_mtime >= cutoff:
+                        continue
+                    if os.path.isdir(p):
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        os.unlink(p)
+                    removed += 1
+                except FileNotFoundError:
+                    continue
+        return removed
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

@@ -1,4 +1,5 @@
 import multiprocessing
+import pathlib
 import time
 
 import pytest
@@ -39,7 +40,9 @@ def test_lock_timeout_and_wait(tmp_path):
     assert a.try_lock(0)
 
 
-def test_lock_released_when_process_dies(tmp_path):
+def test_lock_released_when_process_dies(tmp_path, monkeypatch):
+    # The spawned child imports this module by name: make the repository root importable there.
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[3]))
     ctx = multiprocessing.get_context("spawn")
     ready, release = ctx.Event(), ctx.Event()
     p = ctx.Process(target=_hold, args=(str(tmp_path), 3, ready, release))

@@ -33,8 +33,38 @@ def test_splits_round_trip(storage):
     assert storage.get_splits(m, g, [300, 999, 100]) == [b"c", None, b"a"]
     storage.delete_splits(m, g, [100, 999])
     assert storage.list_split_keys(m, g) == [200, 300]
-    assert os.path.exists(os.path.join(storage.root, str(m), str(g), "200"))
+    path = os.path.join(storage.root, str(m), str(g), "200")
+    assert not os.path.exists(path)  # staged: visible to this object only until sync()
     storage.sync()
+    assert os.path.exists(path)
+    assert storage.list_split_keys(m, g) == [200, 300]
+    assert sorted(os.listdir(os.path.dirname(path))) == ["200", "300"]
+
+
+def test_writes_become_visible_to_others_on_sync(tmp_path):
+    writer, reader = FileStorage(tmp_path), FileStorage(tmp_path)
+    m = uuid.uuid4()
+    writer.put_raw(m, b"v1")
+    writer.sync()
+    writer.put_raw(m, b"v2")
+    writer.put_splits(m, 5, {10: b"s"})
+    assert reader.get_raw(m) == b"v1" and reader.list_split_keys(m, 5) == []
+    # A crash now (no sync) leaves the old object intact and only temp files behind.
+    crashed = FileStorage(tmp_path)
+    assert crashed.get_raw(m) == b"v1"
+    writer.sync()
+    assert reader.get_raw(m) == b"v2" and reader.get_splits(m, 5, [10]) == [b"s"]
+
+
+def test_housekeeping_removes_stale_temp_files(tmp_path):
+    dead = FileStorage(tmp_path)
+    m = uuid.uuid4()
+    dead.put_raw(m, b"x")  # never synced: the process died
+    for d, _, names in os.walk(tmp_path):
+        for n in names:
+            os.utime(os.path.join(d, n), (0, 0))
+    assert FileStorage(tmp_path).housekeeping(max_age=60, deep=True) == 1
+    assert FileStorage(tmp_path).get_raw(m) is None
 
 
 def test_delete_metric(storage):
@@ -42,6 +72,8 @@ def test_delete_metric(storage):
     storage.put_raw(m, b"r")
     storage.put_splits(m, 1, {1: b"x"})
     storage.put_raw(other, b"o")
+    storage.sync()
+    storage.put_splits(m, 1, {2: b"staged"})
     storage.delete_metric(m)
     storage.delete_metric(m)
     assert storage.get_raw(m) is None
@@ -54,6 +86,7 @@ def test_delete_metric(storage):
 def test_failed_write_leaves_old_object(storage, monkeypatch):
     m = uuid.uuid4()
     storage.put_splits(m, 1, {1: b"old"})
+    storage.sync()
 
     def boom(fd, data):
         raise OSError("disk full")
@@ -76,6 +109,6 @@ def test_sync_fsyncs_touched_dirs_once(tmp_path, monkeypatch):
     real = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd)))
     storage.sync()
-    assert len(synced) == 3  # granularity dir, metric dir, root
+    assert len(synced) == 6  # 3 files, then the granularity dir, the metric dir, the root
     storage.sync()
-    assert len(synced) == 3
+    assert len(synced) == 6
