@@ -95,3 +95,24 @@ def numpy_aggregate(ts, vals, g, method, points=None):
         keep = keys >= keys[-1] - (points - 1) * g
         keys, out = keys[keep], out[keep]
     return keys, out
+
+
+class LocalDrivers:
+    """Picklable ``make_drivers`` for worker processes: file drivers under ``root`` and an in-memory
+    indexer knowing ``metric_ids`` (all with ``policy``)."""
+
+    def __init__(self, root, metric_ids, policy, sacks=4):
+        self.root, self.metric_ids, self.policy, self.sacks = str(root), list(metric_ids), policy, sacks
+
+    def __call__(self):
+        from telescale.processing.worker import Drivers
+
+        indexer = MemoryIndexer()
+        for mid in self.metric_ids:
+            indexer.add(self.policy, mid)
+        return Drivers(
+            FileIncoming(f"{self.root}/incoming", sacks=self.sacks),
+            FileStorage(f"{self.root}/storage"),
+            indexer,
+            FileSackLocks(f"{self.root}/locks"),
+        )
