@@ -112,8 +112,14 @@ class FileStorage(StorageDriver):
         directory, name = os.path.split(path)
         with self._lock:
             staged = self._staged.get(directory, {}).get(name)
+        if staged is not None:
+            try:
+                with open(staged, "rb", buffering=0) as f:
+                    return f.read()
+            except FileNotFoundError:
+                pass  # a concurrent sync() renamed it into place meanwhile
         try:
-            with open(staged or path, "rb", buffering=0) as f:
+            with open(path, "rb", buffering=0) as f:
                 return f.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
