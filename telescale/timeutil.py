@@ -19,6 +19,10 @@ import numpy as np
 import pytimeparse
 
 NS = 1_000_000_000
+# The int64 nanosecond clock ends in April 2262; refuse anything past the start of that year.
+MAX_TIMESTAMP_SECONDS = 9_183_110_400  # 2261-01-01T00:00:00Z
+MIN_TIMESTAMP_SECONDS = -MAX_TIMESTAMP_SECONDS
+OUT_OF_RANGE = "Timestamp out of range: must be between 1677 and 2261"
 _RELATIVE = re.compile(r"^\s*([+-])\s*(.+)$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 
@@ -63,8 +67,20 @@ def _from_datetime(dt: datetime.datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * NS + delta.microseconds * 1000
 
 
+def _check_range(seconds: np.ndarray | float) -> None:
+    arr = np.asarray(seconds)
+    if arr.size and (arr.max() > MAX_TIMESTAMP_SECONDS or arr.min() < MIN_TIMESTAMP_SECONDS):
+        raise TimeParseError(OUT_OF_RANGE)
+
+
 def parse_timestamp(value: Any, now: int | None = None) -> int:
     """One timestamp in ns: epoch seconds, ISO 8601, `now`, or relative (`-5 minutes`)."""
+    ns = _parse_one(value, now)
+    _check_range(ns / NS)
+    return ns
+
+
+def _parse_one(value: Any, now: int | None) -> int:
     if isinstance(value, bool):
         raise TimeParseError(f"Unable to parse timestamp {value!r}")
     if isinstance(value, int | float):
@@ -109,13 +125,19 @@ def parse_timestamps(values: Sequence[Any], now: int | None = None) -> np.ndarra
             raise TimeParseError("Timestamps must all be epoch numbers or all be strings")
         if not np.isfinite(seconds).all():
             raise TimeParseError("Timestamps must be finite")
+        _check_range(seconds)
         return np.round(seconds * NS).astype(np.int64)
     if not all(isinstance(v, str) for v in values):
         raise TimeParseError("Timestamps must all be epoch numbers or all be strings")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # numpy warns on explicit offsets but converts them right
+            # microseconds first: their range is wide enough to see an overflow before it wraps
+            micros = np.array(values, dtype="datetime64[us]").astype(np.int64)
+            _check_range(micros / 1e6)
             return np.array(values, dtype="datetime64[ns]").astype(np.int64)
+    except TimeParseError:
+        raise
     except ValueError:
         pass
     now = now if now is not None else now_ns()

@@ -58,3 +58,12 @@ def test_formatting() -> None:
     assert format_timespan(60 * S) == "0:01:00"
     assert format_timespan(3_600_000_000) == "0:00:03.600000"
     assert format_timespan(None) is None
+
+
+@pytest.mark.parametrize("values", [["9999-01-01T00:00:00"], ["2300-01-01"], [1e20], [-1e20],
+                                    ["2300-01-01T00:00:00+01:00"]])
+def test_out_of_range_timestamps_are_refused_not_wrapped(values: list) -> None:
+    with pytest.raises(TimeParseError, match="out of range"):
+        parse_timestamps(values)
+    with pytest.raises(TimeParseError, match="out of range"):
+        parse_timestamp(values[0])

@@ -1,0 +1,34 @@
+"""The API in process: a fresh app per test on its own data dir, driven through Starlette's TestClient."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from telescale import config, service
+from telescale.api.app import create_app
+
+ADMIN = {"authorization": "basic YWRtaW46"}
+USER = {"authorization": "basic Zm9vYmFyOg=="}
+
+
+def make_client(tmp_path: Path, indexer_url: str = "", overrides: tuple[str, ...] = ()) -> TestClient:
+    settings = config.load(environ={}, overrides=[
+        f"storage.data_dir={json.dumps(str(tmp_path / 'data'))}",
+        f"indexer.url={json.dumps(indexer_url)}",
+        "processing.workers=0", *overrides])
+    service.upgrade(settings)
+    return TestClient(create_app(settings, service.Services.build(settings)), headers=ADMIN)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
+    """A client on a fresh server, once on SQLite and once on the real PostgreSQL."""
+    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    with make_client(tmp_path, url) as c:
+        yield c
+        c.app.state.services.close()
