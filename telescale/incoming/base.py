@@ -61,9 +61,7 @@ class IncomingDriver(abc.ABC):
             raise ValueError(f"timestamps and values differ in length ({t.size} != {v.size})")
         return t, v
 
-    def group_by_sack(
-        self, batch: Mapping[uuid.UUID, MeasuresArrays]
-    ) -> dict[int, dict[uuid.UUID, MeasuresArrays]]:
+    def group_by_sack(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> dict[int, dict[uuid.UUID, MeasuresArrays]]:
         groups: dict[int, dict[uuid.UUID, MeasuresArrays]] = {}
         for mid, (ts, vals) in batch.items():
             t, v = self._normalise(ts, vals)

@@ -111,9 +111,7 @@ def decode_file(buf: bytearray) -> list[tuple[bytes, np.ndarray, np.ndarray]]:
     ts = np.frombuffer(buf, dtype="<i8", count=total, offset=off)
     vals = np.frombuffer(buf, dtype="<f8", count=total, offset=off + 8 * total)
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-    return [
-        (mid, ts[bounds[i] : bounds[i + 1]], vals[bounds[i] : bounds[i + 1]]) for i, mid in enumerate(ids)
-    ]
+    return [(mid, ts[bounds[i] : bounds[i + 1]], vals[bounds[i] : bounds[i + 1]]) for i, mid in enumerate(ids)]
 
 
 class FileIncoming(IncomingDriver):

@@ -183,9 +183,7 @@ def process_sack(
         locks.unlock(sack)
     stats.seconds = time.perf_counter() - started
     if stats.measures:
-        LOG.debug(
-            "Sack %d: %d measures of %d metrics in %.3f s", sack, stats.measures, stats.metrics, stats.seconds
-        )
+        LOG.debug("Sack %d: %d measures of %d metrics in %.3f s", sack, stats.measures, stats.metrics, stats.seconds)
     return stats
 
 

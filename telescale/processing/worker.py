@@ -43,9 +43,7 @@ class Drivers(NamedTuple):
     locks: SackLocks
 
 
-def file_drivers(
-    data_dir: str | os.PathLike, sacks: int = 16
-) -> tuple[FileIncoming, FileStorage, FileSackLocks]:
+def file_drivers(data_dir: str | os.PathLike, sacks: int = 16) -> tuple[FileIncoming, FileStorage, FileSackLocks]:
     """The embedded layout: ``<data_dir>/incoming``, ``<data_dir>/storage``, ``<data_dir>/locks``."""
     d = os.fspath(data_dir)
     return (
