@@ -58,7 +58,7 @@ async def rename_rule(name: str, request: Request, identity: Identity = Depends(
     except idx.NoSuchArchivePolicyRule as e:
         raise not_found(str(e)) from None
     except idx.ArchivePolicyRuleAlreadyExists as e:
-        raise bad_request(f"{e}.") from None
+        raise bad_request(str(e)) from None
     return json_response(rule_view(rule))
 
 

@@ -79,7 +79,7 @@ def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -
     if "id" in filters and parse_uuid(filters["id"]) is None:
         return json_response([])
     if not identity.is_admin and identity.project is not None:
-        filters["project_id"] = identity.project
+        filters["visible_to_project_id"] = identity.project
     limit = page_limit(request, q.get("limit"))
     marker = q.get("marker")
     marker_id = parse_uuid(marker) if marker else None
@@ -88,7 +88,7 @@ def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -
     try:
         metrics = services(request).indexer.list_metrics(
             filters=filters, sorts=q.getlist("sort"), limit=limit, marker=marker_id)
-    except (idx.InvalidSortKey, idx.InvalidMarker) as e:
+    except (idx.InvalidPagination, idx.InvalidFilter) as e:
         raise bad_request(str(e)) from None
     headers = {"Link": next_link(request, str(metrics[-1].id))} if metrics and len(metrics) == limit else None
     return json_response([metric_view(m) for m in metrics], headers=headers)

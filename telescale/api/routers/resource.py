@@ -16,7 +16,7 @@ from telescale.api.deps import require_json_accept, services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response
-from telescale.api.routers.metric import create_metric, get_metric_or_404
+from telescale.api.routers.metric import get_metric_or_404
 from telescale.api.schemas import METRIC, validate
 from telescale.api.views import metric_view
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
@@ -90,29 +90,24 @@ async def create_resource(rtype: str, request: Request, identity: Identity = Dep
         raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": ["id"]}) from None
     metrics: dict[str, Any] = {}
     for name, spec in (body.get("metrics") or {}).items():
-        if isinstance(spec, str):
-            metric = get_metric_or_404(request, spec)
-            metrics[name] = metric.id
-        else:
-            metrics[name] = validate(METRIC, spec)
+        if "/" in name:
+            raise bad_request("'/' is not supported in metric name")
+        metrics[name] = get_metric_or_404(request, spec).id if isinstance(spec, str) else validate(METRIC, spec)
     attributes = {k: v for k, v in body.items() if k not in BASE_FIELDS}
     indexer = services(request).indexer
     try:
         resource = indexer.create_resource(
             rtype, rid, body["id"], identity.creator, user_id=body.get("user_id"),
             project_id=body.get("project_id"), started_at=body.get("started_at"),
-            ended_at=body.get("ended_at"), attributes=attributes,
-            metrics={n: (s if not isinstance(s, dict) else _new_metric(request, identity, s, n))
-                     for n, s in metrics.items()})
+            ended_at=body.get("ended_at"), attributes=attributes, metrics=metrics)
     except idx.ResourceAlreadyExists as e:
+        raise conflict(str(e)) from None
+    except (idx.NoSuchMetric, idx.NoSuchArchivePolicy, idx.NoArchivePolicyRuleMatch, idx.ResourceValueError) as e:
+        raise bad_request(str(e)) from None
+    except idx.NamedMetricAlreadyExists as e:
         raise conflict(str(e)) from None
     return json_response(resource_view(resource), status=201,
                          headers={"Location": url_for(request, "v1", "resource", rtype, str(resource.id))})
-
-
-def _new_metric(request: Request, identity: Identity, spec: dict, name: str) -> Any:
-    """A metric to attach at resource creation, created first so its policy is checked like any other."""
-    return create_metric(request, identity, {**spec, "name": name}).id
 
 
 def _get_resource(request: Request, rtype: str, resource_id: str, identity: Identity) -> idx.Resource:
