@@ -111,13 +111,16 @@ def quantile(g: Groups, q: float) -> np.ndarray:
     if g.keys.size == 0:
         return np.empty(0)
     s = _sorted_within(g)
-    pos = g.starts + (g.counts - 1) * (q / 100.0)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.ceil(pos).astype(np.int64)
+    # position within each group, not within the whole array: the rounding must not depend on where
+    # the group happens to sit, or re-aggregating the same bucket could give a different last bit
+    pos = (g.counts - 1) * (q / 100.0)
+    lo = np.floor(pos)
+    hi = np.ceil(pos)
     # weights written as distances to the neighbours: same rounding as Gnocchi's results
-    out = s[lo] * (hi - pos) + s[hi] * (pos - lo)
+    low, high = s[g.starts + lo.astype(np.int64)], s[g.starts + hi.astype(np.int64)]
+    out = low * (hi - pos) + high * (pos - lo)
     exact = lo == hi
-    out[exact] = s[lo[exact]]
+    out[exact] = low[exact]
     return out
 
 

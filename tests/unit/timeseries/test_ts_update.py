@@ -181,3 +181,15 @@ def test_replay_is_idempotent(policy, first, batch):
     raw3 = apply(store, raw, policy, bt, bv).raw
     assert raw3 == raw1
     assert {k: s.encode() for k, s in store.items()} == snapshot
+
+
+def test_percentile_does_not_depend_on_bucket_position():
+    """Regression: 90pct of [0, 1] was 0.8999999999999999 or 0.9 depending on the bucket's offset."""
+    policy = ArchivePolicy("p", 0, (PolicyItem(3),), ("90pct", "mean"))
+    store, raw = {}, RawSeries.empty()
+    raw = apply(store, raw, policy, [0], [0.0]).raw
+    raw1 = apply(store, raw, policy, [0, 315, 316], [0.0, 0.0, 1.0]).raw
+    first = {k: s.encode() for k, s in store.items()}
+    apply(store, raw1, policy, [0, 315, 316], [0.0, 0.0, 1.0])
+    assert {k: s.encode() for k, s in store.items()} == first
+    assert store[(3, 0)].columns["90pct"].tolist() == [0.0, 0.9]
