@@ -100,3 +100,15 @@ def postgresql_empty_url(postgresql_module_url: str) -> str:
     """URL of the module's database with its ``public`` schema emptied for this test."""
     reset_postgresql_database(postgresql_module_url)
     return postgresql_module_url
+
+
+def _hypothesis_profiles() -> None:
+    """CI replays the same examples every run (a failure there is reproducible); laptops explore."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI", "").lower() == "true":
+        settings.load_profile("ci")
+
+
+_hypothesis_profiles()
