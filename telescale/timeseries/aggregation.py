@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from telescale.timeseries.policy import RATE_PREFIX
+from telescale.timeseries.sortedops import isin_sorted
 
 
 @dataclass(frozen=True)
@@ -190,9 +191,9 @@ def aggregate_series(
     vals = np.asarray(values, dtype=np.float64)
     keys = bucket(ts, granularity)
     if only is not None:
-        m = np.isin(keys, only)
-        g = group(keys[m], vals[m])
         out_keys = np.asarray(only, dtype=np.int64)
+        m = isin_sorted(keys, out_keys)
+        g = group(keys[m], vals[m])
     else:
         g = group(keys, vals)
         out_keys = g.keys.astype(np.int64)
@@ -207,7 +208,7 @@ def aggregate_series(
     if rated:
         dts, dvals = derive(ts, vals)
         dkeys = bucket(dts, granularity)
-        sel = np.isin(dkeys, out_keys)
+        sel = isin_sorted(dkeys, out_keys)
         dg = group(dkeys[sel], dvals[sel])
         dpos = np.searchsorted(out_keys, dg.keys)
         for m in rated:

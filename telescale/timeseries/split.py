@@ -12,6 +12,7 @@ import numpy as np
 
 from telescale.timeseries import codec
 from telescale.timeseries.policy import PolicyItem
+from telescale.timeseries.sortedops import isin_sorted, union_sorted
 
 POINTS_PER_SPLIT: int = 3600
 
@@ -65,7 +66,10 @@ def partition(block: AggregatedBlock) -> dict[int, AggregatedBlock]:
     if len(block) == 0:
         return {}
     keys = split_key(block.timestamps, block.granularity)
-    uniq, starts = np.unique(keys, return_index=True)
+    if keys[0] == keys[-1]:  # the usual case: one split
+        return {int(keys[0]): block}
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))  # keys are sorted
+    uniq = keys[starts]
     ends = np.append(starts[1:], keys.size)
     return {int(k): block.take(slice(int(s), int(e))) for k, s, e in zip(uniq, starts, ends, strict=True)}
 
@@ -88,10 +92,10 @@ class Split(AggregatedBlock):
         """Overlay ``update``: its buckets replace ours whole (all columns); columns are unioned."""
         if update.granularity != self.granularity:
             raise ValueError("cannot merge blocks of different granularities")
-        ts = np.union1d(self.timestamps, update.timestamps)
+        ts = union_sorted(self.timestamps, update.timestamps)
         mine = np.searchsorted(ts, self.timestamps)
         theirs = np.searchsorted(ts, update.timestamps)
-        replaced = np.isin(self.timestamps, update.timestamps)
+        replaced = isin_sorted(self.timestamps, update.timestamps)
         columns: dict[str, np.ndarray] = {}
         for name in sorted(set(self.columns) | set(update.columns)):
             col = np.full(ts.size, np.nan)

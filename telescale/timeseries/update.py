@@ -14,6 +14,7 @@ import numpy as np
 from telescale.timeseries.aggregation import aggregate_series, bucket
 from telescale.timeseries.policy import ArchivePolicy
 from telescale.timeseries.raw import RawSeries
+from telescale.timeseries.sortedops import unique_sorted
 from telescale.timeseries.split import AggregatedBlock
 
 
@@ -90,10 +91,11 @@ def compute_update(
         succ_ts = merged_ts[succ[succ < merged_ts.size]]
     blocks: dict[int, AggregatedBlock] = {}
     for g in policy.granularities:
-        touched = bucket(new_ts, g)
+        touched = bucket(new_ts, g)  # sorted: new_ts is
         if has_rate:
-            touched = np.concatenate((touched, bucket(succ_ts, g)))
-        touched = np.unique(touched)
+            # succ_ts is sorted too; merging the two runs keeps it a cheap stable sort
+            touched = np.sort(np.concatenate((touched, bucket(succ_ts, g))), kind="stable")
+        touched = unique_sorted(touched)
         keys, columns = aggregate_series(merged_ts, merged_vals, g, methods, only=touched)
         blocks[g] = AggregatedBlock(g, keys, columns)
 
