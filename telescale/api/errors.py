@@ -53,3 +53,11 @@ def invalid_input(error: voluptuous.Invalid) -> ApiError:
 def argument_error(reason: str, detail: Any) -> ApiError:
     """A bad query-string argument."""
     return bad_request({"cause": "Argument value error", "reason": reason, "detail": detail})
+
+
+def query_not_found(error: Exception) -> ApiError:
+    """A read naming a method or granularity the metric's policy lacks (query.MeasuresQueryError)."""
+    detail = getattr(error, "detail", None)
+    if detail is not None:
+        return not_found({"cause": error.cause, "detail": detail})  # type: ignore[attr-defined]
+    return not_found(str(error))

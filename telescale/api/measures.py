@@ -16,14 +16,13 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from telescale.api.deps import services
-from telescale.api.errors import ApiError, bad_request, not_found
+from telescale.api.errors import ApiError, bad_request, query_not_found
 from telescale.api.jsonio import fast_json_response
-from telescale.api.params import parse_bool, timespan_arg, timestamp_arg
+from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
 from telescale.query import measures as query
 from telescale.timeutil import NS, TimeParseError, format_timestamps, parse_timestamps
 
 Batch = dict[Any, tuple[np.ndarray, np.ndarray]]
-CALENDAR_UNITS = ("Y", "H", "Q", "M", "W")
 
 
 def _invalid(reason: str) -> ApiError:
@@ -71,26 +70,11 @@ async def read(request: Request, metric: Any) -> Response:
     granularity = timespan_arg(q.get("granularity"), "granularity")
     start = timestamp_arg(q.get("start"), "start")
     stop = timestamp_arg(q.get("stop"), "stop")
-    resample_arg = q.get("resample")
-    resample: int | None = None
-    calendar: str | None = None
-    if resample_arg is not None:
-        if granularity is None:
-            raise bad_request("A granularity must be specified to resample")
-        if resample_arg in CALENDAR_UNITS:
-            calendar = resample_arg
-        else:
-            resample = timespan_arg(resample_arg, "resample")
-    policy = metric.archive_policy
-    if method not in policy.aggregation_methods:
-        raise not_found({
-            "cause": "Aggregation method does not exist for this metric",
-            "reason": f"Aggregation method {method} does not exist for metric {metric.id}",
-            "detail": {"metric": str(metric.id), "aggregation_method": method},
-        })
-    if granularity is not None and granularity not in policy.granularities:
-        raise not_found(f"Aggregation method '{method}' at granularity '{granularity / NS}' "
-                        f"for metric {metric.id} does not exist")
+    resample, calendar = resample_args(q.get("resample"), granularity)
+    try:
+        query.validate(metric, method, granularity)
+    except query.MeasuresQueryError as e:
+        raise query_not_found(e) from None
     svc = services(request)
     if parse_bool(q.get("refresh"), "refresh"):
         await refresh(request, metric.id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from telescale.api.errors import argument_error
+from telescale.api.errors import argument_error, bad_request
+from telescale.timeseries import CALENDAR_UNITS
 from telescale.timeutil import TimeParseError, parse_timespan, parse_timestamp
 
 _TRUE = ("true", "1", "yes", "y", "on", "t")
@@ -38,3 +39,14 @@ def timespan_arg(value: str | None, name: str) -> int | None:
         return parse_timespan(value)
     except TimeParseError:
         raise argument_error("Unable to parse timespan", name) from None
+
+
+def resample_args(value: str | None, granularity: int | None) -> tuple[int | None, str | None]:
+    """`resample=` as (duration ns, None) or (None, calendar unit Y/H/Q/M/W); it needs a granularity."""
+    if not value:
+        return None, None
+    if granularity is None:
+        raise bad_request("A granularity must be specified to resample")
+    if value in CALENDAR_UNITS:
+        return None, value
+    return timespan_arg(value, "resample"), None

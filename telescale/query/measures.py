@@ -74,6 +74,13 @@ class UnknownGranularity(MeasuresQueryError):
         )
 
 
+def validate(metric: MetricLike, method: str, granularity: int | None = None) -> None:
+    """Raise the 404-worthy error when the policy lacks the method or the granularity."""
+    _check_method(metric.archive_policy, method, metric)
+    if granularity is not None and metric.archive_policy.item(int(granularity)) is None:
+        raise UnknownGranularity(metric, int(granularity), method)
+
+
 def _check_method(policy: ArchivePolicy, method: str, metric: MetricLike) -> None:
     # rate:<m> is stored as its own column: it is available only if the policy lists it as such.
     if method not in policy.aggregation_methods:
@@ -136,7 +143,7 @@ def get_measures(
     granularity in the tuple. Raises :class:`UnknownAggregationMethod` / :class:`UnknownGranularity`.
     """
     policy = metric.archive_policy
-    _check_method(policy, method, metric)
+    validate(metric, method, granularity)
     if granularity is not None:
         item = policy.item(int(granularity))
         if item is None:

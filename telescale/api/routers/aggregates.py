@@ -21,9 +21,9 @@ from telescale.api import measures as api_measures
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import require_json_accept, services
-from telescale.api.errors import ApiError, argument_error, bad_request, not_found
+from telescale.api.errors import ApiError, argument_error, bad_request, not_found, query_not_found
 from telescale.api.jsonio import JSON_TYPE
-from telescale.api.params import parse_bool, timespan_arg, timestamp_arg
+from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
 from telescale.api.views import metric_view
 from telescale.query import measures as query
 from telescale.query.aggregates import align, parser
@@ -34,7 +34,6 @@ from telescale.timeutil import NS, format_timestamps
 
 router = APIRouter(tags=["aggregates"], dependencies=[Depends(require_json_accept)])
 
-CALENDAR_UNITS = ("Y", "H", "Q", "M", "W")
 BODY_KEYS = ("operations", "resource_type", "search")
 
 
@@ -246,16 +245,7 @@ async def _cross_metric(request: Request, ids: list[uuid.UUID]) -> Response:
     reaggregation = q.get("reaggregation") or aggregation
     if not metrics:
         return _respond([], True)
-    resample: int | None = None
-    calendar: str | None = None
-    raw_resample = q.get("resample")
-    if raw_resample:
-        if granularity is None:
-            raise bad_request("A granularity must be specified to resample")
-        if raw_resample in CALENDAR_UNITS:
-            calendar = raw_resample
-        else:
-            resample = timespan_arg(raw_resample, "resample")
+    resample, calendar = resample_args(q.get("resample"), granularity)
     if granularity is None:
         common = set.intersection(*(set(m.archive_policy.granularities) for m in metrics))
         grans = sorted(common, reverse=True)
@@ -274,9 +264,10 @@ async def _cross_metric(request: Request, ids: list[uuid.UUID]) -> Response:
 
     if len(metrics) == 1:
         metric = metrics[0]
-        if aggregation not in metric.archive_policy.aggregation_methods:
-            raise not_found({"cause": "Aggregation method does not exist for this metric",
-                             "detail": {"metric": str(metric.id), "aggregation_method": aggregation}})
+        try:
+            query.validate(metric, aggregation)
+        except query.MeasuresQueryError as e:
+            raise query_not_found(e) from None
 
         def read_one() -> list[tuple[int, np.ndarray, np.ndarray]]:
             out = []
