@@ -27,7 +27,8 @@ def versions(request: Request) -> Response:
     }]})
 
 
-@router.api_route("/healthcheck", methods=["GET", "HEAD"])
+@router.get("/healthcheck")
+@router.head("/healthcheck", include_in_schema=False)
 def healthcheck(request: Request) -> Response:
     """200 when the indexer answers; 503 otherwise, so load balancers stop routing here."""
     try:
