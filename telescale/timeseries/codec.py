@@ -73,6 +73,16 @@ def _unzigzag(z: np.ndarray) -> np.ndarray:
     return ((z >> np.uint64(1)).view(np.int64)) ^ -((z & np.uint64(1)).view(np.int64))
 
 
+def _delta(x: np.ndarray, first: int = 0) -> np.ndarray:
+    """``np.diff(x, prepend=first)`` for a 1-d int64 array, without diff's concatenate/broadcast."""
+    x = x.astype(np.int64, copy=False)
+    out = np.empty_like(x)
+    if x.size:
+        out[0] = x[0] - np.int64(first)
+        np.subtract(x[1:], x[:-1], out=out[1:])
+    return out
+
+
 def _width(z: np.ndarray) -> int:
     if z.size == 0:
         return 0
@@ -99,13 +109,18 @@ class _Reader:
 
 # --- value columns ---------------------------------------------------------------------------------
 
-def _encode_float(vals: np.ndarray) -> bytes:
+def _xor_delta(vals: np.ndarray) -> np.ndarray:
+    """IEEE bits of each value XORed with the previous one's (the first with 0)."""
     bits = vals.view(np.uint64)
-    prev = np.empty_like(bits)
+    out = np.empty_like(bits)
     if bits.size:
-        prev[0] = 0
-        prev[1:] = bits[:-1]
-    return _shuffle(bits ^ prev, 8)
+        out[0] = bits[0]
+        np.bitwise_xor(bits[1:], bits[:-1], out=out[1:])
+    return out
+
+
+def _encode_float(vals: np.ndarray) -> bytes:
+    return _shuffle(_xor_delta(vals), 8)
 
 
 def _decode_float(r: _Reader, n: int) -> np.ndarray:
@@ -117,14 +132,26 @@ _BYTE_LIMITS = np.array([1 << (8 * i) for i in range(1, 8)], dtype=np.uint64)
 
 
 def _cost(z: np.ndarray) -> int:
-    """Rough encoded size: bytes needed by each unsigned value (zstd squeezes the leading zeros)."""
-    return int(np.searchsorted(_BYTE_LIMITS, z, side="right").sum()) + z.size
+    """Rough encoded size: bytes needed by each unsigned value (zstd squeezes the leading zeros).
+
+    Counts, for each byte boundary below the largest value, the values at or above it (equal to
+    ``searchsorted(_BYTE_LIMITS, z, side="right").sum() + z.size``, in fewer passes for small values).
+    """
+    if z.size == 0:
+        return 0
+    top = z.max()
+    total = z.size
+    for limit in _BYTE_LIMITS:
+        if top < limit:
+            break
+        total += int(np.count_nonzero(z >= limit))
+    return total
 
 
 def _ulp_correction(vals: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Exact int64 difference of IEEE bit patterns (wraps modulo 2**64, so always invertible)."""
-    with np.errstate(over="ignore"):
-        return vals.view(np.int64) - pred.view(np.int64)
+    """Exact int64 difference of IEEE bit patterns (wraps modulo 2**64, so always invertible;
+    numpy does not check overflow of integer array arithmetic)."""
+    return vals.view(np.int64) - pred.view(np.int64)
 
 
 def _apply_correction(pred: np.ndarray, corr: np.ndarray) -> np.ndarray:
@@ -133,33 +160,36 @@ def _apply_correction(pred: np.ndarray, corr: np.ndarray) -> np.ndarray:
 
 
 def _decimal_candidate(vals: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Integers k with ``k / 10**d`` near each value, and the ulp correction that makes it exact."""
+    """Integers k with ``k / 10**d`` near each value, and the ulp correction that makes it exact.
+
+    Callers hold ``np.errstate(over="ignore", invalid="ignore")`` (``vals * scale`` may overflow).
+    """
     scale = 10.0 ** d
-    with np.errstate(over="ignore", invalid="ignore"):
-        k = np.rint(vals * scale)
-    k[~(np.abs(k) < 2.0 ** 53)] = 0.0  # inf, nan, huge: predicted 0, corrected exactly
+    k = np.rint(vals * scale)
+    mag = np.abs(k)
+    if k.size and not mag.max() < 2.0 ** 53:  # max is NaN when any is: take the slow path then
+        k[~(mag < 2.0 ** 53)] = 0.0  # inf, nan, huge: predicted 0, corrected exactly
     k_int = k.astype(np.int64)
-    pred = k_int.astype(np.float64) / scale
-    return k_int, _ulp_correction(vals, pred)
+    # the prediction comes from the integers, as in decoding (k itself may hold -0.0)
+    return k_int, _ulp_correction(vals, k_int.astype(np.float64) / scale)
 
 
 def _best_decimal(vals: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
     """Scale d minimising the size of (k deltas, ulp corrections); None when raw floats are smaller."""
     if vals.size == 0:
         return None
-    bits = vals.view(np.uint64)
-    xor = bits ^ np.concatenate((np.zeros(1, dtype=np.uint64), bits[:-1]))
-    best_cost = _cost(xor) + vals.size  # float mode, with a little bias towards it
+    best_cost = _cost(_xor_delta(vals)) + vals.size  # float mode, with a little bias towards it
     best = None
     previous = None
-    for d in range(MAX_DECIMALS + 1):
-        k, corr = _decimal_candidate(vals, d)
-        cost = _cost(_zigzag(np.diff(k, prepend=np.int64(0)))) + _cost(_zigzag(corr))
-        if cost < best_cost:
-            best, best_cost = (d, k, corr), cost
-        if not corr.any() or (best is not None and previous is not None and cost > previous):
-            break  # exact, or past the sweet spot: more decimals only grow k
-        previous = cost
+    with np.errstate(over="ignore", invalid="ignore"):
+        for d in range(MAX_DECIMALS + 1):
+            k, corr = _decimal_candidate(vals, d)
+            cost = _cost(_zigzag(_delta(k))) + _cost(_zigzag(corr))
+            if cost < best_cost:
+                best, best_cost = (d, k, corr), cost
+            if not corr.any() or (best is not None and previous is not None and cost > previous):
+                break  # exact, or past the sweet spot: more decimals only grow k
+            previous = cost
     return best
 
 
@@ -176,7 +206,7 @@ def _unpack_ints(r: _Reader, n: int) -> np.ndarray:
 
 
 def _encode_decimal(d: int, k: np.ndarray, corr: np.ndarray) -> bytes:
-    return struct.pack("<b", d) + _pack_ints(np.diff(k, prepend=np.int64(0))) + _pack_ints(corr)
+    return struct.pack("<b", d) + _pack_ints(_delta(k)) + _pack_ints(corr)
 
 
 def _decode_decimal(r: _Reader, n: int) -> np.ndarray:
@@ -186,9 +216,13 @@ def _decode_decimal(r: _Reader, n: int) -> np.ndarray:
     return _apply_correction(k.astype(np.float64) / (10.0 ** d), corr)
 
 
+def _std_prediction_raw(n_int: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
+    return np.sqrt(n_int.astype(np.float64) / (scale * counts * (counts - 1)))
+
+
 def _std_prediction(n_int: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.sqrt(n_int.astype(np.float64) / (scale * counts * (counts - 1)))
+        return _std_prediction_raw(n_int, counts, scale)
 
 
 def _best_std(vals: np.ndarray, counts: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
@@ -196,24 +230,26 @@ def _best_std(vals: np.ndarray, counts: np.ndarray) -> tuple[int, np.ndarray, np
     correction from that prediction to the stored two-pass value (lossless whatever the data)."""
     if vals.size == 0 or not np.all(np.isfinite(counts)) or not np.all(counts > 1):
         return None
-    bits = vals.view(np.uint64)
-    xor = bits ^ np.concatenate((np.zeros(1, dtype=np.uint64), bits[:-1]))
-    best_cost = _cost(xor) + vals.size
+    best_cost = _cost(_xor_delta(vals)) + vals.size
     best = None
     previous = None
-    for d in range(MAX_DECIMALS // 2 + 1):
-        scale = 10.0 ** (2 * d)
-        with np.errstate(over="ignore", invalid="ignore"):
-            n_f = np.rint(vals * vals * scale * counts * (counts - 1))
-        n_f[~(np.abs(n_f) < 2.0 ** 53)] = 0.0
-        n_int = n_f.astype(np.int64)
-        corr = _ulp_correction(vals, _std_prediction(n_int, counts, scale))
-        cost = _cost(_zigzag(np.diff(n_int, prepend=np.int64(0)))) + _cost(_zigzag(corr))
-        if cost < best_cost:
-            best, best_cost = (d, n_int, corr), cost
-        if best is not None and previous is not None and cost > previous:
-            break
-        previous = cost
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        less_one = counts - 1
+        squares = vals * vals
+        for d in range(MAX_DECIMALS // 2 + 1):
+            scale = 10.0 ** (2 * d)
+            n_f = np.rint(squares * scale * counts * less_one)  # evaluated left to right
+            mag = np.abs(n_f)
+            if not mag.max() < 2.0 ** 53:
+                n_f[~(mag < 2.0 ** 53)] = 0.0
+            n_int = n_f.astype(np.int64)
+            corr = _ulp_correction(vals, _std_prediction_raw(n_int, counts, scale))
+            cost = _cost(_zigzag(_delta(n_int))) + _cost(_zigzag(corr))
+            if cost < best_cost:
+                best, best_cost = (d, n_int, corr), cost
+            if best is not None and previous is not None and cost > previous:
+                break
+            previous = cost
     return best
 
 
@@ -242,7 +278,7 @@ def encode_block(
         parts.append(np.packbits(bitmap).tobytes())
     else:
         parts.append(struct.pack("<BI", TS_DELTA, 0))
-        parts.append(_shuffle(_zigzag(np.diff(ts, prepend=np.int64(key))), 8))
+        parts.append(_shuffle(_zigzag(_delta(ts, key)), 8))
 
     names = sorted(columns)
     cols = {name: np.asarray(columns[name], dtype=np.float64) for name in names}
@@ -295,7 +331,7 @@ def _encode_column(name: str, cols: dict[str, np.ndarray]) -> bytes:
                 d, n_int, corr = best
                 return b"".join((
                     struct.pack("<BB", K_SQRT_RATIO, has_mask), mask, _name(c_name),
-                    struct.pack("<b", d), _pack_ints(np.diff(n_int, prepend=np.int64(0))), _pack_ints(corr),
+                    struct.pack("<b", d), _pack_ints(_delta(n_int)), _pack_ints(corr),
                 ))
     dec = _best_decimal(vals)
     if dec is None:
@@ -388,7 +424,7 @@ def encode_raw(timestamps: np.ndarray, values: np.ndarray) -> bytes:
     """Raw tail: zigzag timestamp deltas + decimal/float values, byte-shuffled, zstd."""
     ts = np.asarray(timestamps, dtype=np.int64)
     vals = np.asarray(values, dtype=np.float64)
-    z = _zigzag(np.diff(ts, prepend=np.int64(0)))
+    z = _zigzag(_delta(ts))
     w = _width(z)
     valid = ~np.isnan(vals)
     dec = _best_decimal(vals[valid])

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telescale.timeseries import RawSeries, Split, aggregate_series, bench_bytes_per_point
+from telescale.timeseries import RawSeries, Split, aggregate_series, bench_bytes_per_point, codec
 from telescale.timeseries.codec import CodecError
 
 G = 60 * 1_000_000_000
@@ -153,3 +153,42 @@ def test_rate_and_percentile_columns_roundtrip_and_stay_small():
     s = Split(G, keys, cols, key=0)
     roundtrip(s)
     assert bytes_per_point(s) < 2.0
+
+
+# --- vectorised helpers equal the plain numpy formulas they replace ----------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50), st.integers(-(2**40), 2**40))
+def test_delta_equals_np_diff_with_prepend(xs, first):
+    x = np.array(xs, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        expected = np.diff(x, prepend=np.int64(first))
+    assert np.array_equal(codec._delta(x, first), expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=50))
+def test_cost_equals_searchsorted_formula(xs):
+    z = np.array(xs, dtype=np.uint64)
+    expected = int(np.searchsorted(codec._BYTE_LIMITS, z, side="right").sum()) + z.size
+    assert codec._cost(z) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50))
+def test_xor_delta_and_float_round_trip(xs):
+    v = np.array(xs, dtype=np.float64)
+    bits = v.view(np.uint64)
+    expected = bits ^ np.concatenate((np.zeros(1, dtype=np.uint64), bits[:-1]))
+    assert np.array_equal(codec._xor_delta(v), expected)
+
+
+def test_negative_zero_and_tiny_negatives_round_trip_bit_exact():
+    vals = np.array([-0.0, -0.04, 0.04, -0.0, 0.0, -1e-300, -0.4, -0.05] * 20)
+    ts = np.arange(vals.size, dtype=np.int64) * 10**9
+    t2, v2 = codec.decode_raw(codec.encode_raw(ts, vals))
+    assert np.array_equal(t2, ts)
+    assert np.array_equal(v2.view(np.uint64), vals.view(np.uint64))
+    g = 10**9
+    _, cols = codec.decode_block(codec.encode_block(g, 0, ts, {"min": vals, "max": vals}), g, 0)
+    assert np.array_equal(cols["min"].view(np.uint64), vals.view(np.uint64))
