@@ -17,9 +17,11 @@ whole buckets from raw points, so the replay writes the same values.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,6 +70,71 @@ class ProcessStats:
     seconds: float = 0.0
 
 
+class DecodedCache:
+    """What this process last wrote or read for an object, decoded, keyed by its exact bytes.
+
+    A metric's raw tail and splits are rewritten by the worker that holds its sack, and usually read
+    back by the same worker on its next pass; decoding them again costs as much as the merge. An
+    entry is used only when the stored bytes are identical to the bytes it was built from, so a
+    write by another process (or a failed sync) just means a miss. Bounded by ``max_bytes`` (LRU).
+    """
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, tuple[bytes, object, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple, data: bytes, decode: Callable[[bytes], object]) -> object:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None and entry[0] == data:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return entry[1]
+        self.misses += 1
+        value = decode(data)
+        self.put(key, data, value)
+        return value
+
+    def put(self, key: tuple, data: bytes, value: object) -> None:
+        size = len(data) + _nbytes(value)
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= old[2]
+            if size > self.max_bytes:
+                return
+            self._items[key] = (data, value, size)
+            self._size += size
+            while self._size > self.max_bytes:
+                _, (_, _, dropped) = self._items.popitem(last=False)
+                self._size -= dropped
+
+    def discard_metric(self, metric_id: uuid.UUID) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k[0] == metric_id]:
+                self._size -= self._items.pop(key)[2]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._size = 0
+
+
+def _nbytes(value: object) -> int:
+    if isinstance(value, RawSeries):
+        return int(value.timestamps.nbytes + value.values.nbytes)
+    if isinstance(value, Split):
+        return int(value.timestamps.nbytes + sum(c.nbytes for c in value.columns.values()))
+    return 0
+
+
+DECODED = DecodedCache()  # per process: each worker process has its own
+
+
 def process_metric_measures(
     storage: StorageDriver,
     metric_id: uuid.UUID,
@@ -76,7 +143,8 @@ def process_metric_measures(
     values: np.ndarray,
 ) -> int:
     """Merge one metric's new measures into storage (not yet synced); returns the dropped count."""
-    raw = RawSeries.unserialize(storage.get_raw(metric_id))
+    raw_data = storage.get_raw(metric_id)
+    raw = DECODED.get((metric_id, "raw"), raw_data, RawSeries.unserialize) if raw_data else RawSeries.empty()
     upd = compute_update(policy, raw, timestamps, values)
     if upd.dropped:
         LOG.info(
@@ -111,18 +179,25 @@ def process_metric_measures(
         for k in keys:
             data = old.get(k)
             part = parts[k]
-            split = Split.decode(data, g, k).merge(part) if data else Split.from_block(part, k)
+            if data:
+                stored = DECODED.get((metric_id, g, k), data, lambda b, g=g, k=k: Split.decode(b, g, k))
+                split = stored.merge(part)
+            else:
+                split = Split.from_block(part, k)
             if cutoff is not None and k < cutoff:
                 split = split.truncate(cutoff)
             if len(split):
-                out[k] = split.encode()
+                out[k] = encoded = split.encode()
+                DECODED.put((metric_id, g, k), encoded, split)
             else:
                 empty.append(k)
         if out:
             storage.put_splits(metric_id, g, out)
         if expired or empty:
             storage.delete_splits(metric_id, g, expired + empty)
-    storage.put_raw(metric_id, upd.raw.serialize())
+    raw_data = upd.raw.serialize()
+    storage.put_raw(metric_id, raw_data)
+    DECODED.put((metric_id, "raw"), raw_data, upd.raw)
     return upd.dropped
 
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol
 from telescale.coordination import FileSackLocks, SackLocks
 from telescale.incoming.base import IncomingDriver
 from telescale.incoming.file import FileIncoming
-from telescale.processing.processor import MetricSource, process_sack
+from telescale.processing.processor import DECODED, MetricSource, process_sack
 from telescale.storage.base import StorageDriver
 from telescale.storage.file import FileStorage
 
@@ -86,6 +86,7 @@ def expunge_deleted_metrics(
             storage.sync()
         finally:
             locks.unlock(sack)
+        DECODED.discard_metric(mid)
         try:
             indexer.expunge_metric(mid)
         except Exception as exc:  # e.g. NoSuchMetric: another janitor was faster
