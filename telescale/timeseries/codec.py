@@ -78,7 +78,7 @@ def _delta(x: np.ndarray, first: int = 0) -> np.ndarray:
     x = x.astype(np.int64, copy=False)
     out = np.empty_like(x)
     if x.size:
-        out[0] = x[0] - np.int64(first)
+        np.subtract(x[:1], np.int64(first), out=out[:1])  # array op: wraps silently like np.diff
         np.subtract(x[1:], x[:-1], out=out[1:])
     return out
 
