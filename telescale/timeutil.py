@@ -121,27 +121,38 @@ def parse_timestamps(values: Sequence[Any], now: int | None = None) -> np.ndarra
             seconds = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
             raise TimeParseError("Timestamps must all be epoch numbers or all be strings") from None
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        if not set(map(type, values)) <= {int, float}:
             raise TimeParseError("Timestamps must all be epoch numbers or all be strings")
         if not np.isfinite(seconds).all():
             raise TimeParseError("Timestamps must be finite")
         _check_range(seconds)
         return np.round(seconds * NS).astype(np.int64)
-    if not all(isinstance(v, str) for v in values):
+    if set(map(type, values)) != {str}:
         raise TimeParseError("Timestamps must all be epoch numbers or all be strings")
+    fast = _parse_iso_strings(values)
+    if fast is not None:
+        return fast
+    now = now if now is not None else now_ns()
+    return np.fromiter((parse_timestamp(v, now) for v in values), dtype=np.int64, count=len(values))
+
+
+def _parse_iso_strings(values: Sequence[str]) -> np.ndarray | None:
+    """All-ISO batches in one numpy conversion; None when any string needs the slow path.
+
+    The year is checked on the strings first, because numpy wraps silently past the int64 ns range.
+    """
+    years = np.array(values, dtype="U4")
+    if not np.char.isdigit(years).all():
+        return None
+    year = years.astype(np.int64)
+    if year.max() > 2260 or year.min() < 1678:
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # numpy warns on explicit offsets but converts them right
-            # microseconds first: their range is wide enough to see an overflow before it wraps
-            micros = np.array(values, dtype="datetime64[us]").astype(np.int64)
-            _check_range(micros / 1e6)
             return np.array(values, dtype="datetime64[ns]").astype(np.int64)
-    except TimeParseError:
-        raise
     except ValueError:
-        pass
-    now = now if now is not None else now_ns()
-    return np.fromiter((parse_timestamp(v, now) for v in values), dtype=np.int64, count=len(values))
+        return None
 
 
 def format_timestamps(timestamps: np.ndarray) -> list[str]:

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from telescale import indexer as idx
 from telescale.api import measures
@@ -38,11 +39,10 @@ async def post_metrics_measures(request: Request, identity: Identity = Depends(g
     unknown = sorted(str(i) if i else key for key, i in ids.items() if i not in known)
     if unknown:
         raise bad_request("Unknown metrics: " + ", ".join(unknown))
-    batch = {}
-    for key, mid in ids.items():
+    for mid in ids.values():
         require_creator_or_admin(identity, known[mid].creator)
-        batch[mid] = measures.parse_measures(body[key])
-    return await measures.store(request, batch)
+    parsed = await run_in_threadpool(measures.parse_many, list(body.values()))
+    return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)))
 
 
 def _split_spec(spec: object) -> tuple[object, dict]:
@@ -96,12 +96,11 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
         raise bad_request({"cause": "Unknown resources", "reason": "Unknown resources", "detail": unknown_resources})
     if unknown_metrics:
         raise bad_request("Unknown metrics: " + ", ".join(sorted(unknown_metrics)))
-    batch = {}
-    for metric, raw in targets:
+    for metric, _ in targets:
         assert metric is not None
         require_creator_or_admin(identity, metric.creator)
-        batch[metric.id] = measures.parse_measures(raw)
-    return await measures.store(request, batch)
+    parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets])
+    return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)})
 
 
 def _create_named(request: Request, identity: Identity, rid: uuid.UUID, name: str, options: dict) -> idx.Metric:
