@@ -12,7 +12,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from telescale import __version__
 from telescale.api.errors import ApiError, error_response
 from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware
-from telescale.api.routers import aggregates, archive_policy, archive_policy_rule, batch, metric, resource, root
+from telescale.api.routers import (
+    aggregates,
+    archive_policy,
+    archive_policy_rule,
+    batch,
+    metric,
+    resource,
+    resource_type,
+    root,
+)
 
 if TYPE_CHECKING:
     from telescale.config import Settings
@@ -52,7 +61,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
         LOG.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal error: see the server log")
 
-    for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, aggregates):
+    for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates):
         app.include_router(module.router)
     app.add_middleware(CORSMiddleware, allowed_origins=settings.api.cors_allowed_origins)
     if settings.api.enable_proxy_headers_parsing:

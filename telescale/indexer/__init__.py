@@ -23,11 +23,14 @@ from telescale.indexer.errors import (
     NoSuchResource,
     NoSuchResourceType,
     ResourceAlreadyExists,
+    ResourceAttributeError,
+    ResourceTypeAlreadyExists,
+    ResourceTypeInUse,
     ResourceValueError,
     UnsupportedArchivePolicyRuleChange,
 )
 from telescale.indexer.indexer import DEFAULT_RULE, Indexer
-from telescale.indexer.records import ArchivePolicyRule, Metric, Resource, split_creator
+from telescale.indexer.records import ArchivePolicyRule, Metric, Resource, ResourceType, split_creator
 
 __all__ = [
     "DEFAULT_RULE",
@@ -53,6 +56,10 @@ __all__ = [
     "NoSuchResourceType",
     "Resource",
     "ResourceAlreadyExists",
+    "ResourceAttributeError",
+    "ResourceType",
+    "ResourceTypeAlreadyExists",
+    "ResourceTypeInUse",
     "ResourceValueError",
     "UnsupportedArchivePolicyRuleChange",
     "split_creator",

@@ -100,6 +100,27 @@ class NoSuchResourceType(IndexerError):
         self.name = name
 
 
+class ResourceTypeAlreadyExists(IndexerError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Resource type {name} already exists")
+        self.name = name
+
+
+class ResourceTypeInUse(IndexerError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Resource type {name} is still in use")
+        self.name = name
+
+
+class ResourceAttributeError(IndexerError, ValueError):
+    """A sort key or filter naming an attribute the resource type does not have."""
+
+    def __init__(self, type: str, attribute: str) -> None:
+        super().__init__(f"Resource type {type} has no {attribute} attribute")
+        self.type = type
+        self.attribute = attribute
+
+
 class ResourceValueError(IndexerError, ValueError):
     """A resource field holds a value the indexer cannot store (e.g. started_at after ended_at)."""
 

@@ -33,10 +33,12 @@ from telescale.indexer.models import (
     ArchivePolicyRow,
     ArchivePolicyRuleRow,
     MetricRow,
+    ResourceHistoryRow,
     ResourceRow,
     ResourceTypeRow,
+    UTCDateTime,
 )
-from telescale.indexer.records import ArchivePolicyRule, Metric, Resource
+from telescale.indexer.records import ArchivePolicyRule, Metric, Resource, ResourceType
 from telescale.timeseries.policy import ArchivePolicy, PolicyItem, default_archive_policies
 
 LOG = logging.getLogger(__name__)
@@ -183,6 +185,10 @@ def _resource(row: ResourceRow) -> Resource:
     )
 
 
+def _resource_type(row: ResourceTypeRow) -> ResourceType:
+    return ResourceType(name=row.name, attributes={k: dict(v) for k, v in row.attributes.items()}, state=row.state)
+
+
 def _sorted_rules(rows: Sequence[ArchivePolicyRuleRow]) -> list[ArchivePolicyRule]:
     """Gnocchi's order: metric_pattern descending, then name ascending.
 
@@ -191,6 +197,37 @@ def _sorted_rules(rows: Sequence[ArchivePolicyRuleRow]) -> list[ArchivePolicyRul
     """
     rules = sorted((_rule(r) for r in rows), key=lambda r: r.name)
     return sorted(rules, key=lambda r: r.metric_pattern, reverse=True)
+
+
+def _clean(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Attributes as stored: a missing key means null, so SQL NULL is the only null a query meets
+    (a JSON ``null`` would be a non-NULL value on PostgreSQL)."""
+    return {k: v for k, v in (attributes or {}).items() if v is not None}
+
+
+#: The columns every resource has, sortable and filterable by name.
+_RESOURCE_BASE_COLUMNS = (
+    "id",
+    "type",
+    "original_resource_id",
+    "creator",
+    "user_id",
+    "project_id",
+    "started_at",
+    "ended_at",
+    "revision_start",
+)
+_RESOURCE_NULLABLE = frozenset({"creator", "user_id", "project_id", "ended_at", "revision_end"})
+
+
+def _attribute_column(column: sa.ColumnElement[Any], name: str, kind: str) -> sa.ColumnElement[Any]:
+    """One attribute of the JSON column, cast to what its type compares as."""
+    element = column[name]
+    if kind == "number":
+        return element.as_float()
+    if kind == "bool":
+        return element.as_boolean()
+    return element.as_string()
 
 
 # --- filters and keyset pagination --------------------------------------------------------------------
@@ -781,6 +818,90 @@ class Indexer:
         with self._read() as s:
             return list(s.scalars(sa.select(ResourceTypeRow.name).order_by(ResourceTypeRow.name)))
 
+    def list_resource_type_records(self) -> list[ResourceType]:
+        """Every resource type with its attribute schema, by name."""
+        with self._read() as s:
+            return [_resource_type(r) for r in s.scalars(sa.select(ResourceTypeRow).order_by(ResourceTypeRow.name))]
+
+    def get_resource_type(self, name: str) -> ResourceType:
+        with self._read() as s:
+            row = s.get(ResourceTypeRow, name)
+            if row is None:
+                raise errors.NoSuchResourceType(name)
+            return _resource_type(row)
+
+    def create_resource_type(self, name: str, attributes: Mapping[str, Mapping[str, Any]]) -> ResourceType:
+        """A new type: one row holding the attribute schema (no DDL, see :mod:`telescale.indexer.models`)."""
+        definition = {k: dict(v) for k, v in attributes.items()}
+        try:
+            with self._write() as s:
+                if s.get(ResourceTypeRow, name) is not None:
+                    raise errors.ResourceTypeAlreadyExists(name)
+                s.add(ResourceTypeRow(name=name, attributes=definition, state="active", updated_at=_utcnow()))
+        except exc.IntegrityError:
+            raise errors.ResourceTypeAlreadyExists(name) from None
+        return ResourceType(name=name, attributes=definition, state="active")
+
+    def update_resource_type(
+        self,
+        name: str,
+        *,
+        add_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        del_attributes: Sequence[str] = (),
+        fill: Mapping[str, Any] | None = None,
+    ) -> ResourceType:
+        """Add (or redefine) and remove attributes of a type, in one transaction.
+
+        ``fill`` gives, per attribute, the value set on every existing resource (current and past
+        revisions) that has none, as Gnocchi's ``options.fill`` does; a removed attribute is dropped from
+        every resource of the type so that adding it again starts empty. Both rewrite the JSON of each
+        resource of the type; no DDL is needed.
+        """
+        fill = {k: v for k, v in (fill or {}).items() if v is not None}
+        removed = [a for a in del_attributes if a not in (add_attributes or {})]
+        with self._write() as s:
+            row = s.get(ResourceTypeRow, name, with_for_update=True)
+            if row is None:
+                raise errors.NoSuchResourceType(name)
+            definition = {k: dict(v) for k, v in row.attributes.items()}
+            for attr in del_attributes:
+                definition.pop(attr, None)
+            for attr, spec in (add_attributes or {}).items():
+                definition[attr] = dict(spec)
+            row.attributes = definition
+            row.updated_at = _utcnow()
+            if fill or removed:
+                for model in (ResourceRow, ResourceHistoryRow):
+                    key = model.id if model is ResourceRow else model.revision
+                    for pk, attrs in s.execute(sa.select(key, model.attributes).where(model.type == name)):
+                        new = {k: v for k, v in (attrs or {}).items() if k not in removed}
+                        for attr, value in fill.items():
+                            if new.get(attr) is None:
+                                new[attr] = value
+                        if new != attrs:
+                            s.execute(sa.update(model).where(key == pk).values(attributes=new))
+            return _resource_type(row)
+
+    def delete_resource_type(self, name: str) -> None:
+        """Refused while any resource (or past revision) has this type; ``generic`` cannot go."""
+        try:
+            with self._write() as s:
+                if s.get(ResourceTypeRow, name) is None:
+                    raise errors.NoSuchResourceType(name)
+                used = s.scalar(
+                    sa.select(
+                        sa.or_(
+                            sa.exists().where(ResourceRow.type == name),
+                            sa.exists().where(ResourceHistoryRow.type == name),
+                        )
+                    )
+                )
+                if used or name == "generic":
+                    raise errors.ResourceTypeInUse(name)
+                s.execute(sa.delete(ResourceTypeRow).where(ResourceTypeRow.name == name))
+        except exc.IntegrityError:
+            raise errors.ResourceTypeInUse(name) from None
+
     def create_resource(
         self,
         type: str,
@@ -822,7 +943,7 @@ class Indexer:
                     started_at=started,
                     ended_at=ended,
                     revision_start=now,
-                    attributes=dict(attributes or {}),
+                    attributes=_clean(attributes),
                 )
                 s.add(row)
                 s.flush()
@@ -894,3 +1015,260 @@ class Indexer:
                 query = query.where(ResourceRow.type == type)
             row = s.scalar(query)
             return None if row is None else _resource(row)
+
+    def _resource_types(self, s: Session) -> dict[str, dict[str, dict[str, Any]]]:
+        return {r.name: r.attributes for r in s.scalars(sa.select(ResourceTypeRow))}
+
+    def _load_metrics(self, s: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, uuid.UUID]]:
+        by_resource: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
+        if not ids:
+            return by_resource
+        rows = s.execute(
+            sa.select(MetricRow.resource_id, MetricRow.name, MetricRow.id)
+            .where(MetricRow.resource_id.in_(list(set(ids))), MetricRow.status == "active")
+            .order_by(MetricRow.name)
+        )
+        for resource_id, name, metric_id in rows:
+            if name is not None:
+                by_resource.setdefault(resource_id, {})[name] = metric_id
+        return by_resource
+
+    def update_resource(
+        self,
+        type: str,
+        id: uuid.UUID,
+        *,
+        create_revision: bool = True,
+        metrics: Mapping[str, uuid.UUID | Mapping[str, Any]] | None = None,
+        append_metrics: bool = False,
+        **fields: Any,
+    ) -> Resource:
+        """Change a resource; with ``create_revision`` its previous state goes to ``resource_history``.
+
+        ``fields``: ``user_id``, ``project_id``, ``started_at``, ``ended_at`` and type attributes (None
+        clears one). ``metrics`` replaces the named metrics (those left out are detached), or adds to
+        them with ``append_metrics``.
+        """
+        now = _utcnow()
+        try:
+            with self._write() as s:
+                query = sa.select(ResourceRow).where(ResourceRow.id == id)
+                if type != "generic":
+                    query = query.where(ResourceRow.type == type)
+                row = s.scalar(query.with_for_update())
+                if row is None:
+                    raise errors.NoSuchResource(id)
+                if create_revision:
+                    s.add(
+                        ResourceHistoryRow(
+                            id=row.id,
+                            type=row.type,
+                            original_resource_id=row.original_resource_id,
+                            creator=row.creator,
+                            user_id=row.user_id,
+                            project_id=row.project_id,
+                            started_at=row.started_at,
+                            ended_at=row.ended_at,
+                            revision_start=row.revision_start,
+                            revision_end=now,
+                            attributes=dict(row.attributes or {}),
+                        )
+                    )
+                    row.revision_start = now
+                attributes = dict(row.attributes or {})
+                for key, value in fields.items():
+                    if key in ("user_id", "project_id"):
+                        setattr(row, key, value)
+                    elif key in ("started_at", "ended_at"):
+                        setattr(row, key, _aware(value))
+                    else:
+                        attributes[key] = value
+                row.attributes = _clean(attributes)
+                if row.ended_at is not None and row.started_at > row.ended_at:
+                    raise errors.ResourceValueError("started_at", "Start timestamp cannot be after end timestamp")
+                s.flush()
+                if metrics is not None:
+                    if not append_metrics:
+                        s.execute(
+                            sa.update(MetricRow)
+                            .where(MetricRow.resource_id == row.id, MetricRow.status == "active")
+                            .values(resource_id=None)
+                        )
+                    self._set_metrics(s, row, metrics)
+                    s.flush()
+                s.expire(row, ["metrics"])
+                return _resource(row)
+        except exc.IntegrityError as e:
+            text = _constraint_text(e)
+            if "started_before_ended" in text or "CHECK" in text:
+                raise errors.ResourceValueError("started_at", "Start timestamp cannot be after end timestamp") from None
+            if "uq_metric" in text or "metric.resource_id" in text:
+                raise errors.NamedMetricAlreadyExists(None) from None
+            raise
+
+    def delete_resource(self, id: uuid.UUID) -> None:
+        """Delete a resource and its history; its metrics are marked deleted (the janitor expunges them)."""
+        with self._write() as s:
+            self._delete_resources(s, [id])
+            result = s.execute(sa.delete(ResourceRow).where(ResourceRow.id == id))
+            if result.rowcount == 0:
+                raise errors.NoSuchResource(id)
+
+    @staticmethod
+    def _delete_resources(s: Session, ids: Sequence[uuid.UUID]) -> None:
+        s.execute(
+            sa.update(MetricRow)
+            .where(MetricRow.resource_id.in_(list(ids)), MetricRow.status == "active")
+            .values(status="delete", resource_id=None)
+        )
+        s.execute(sa.delete(ResourceHistoryRow).where(ResourceHistoryRow.id.in_(list(ids))))
+
+    def delete_resources(self, type: str, *, filter_node: Any = None) -> int:
+        """Delete every resource of ``type`` (any type for "generic") matching the filter; returns how many."""
+        with self._write() as s:
+            types = self._resource_types(s)
+            if type not in types:
+                raise errors.NoSuchResourceType(type)
+            base = ResourceRow.__table__
+            clauses = self._resource_clauses(s, type, types, base, filter_node, history=False)
+            ids = list(s.scalars(sa.select(base.c.id).where(*clauses)))
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                self._delete_resources(s, chunk)
+                s.execute(sa.delete(ResourceRow).where(ResourceRow.id.in_(chunk)))
+            return len(ids)
+
+    @staticmethod
+    def _history_selectable() -> sa.Subquery:
+        current = ResourceRow.__table__
+        past = ResourceHistoryRow.__table__
+        columns = [*_RESOURCE_BASE_COLUMNS, "attributes"]
+        return sa.union_all(
+            sa.select(
+                *(current.c[c] for c in columns),
+                sa.type_coerce(sa.null(), UTCDateTime()).label("revision_end"),
+                sa.literal(-1, sa.BigInteger).label("revision"),
+            ),
+            sa.select(
+                *(past.c[c] for c in columns),
+                past.c.revision_end,
+                sa.cast(past.c.revision, sa.BigInteger).label("revision"),
+            ),
+        ).subquery("resource_revisions")
+
+    def _resource_clauses(
+        self,
+        s: Session,
+        type: str,
+        types: Mapping[str, Mapping[str, Mapping[str, Any]]],
+        base: Any,
+        filter_node: Any,
+        *,
+        history: bool,
+    ) -> list[sa.ColumnElement[bool]]:
+        clauses: list[sa.ColumnElement[bool]] = []
+        if type != "generic":
+            clauses.append(base.c.type == type)
+        if filter_node is not None:
+            from telescale.indexer import search  # the filter language (optional until it lands)
+
+            attribute_types = {k: v["type"] for k, v in types.get(type, {}).items()}
+            clauses.append(
+                search.compile_filter(
+                    filter_node, base, attribute_types, dialect_name=s.get_bind().dialect.name, history=history
+                )
+            )
+        return clauses
+
+    def list_resources(
+        self,
+        type: str = "generic",
+        *,
+        resource_id: uuid.UUID | None = None,
+        filter_node: Any = None,
+        history: bool = False,
+        sorts: Sequence[str] = (),
+        limit: int | None = None,
+        marker: str | None = None,
+        details: bool = False,
+    ) -> list[Resource]:
+        """Resources of ``type`` (every type for "generic"), one keyset page at a time.
+
+        ``filter_node`` is a parsed filter of :mod:`telescale.indexer.search`, compiled here against the
+        table queried (the resources, or with ``history`` the union of current and past revisions, each
+        past one with its ``revision_end`` and ``revision``). ``sorts`` take base columns and the type's
+        attributes (``revision_end`` too with history), then id (and revision) break ties. ``marker`` is
+        the id of the last row of the previous page, ``id@revision`` with history (current: ``@-1``).
+        With ``details`` resources listed as "generic" carry their own type's attributes; otherwise a
+        generic listing carries none.
+        """
+        with self._read() as s:
+            types = self._resource_types(s)
+            if type not in types:
+                raise errors.NoSuchResourceType(type)
+            base: Any = self._history_selectable() if history else ResourceRow.__table__
+            columns: dict[str, sa.ColumnElement[Any]] = {c: base.c[c] for c in _RESOURCE_BASE_COLUMNS}
+            if history:
+                columns["revision_end"] = base.c.revision_end
+                columns["revision"] = base.c.revision
+            attribute_names = set()
+            for attr, spec in types[type].items():
+                if attr not in columns:
+                    columns[attr] = _attribute_column(base.c.attributes, attr, spec["type"])
+                    attribute_names.add(attr)
+            nullable = _RESOURCE_NULLABLE | attribute_names
+            for sort in sorts:
+                key = sort.partition(":")[0].strip()
+                if key not in columns and key not in ("revision_end", "revision"):
+                    raise errors.InvalidSortKey(key)
+            if history:
+                keys = _parse_sorts([*sorts, "id:asc"], columns, frozenset(nullable), "revision")
+            else:
+                keys = _parse_sorts(sorts, columns, frozenset(nullable), "id")
+            clauses = self._resource_clauses(s, type, types, base, filter_node, history=history)
+            if resource_id is not None:
+                clauses.append(base.c.id == resource_id)
+            if marker is not None:
+                marker_clause = self._marker_clause(base, marker, history)
+                marker_row = s.execute(
+                    sa.select(*(k.column.label(k.key) for k in keys)).where(marker_clause)
+                ).first()
+                if marker_row is None:
+                    raise errors.InvalidMarker(marker)
+                clauses.append(_keyset_after(keys, marker_row._mapping))
+            query = sa.select(base).where(*clauses).order_by(*(k.order_by() for k in keys))
+            if limit is not None:
+                query = query.limit(limit)
+            rows = s.execute(query).mappings().all()
+            metrics = self._load_metrics(s, [r["id"] for r in rows])
+        resources = []
+        for r in rows:
+            attributes = dict(r["attributes"] or {}) if (type != "generic" or details) else {}
+            resources.append(
+                Resource(
+                    id=r["id"],
+                    type=r["type"],
+                    original_resource_id=r["original_resource_id"],
+                    creator=r["creator"],
+                    user_id=r["user_id"],
+                    project_id=r["project_id"],
+                    started_at=r["started_at"],
+                    ended_at=r["ended_at"],
+                    revision_start=r["revision_start"],
+                    revision_end=r["revision_end"] if history else None,
+                    attributes=attributes,
+                    metrics=dict(metrics.get(r["id"], {})),
+                    revision=int(r["revision"]) if history else -1,
+                )
+            )
+        return resources
+
+    @staticmethod
+    def _marker_clause(base: Any, marker: str, history: bool) -> sa.ColumnElement[bool]:
+        try:
+            if history:
+                rid, _, rev = marker.rpartition("@")
+                return sa.and_(base.c.id == uuid.UUID(rid), base.c.revision == int(rev))
+            return base.c.id == uuid.UUID(marker)
+        except ValueError:
+            raise errors.InvalidMarker(marker) from None

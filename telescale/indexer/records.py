@@ -70,6 +70,8 @@ class Resource:
     revision_end: datetime.datetime | None
     attributes: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, uuid.UUID] = field(default_factory=dict)
+    #: -1 for the current revision, the ``resource_history`` row number for a past one.
+    revision: int = -1
 
     @property
     def created_by_user_id(self) -> str | None:
@@ -78,3 +80,16 @@ class Resource:
     @property
     def created_by_project_id(self) -> str | None:
         return split_creator(self.creator)[1]
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """A resource type: its name and attribute schema.
+
+    ``attributes`` maps each attribute name to its definition in Gnocchi's JSON form, e.g.
+    ``{"type": "string", "required": True, "min_length": 0, "max_length": 255}``.
+    """
+
+    name: str
+    attributes: dict[str, dict[str, Any]]
+    state: str = "active"

@@ -1,7 +1,17 @@
-"""`/v1/resource`: the resources metrics belong to (generic type), and measures by resource and name."""
+"""`/v1/resource`: typed resources, their revisions, and their metrics by name.
+
+Gnocchi's behaviour throughout: bodies validated against the type's attribute schema, ETag /
+Last-Modified with the RFC 7232 preconditions, a PATCH that changes something writes the previous state
+to the history, lists paginated with `Link: rel="next"`. Basic-mode policy: reads are open, changes are
+for the creator or the admin.
+"""
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import uuid
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 import voluptuous as vo
@@ -11,35 +21,47 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api import measures
 from telescale.api.auth import Identity, get_identity, require_creator_or_admin
-from telescale.api.body import read_json
-from telescale.api.deps import require_json_accept, services, url_for
-from telescale.api.errors import bad_request, conflict, not_found
+from telescale.api.body import read_json, read_raw
+from telescale.api.deps import next_link, page_limit, require_json_accept, services, url_for
+from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response
+from telescale.api.params import parse_bool
 from telescale.api.routers.metric import get_metric_or_404
+from telescale.api.routers.resource_type import attributes_schema, render_value
 from telescale.api.schemas import METRIC, validate
 from telescale.api.views import metric_view
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
 router = APIRouter(prefix="/v1/resource", tags=["resources"], dependencies=[Depends(require_json_accept)])
 
+DEFAULT_SORTS = ("revision_start:asc", "started_at:asc")
+
 
 def _timestamp(value: Any) -> Any:
     try:
         return to_datetime(parse_timestamp(value))
-    except TimeParseError as e:
+    except (TimeParseError, TypeError, ValueError) as e:
         raise vo.Invalid(str(e)) from None
 
 
-RESOURCE = vo.Schema({
-    vo.Required("id"): vo.All(str, vo.Length(min=1)),
+def _metric_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise vo.Invalid("expected str")
+    if "/" in name:
+        raise vo.Invalid("'/' is not supported in metric name")
+    return name
+
+
+METRICS = {_metric_name: vo.Any(str, dict)}
+
+BASE_SCHEMA = {
     vo.Optional("started_at"): _timestamp,
     vo.Optional("ended_at"): vo.Any(None, _timestamp),
     vo.Optional("user_id"): vo.Any(None, vo.All(str, vo.Length(min=1, max=255))),
     vo.Optional("project_id"): vo.Any(None, vo.All(str, vo.Length(min=1, max=255))),
-    vo.Optional("metrics"): {str: vo.Any(str, dict)},
-}, extra=vo.ALLOW_EXTRA)
-
+    vo.Optional("metrics"): METRICS,
+}
 BASE_FIELDS = ("id", "started_at", "ended_at", "user_id", "project_id", "metrics")
 
 
@@ -47,15 +69,17 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def resource_view(resource: idx.Resource) -> dict[str, Any]:
-    user, _, project = resource.creator.partition(":")
-    view = {
+def resource_view(resource: idx.Resource, attributes: dict[str, dict[str, Any]] | None,
+                  attrs: list[str] | None = None) -> dict[str, Any]:
+    """Gnocchi's JSON of a resource; ``attributes`` is its type's schema (None: show no attributes)."""
+    user, _, project = (resource.creator or "").partition(":")
+    view: dict[str, Any] = {
         "id": str(resource.id),
         "type": resource.type,
         "original_resource_id": resource.original_resource_id,
         "creator": resource.creator,
-        "created_by_user_id": user,
-        "created_by_project_id": project,
+        "created_by_user_id": user if resource.creator is not None else None,
+        "created_by_project_id": project if resource.creator is not None else None,
         "user_id": resource.user_id,
         "project_id": resource.project_id,
         "started_at": _iso(resource.started_at),
@@ -64,8 +88,174 @@ def resource_view(resource: idx.Resource) -> dict[str, Any]:
         "revision_end": _iso(resource.revision_end),
         "metrics": {name: str(mid) for name, mid in resource.metrics.items()},
     }
-    view.update(resource.attributes)
+    for name, spec in (attributes or {}).items():
+        view[name] = render_value(spec, resource.attributes.get(name))
+    if attrs:
+        view = {k: v for k, v in view.items() if k in attrs}
     return view
+
+
+def etag(resource: idx.Resource) -> str:
+    digest = hashlib.sha1(str(resource.id).encode())
+    digest.update(resource.revision_start.isoformat().encode())
+    return digest.hexdigest()
+
+
+def _last_modified(resource: idx.Resource) -> datetime.datetime:
+    return resource.revision_start.replace(microsecond=0)
+
+
+def etag_headers(resource: idx.Resource) -> dict[str, str]:
+    return {"ETag": f'"{etag(resource)}"', "Last-Modified": format_datetime(_last_modified(resource), usegmt=True)}
+
+
+def _etags(header: str) -> list[str]:
+    tags = []
+    for part in header.split(","):
+        part = part.strip()
+        if part.startswith("W/"):
+            part = part[2:]
+        tags.append(part.strip('"'))
+    return tags
+
+
+def _http_date(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def check_preconditions(request: Request, resource: idx.Resource) -> None:
+    """RFC 7232 in Gnocchi's order: If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since."""
+    tag, modified = etag(resource), _last_modified(resource)
+    headers = request.headers
+    if_match = headers.get("if-match")
+    if if_match is not None and "*" not in _etags(if_match) and tag not in _etags(if_match):
+        raise ApiError(412, "Precondition Failed")
+    unmodified_since = _http_date(headers.get("if-unmodified-since"))
+    if if_match is None and unmodified_since is not None and unmodified_since < modified:
+        raise ApiError(412, "Precondition Failed")
+    if_none_match = headers.get("if-none-match")
+    read = request.method in ("GET", "HEAD")
+    if if_none_match is not None and ("*" in _etags(if_none_match) or tag in _etags(if_none_match)):
+        if read:
+            raise ApiError(304, "Not Modified")
+        raise ApiError(412, "Precondition Failed")
+    modified_since = _http_date(headers.get("if-modified-since"))
+    if if_none_match is None and modified_since is not None and modified_since >= modified and read:
+        raise ApiError(304, "Not Modified")
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _type(request: Request, rtype: str) -> idx.ResourceType:
+    try:
+        return services(request).indexer.get_resource_type(rtype)
+    except idx.NoSuchResourceType as e:
+        raise not_found(str(e)) from None
+
+
+def _rid(resource_id: str, identity: Identity) -> uuid.UUID:
+    try:
+        return resource_uuid(resource_id, identity.creator)
+    except ValueError:
+        raise not_found(str(idx.NoSuchResource(resource_id))) from None
+
+
+def _get_resource(request: Request, rtype: str, resource_id: str, identity: Identity) -> idx.Resource:
+    _type(request, rtype)
+    rid = _rid(resource_id, identity)
+    resource = services(request).indexer.get_resource(rtype, rid)
+    if resource is None:
+        raise not_found(str(idx.NoSuchResource(rid)))
+    return resource
+
+
+def _metrics_arg(request: Request, raw: dict[str, Any]) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    for name, spec in raw.items():
+        if isinstance(spec, str):
+            try:
+                metrics[name] = uuid.UUID(spec)
+            except ValueError:
+                raise bad_request(str(idx.NoSuchMetric(spec))) from None
+        else:
+            metrics[name] = validate(METRIC, spec)
+    return metrics
+
+
+def _metric_error(e: Exception) -> ApiError:
+    if isinstance(e, idx.NamedMetricAlreadyExists):
+        return conflict(str(e))
+    if isinstance(e, idx.NoArchivePolicyRuleMatch):
+        return bad_request("No archive policy name specified and no archive policy rule found matching "
+                           f"the metric name {e.metric_name}")
+    return bad_request(str(e))
+
+
+_METRIC_ERRORS = (idx.NoSuchMetric, idx.NoSuchArchivePolicy, idx.NoArchivePolicyRuleMatch, idx.ResourceValueError,
+                  idx.NamedMetricAlreadyExists)
+
+
+def _pagination(request: Request) -> tuple[int, str | None, list[str]]:
+    q = request.query_params
+    limit = page_limit(request, q.get("limit"))
+    sorts = q.getlist("sort") or list(DEFAULT_SORTS)
+    return limit, q.get("marker"), sorts
+
+
+def _attrs_arg(request: Request) -> list[str] | None:
+    values = request.query_params.getlist("attrs") + request.query_params.getlist("attrs[]")
+    return values or None
+
+
+def list_page(request: Request, rtype: str, *, history: bool, details: bool, resource_id: uuid.UUID | None = None,
+              filter_node: Any = None) -> Response:
+    """One page of resources as Gnocchi lists them, with the `Link` to the next one."""
+    limit, marker, sorts = _pagination(request)
+    indexer = services(request).indexer
+    try:
+        resources = indexer.list_resources(rtype, resource_id=resource_id, filter_node=filter_node, history=history,
+                                           sorts=sorts, limit=limit, marker=marker, details=details)
+    except idx.NoSuchResourceType as e:
+        raise not_found(str(e)) from None
+    except (idx.InvalidPagination, idx.InvalidFilter, idx.ResourceAttributeError) as e:
+        raise bad_request(str(e)) from None
+    schemas = {t.name: t.attributes for t in indexer.list_resource_type_records()}
+    attrs = _attrs_arg(request)
+    body = [resource_view(r, schemas.get(r.type) if (details or rtype != "generic") else None, attrs)
+            for r in resources]
+    headers = None
+    if resources and len(resources) >= limit:
+        last = resources[-1]
+        headers = {"Link": next_link(request, f"{last.id}@{last.revision}" if history else str(last.id))}
+    return json_response(body, headers=headers)
+
+
+async def request_filter(request: Request) -> Any:
+    """The search filter of a request: a JSON body, else ``?filter=`` in the string form; None if neither."""
+    raw = await read_raw(request)
+    text = request.query_params.get("filter")
+    if not raw.strip() and not text:
+        return None
+    try:
+        from telescale.indexer import search
+    except ImportError:
+        raise ApiError(501, "Resource search is not available yet") from None
+    try:
+        if raw.strip():
+            return search.parse_json_filter(await read_json(request))
+        return search.parse_string_filter(text)
+    except search.InvalidSearch as e:
+        raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": getattr(e, "detail", None)}) from None
+
+
+# --- routes -------------------------------------------------------------------------------------------
 
 
 @router.get("")
@@ -75,57 +265,141 @@ def list_types(request: Request, identity: Identity = Depends(get_identity)) -> 
     return json_response({t: url_for(request, "v1", "resource", t) for t in types})
 
 
-def _check_type(request: Request, rtype: str) -> None:
-    if rtype not in services(request).indexer.list_resource_types():
-        raise not_found(f"Resource type {rtype} does not exist")
-
-
 @router.post("/{rtype}", status_code=201)
 async def create_resource(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    _check_type(request, rtype)
-    body = validate(RESOURCE, await read_json(request))
+    resource_type = _type(request, rtype)
+    schema = vo.Schema({vo.Required("id"): vo.All(str, vo.Length(min=1)), **BASE_SCHEMA,
+                        **attributes_schema(resource_type.attributes)})
+    body = validate(schema, await read_json(request))
     try:
         rid = resource_uuid(body["id"], identity.creator)
     except ValueError as e:
         raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": ["id"]}) from None
-    metrics: dict[str, Any] = {}
-    for name, spec in (body.get("metrics") or {}).items():
-        if "/" in name:
-            raise bad_request("'/' is not supported in metric name")
-        metrics[name] = get_metric_or_404(request, spec).id if isinstance(spec, str) else validate(METRIC, spec)
+    metrics = _metrics_arg(request, body.get("metrics") or {})
     attributes = {k: v for k, v in body.items() if k not in BASE_FIELDS}
-    indexer = services(request).indexer
     try:
-        resource = indexer.create_resource(
+        resource = services(request).indexer.create_resource(
             rtype, rid, body["id"], identity.creator, user_id=body.get("user_id"),
             project_id=body.get("project_id"), started_at=body.get("started_at"),
             ended_at=body.get("ended_at"), attributes=attributes, metrics=metrics)
     except idx.ResourceAlreadyExists as e:
         raise conflict(str(e)) from None
-    except (idx.NoSuchMetric, idx.NoSuchArchivePolicy, idx.NoArchivePolicyRuleMatch, idx.ResourceValueError) as e:
-        raise bad_request(str(e)) from None
-    except idx.NamedMetricAlreadyExists as e:
-        raise conflict(str(e)) from None
-    return json_response(resource_view(resource), status=201,
-                         headers={"Location": url_for(request, "v1", "resource", rtype, str(resource.id))})
+    except _METRIC_ERRORS as e:
+        raise _metric_error(e) from None
+    headers = {"Location": url_for(request, "v1", "resource", rtype, str(resource.id)), **etag_headers(resource)}
+    return json_response(resource_view(resource, resource_type.attributes), status=201, headers=headers)
 
 
-def _get_resource(request: Request, rtype: str, resource_id: str, identity: Identity) -> idx.Resource:
-    _check_type(request, rtype)
+@router.get("/{rtype}")
+def list_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    _type(request, rtype)
+    q = request.query_params
+    return list_page(request, rtype, history=parse_bool(q.get("history"), "history"),
+                     details=parse_bool(q.get("details"), "details"))
+
+
+@router.delete("/{rtype}")
+async def delete_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    _type(request, rtype)
+    node = await request_filter(request)
+    if node is None:
+        raise bad_request("caution: the query can not be empty, or it will delete entire database")
     try:
-        rid = resource_uuid(resource_id, identity.creator)
-    except ValueError:
-        raise not_found(f"Resource {resource_id} does not exist") from None
-    resource = services(request).indexer.get_resource(rtype, rid)
-    if resource is None:
-        raise not_found(f"Resource {resource_id} does not exist")
-    return resource
+        deleted = services(request).indexer.delete_resources(rtype, filter_node=node)
+    except (idx.InvalidFilter, idx.ResourceAttributeError) as e:
+        raise bad_request(str(e)) from None
+    return json_response({"deleted": deleted})
 
 
 @router.get("/{rtype}/{resource_id}")
 def get_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                  ) -> Response:
-    return json_response(resource_view(_get_resource(request, rtype, resource_id, identity)))
+    resource_type = _type(request, rtype)
+    resource = _get_resource(request, rtype, resource_id, identity)
+    check_preconditions(request, resource)
+    schema = resource_type.attributes if rtype != "generic" else _type(request, resource.type).attributes
+    return json_response(resource_view(resource, schema), headers=etag_headers(resource))
+
+
+def _revision_needed(resource: idx.Resource, body: dict[str, Any]) -> bool:
+    for key, value in body.items():
+        if key == "metrics":
+            continue
+        current = getattr(resource, key) if key in BASE_FIELDS else resource.attributes.get(key)
+        if current != value:
+            return True
+    return False
+
+
+@router.patch("/{rtype}/{resource_id}")
+async def patch_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
+                         ) -> Response:
+    resource_type = _type(request, rtype)
+    resource = _get_resource(request, rtype, resource_id, identity)
+    require_creator_or_admin(identity, resource.creator)
+    check_preconditions(request, resource)
+    schema = resource_type.attributes if rtype != "generic" else _type(request, resource.type).attributes
+    body = validate(vo.Schema({**BASE_SCHEMA, **attributes_schema(resource_type.attributes, for_update=True)}),
+                    await read_json(request))
+    create_revision = _revision_needed(resource, body)
+    if not body or (not create_revision and "metrics" not in body):
+        return json_response(resource_view(resource, schema), headers=etag_headers(resource))
+    metrics = _metrics_arg(request, body.pop("metrics")) if "metrics" in body else None
+    try:
+        resource = services(request).indexer.update_resource(
+            rtype, resource.id, create_revision=create_revision, metrics=metrics, **body)
+    except idx.NoSuchResource as e:
+        raise not_found(str(e)) from None
+    except _METRIC_ERRORS as e:
+        raise _metric_error(e) from None
+    return json_response(resource_view(resource, schema), headers=etag_headers(resource))
+
+
+@router.delete("/{rtype}/{resource_id}", status_code=204)
+def delete_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
+                    ) -> Response:
+    resource = _get_resource(request, rtype, resource_id, identity)
+    require_creator_or_admin(identity, resource.creator)
+    check_preconditions(request, resource)
+    try:
+        services(request).indexer.delete_resource(resource.id)
+    except idx.NoSuchResource as e:
+        raise not_found(str(e)) from None
+    return Response(status_code=204)
+
+
+@router.get("/{rtype}/{resource_id}/history")
+def get_history(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
+                ) -> Response:
+    resource = _get_resource(request, rtype, resource_id, identity)
+    details = parse_bool(request.query_params.get("details"), "details")
+    return list_page(request, rtype, history=True, details=details, resource_id=resource.id)
+
+
+@router.get("/{rtype}/{resource_id}/metric")
+def list_resource_metrics(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
+                          ) -> Response:
+    resource = _get_resource(request, rtype, resource_id, identity)
+    metrics = services(request).indexer.get_metrics(list(resource.metrics.values()))
+    return json_response([metric_view(m) for m in metrics])
+
+
+@router.post("/{rtype}/{resource_id}/metric")
+async def post_resource_metrics(rtype: str, resource_id: str, request: Request,
+                                identity: Identity = Depends(get_identity)) -> Response:
+    resource = _get_resource(request, rtype, resource_id, identity)
+    require_creator_or_admin(identity, resource.creator)
+    body = validate(vo.Schema(METRICS), await read_json(request))
+    metrics = _metrics_arg(request, body)
+    try:
+        resource = services(request).indexer.update_resource(
+            rtype, resource.id, create_revision=False, metrics=metrics, append_metrics=True)
+    except idx.NoSuchResource as e:
+        raise not_found(str(e)) from None
+    except _METRIC_ERRORS as e:
+        raise _metric_error(e) from None
+    attached = services(request).indexer.get_metrics(list(resource.metrics.values()))
+    return json_response([metric_view(m) for m in attached])
 
 
 def _named_metric(request: Request, rtype: str, resource_id: str, name: str, identity: Identity) -> idx.Metric:
@@ -155,3 +429,4 @@ async def post_named_measures(rtype: str, resource_id: str, name: str, request: 
 async def get_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                              identity: Identity = Depends(get_identity)) -> Response:
     return await measures.read(request, _named_metric(request, rtype, resource_id, name, identity))
+
