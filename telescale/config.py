@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 class ApiSettings:
     host: str = "0.0.0.0"
     port: int = 8041
-    workers: int = 1
+    workers: int = 2
     max_limit: int = 1000
     auth_mode: str = "basic"
     cors_allowed_origins: list[str] = field(default_factory=list)
@@ -52,12 +52,12 @@ class StorageSettings:
 @dataclass
 class IncomingSettings:
     driver: str = "file"
-    sacks: int = 16
+    sacks: int = 4
 
 
 @dataclass
 class ProcessingSettings:
-    workers: int = 2
+    workers: int = 1
     delay: float = 0.05
     janitor_interval: float = 30.0
 
