@@ -1123,14 +1123,16 @@ class Indexer:
         )
         s.execute(sa.delete(ResourceHistoryRow).where(ResourceHistoryRow.id.in_(list(ids))))
 
-    def delete_resources(self, type: str, *, filter_node: Any = None) -> int:
+    def delete_resources(self, type: str, *, filter_node: Any = None, id_transform: Any = None) -> int:
         """Delete every resource of ``type`` (any type for "generic") matching the filter; returns how many."""
         with self._write() as s:
             types = self._resource_types(s)
             if type not in types:
                 raise errors.NoSuchResourceType(type)
             base = ResourceRow.__table__
-            clauses = self._resource_clauses(s, type, types, base, filter_node, history=False)
+            clauses = self._resource_clauses(
+                s, type, types, base, filter_node, history=False, id_transform=id_transform
+            )
             ids = list(s.scalars(sa.select(base.c.id).where(*clauses)))
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -1165,6 +1167,7 @@ class Indexer:
         filter_node: Any,
         *,
         history: bool,
+        id_transform: Any = None,
     ) -> list[sa.ColumnElement[bool]]:
         clauses: list[sa.ColumnElement[bool]] = []
         if type != "generic":
@@ -1175,7 +1178,13 @@ class Indexer:
             attribute_types = {k: v["type"] for k, v in types.get(type, {}).items()}
             clauses.append(
                 search.compile_filter(
-                    filter_node, base, attribute_types, dialect_name=s.get_bind().dialect.name, history=history
+                    filter_node,
+                    base,
+                    attribute_types,
+                    dialect_name=s.get_bind().dialect.name,
+                    history=history,
+                    resource_type=type,
+                    resource_id=id_transform,
                 )
             )
         return clauses
@@ -1191,6 +1200,7 @@ class Indexer:
         limit: int | None = None,
         marker: str | None = None,
         details: bool = False,
+        id_transform: Any = None,
     ) -> list[Resource]:
         """Resources of ``type`` (every type for "generic"), one keyset page at a time.
 
@@ -1200,7 +1210,8 @@ class Indexer:
         attributes (``revision_end`` too with history), then id (and revision) break ties. ``marker`` is
         the id of the last row of the previous page, ``id@revision`` with history (current: ``@-1``).
         With ``details`` resources listed as "generic" carry their own type's attributes; otherwise a
-        generic listing carries none.
+        generic listing carries none. ``id_transform`` maps a non-UUID ``id`` in the filter to the stored
+        id (Gnocchi's uuid5 with the caller as creator).
         """
         with self._read() as s:
             types = self._resource_types(s)
@@ -1225,7 +1236,9 @@ class Indexer:
                 keys = _parse_sorts([*sorts, "id:asc"], columns, frozenset(nullable), "revision")
             else:
                 keys = _parse_sorts(sorts, columns, frozenset(nullable), "id")
-            clauses = self._resource_clauses(s, type, types, base, filter_node, history=history)
+            clauses = self._resource_clauses(
+                s, type, types, base, filter_node, history=history, id_transform=id_transform
+            )
             if resource_id is not None:
                 clauses.append(base.c.id == resource_id)
             if marker is not None:

@@ -13,7 +13,9 @@ import hashlib
 import uuid
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
+import orjson
 import voluptuous as vo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -22,18 +24,20 @@ from telescale import indexer as idx
 from telescale.api import measures
 from telescale.api.auth import Identity, get_identity, require_creator_or_admin
 from telescale.api.body import read_json, read_raw
-from telescale.api.deps import next_link, page_limit, require_json_accept, services, url_for
+from telescale.api.deps import base_url, page_limit, require_json_accept, services, url_for
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.ids import resource_uuid
-from telescale.api.jsonio import json_response
+from telescale.api.jsonio import is_json_content, json_response
 from telescale.api.params import parse_bool
 from telescale.api.routers.metric import get_metric_or_404
 from telescale.api.routers.resource_type import attributes_schema, render_value
 from telescale.api.schemas import METRIC, validate
 from telescale.api.views import metric_view
+from telescale.indexer import search
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
-router = APIRouter(prefix="/v1/resource", tags=["resources"], dependencies=[Depends(require_json_accept)])
+router = APIRouter(tags=["resources"], dependencies=[Depends(require_json_accept)])
+PREFIX = "/v1/resource"
 
 DEFAULT_SORTS = ("revision_start:asc", "started_at:asc")
 
@@ -214,16 +218,35 @@ def _attrs_arg(request: Request) -> list[str] | None:
     return values or None
 
 
+def _id_transform(identity: Identity | None) -> Any:
+    if identity is None:
+        return None
+    return lambda value: resource_uuid(value, identity.creator)
+
+
+def _next_link(request: Request, marker: str, limit: int, sorts: list[str]) -> str:
+    """Gnocchi's resource `Link`: the query as sent, with limit, sort and marker set, keys sorted."""
+    options: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        options.setdefault(key, []).append(value)
+    options.update(limit=[str(limit)], sort=list(sorts), marker=[marker])
+    params = [(k, v) for k in sorted(options) for v in options[k]]
+    return f'<{base_url(request)}{request.url.path}?{urlencode(params)}>; rel="next"'
+
+
 def list_page(request: Request, rtype: str, *, history: bool, details: bool, resource_id: uuid.UUID | None = None,
-              filter_node: Any = None) -> Response:
+              filter_node: Any = None, identity: Identity | None = None) -> Response:
     """One page of resources as Gnocchi lists them, with the `Link` to the next one."""
     limit, marker, sorts = _pagination(request)
     indexer = services(request).indexer
     try:
         resources = indexer.list_resources(rtype, resource_id=resource_id, filter_node=filter_node, history=history,
-                                           sorts=sorts, limit=limit, marker=marker, details=details)
+                                           sorts=sorts, limit=limit, marker=marker, details=details,
+                                           id_transform=_id_transform(identity))
     except idx.NoSuchResourceType as e:
         raise not_found(str(e)) from None
+    except search.InvalidSearch as e:
+        raise bad_request(e.description) from None
     except (idx.InvalidPagination, idx.InvalidFilter, idx.ResourceAttributeError) as e:
         raise bad_request(str(e)) from None
     schemas = {t.name: t.attributes for t in indexer.list_resource_type_records()}
@@ -233,8 +256,24 @@ def list_page(request: Request, rtype: str, *, history: bool, details: bool, res
     headers = None
     if resources and len(resources) >= limit:
         last = resources[-1]
-        headers = {"Link": next_link(request, f"{last.id}@{last.revision}" if history else str(last.id))}
+        headers = {"Link": _next_link(request, f"{last.id}@{last.revision}" if history else str(last.id),
+                                      limit, sorts)}
     return json_response(body, headers=headers)
+
+
+def _decode(request: Request, raw: bytes) -> Any:
+    if not is_json_content(request):
+        raise ApiError(415, "Unsupported Media Type")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request({"cause": "Unable to decode body", "reason": "Expected object or value",
+                           "detail": []}) from None
+
+
+async def _read_body(request: Request) -> Any:
+    """The JSON body; an empty one is Gnocchi's "Unable to decode body" 400 as well."""
+    return _decode(request, await read_raw(request))
 
 
 async def request_filter(request: Request) -> Any:
@@ -244,31 +283,36 @@ async def request_filter(request: Request) -> Any:
     if not raw.strip() and not text:
         return None
     try:
-        from telescale.indexer import search
-    except ImportError:
-        raise ApiError(501, "Resource search is not available yet") from None
-    try:
         if raw.strip():
-            return search.parse_json_filter(await read_json(request))
+            return search.parse_json_filter(_decode(request, raw))
         return search.parse_string_filter(text)
     except search.InvalidSearch as e:
-        raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": getattr(e, "detail", None)}) from None
+        raise bad_request(e.description) from None
 
 
 # --- routes -------------------------------------------------------------------------------------------
 
 
-@router.get("")
-@router.get("/", include_in_schema=False)
+@router.get(PREFIX)
+@router.get(PREFIX + "/", include_in_schema=False)
 def list_types(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     types = services(request).indexer.list_resource_types()
     return json_response({t: url_for(request, "v1", "resource", t) for t in types})
 
 
-@router.post("/{rtype}", status_code=201)
+@router.post(PREFIX + "/{rtype}", status_code=201)
 async def create_resource(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     resource_type = _type(request, rtype)
-    schema = vo.Schema({vo.Required("id"): vo.All(str, vo.Length(min=1)), **BASE_SCHEMA,
+    def resource_id(value: Any) -> Any:
+        if not isinstance(value, str) or not value:
+            raise vo.Invalid("expected a non-empty str")
+        try:
+            resource_uuid(value, identity.creator)
+        except ValueError as e:
+            raise vo.Invalid(str(e)) from None
+        return value
+
+    schema = vo.Schema({vo.Required("id"): resource_id, **BASE_SCHEMA,
                         **attributes_schema(resource_type.attributes)})
     body = validate(schema, await read_json(request))
     try:
@@ -290,28 +334,46 @@ async def create_resource(rtype: str, request: Request, identity: Identity = Dep
     return json_response(resource_view(resource, resource_type.attributes), status=201, headers=headers)
 
 
-@router.get("/{rtype}")
+@router.get(PREFIX + "/{rtype}")
 def list_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
     q = request.query_params
     return list_page(request, rtype, history=parse_bool(q.get("history"), "history"),
-                     details=parse_bool(q.get("details"), "details"))
+                     details=parse_bool(q.get("details"), "details"), identity=identity)
 
 
-@router.delete("/{rtype}")
+@router.post("/v1/search/resource/{rtype}")
+async def search_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    _type(request, rtype)
+    q = request.query_params
+    node = await request_filter(request)
+    return list_page(request, rtype, history=parse_bool(q.get("history"), "history"),
+                     details=parse_bool(q.get("details"), "details"), filter_node=node, identity=identity)
+
+
+@router.get("/v1/search/resource/{rtype}", include_in_schema=False)
+def search_resources_get(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    _type(request, rtype)
+    raise ApiError(405, "Method Not Allowed", {"Allow": "POST"})
+
+
+@router.delete(PREFIX + "/{rtype}")
 async def delete_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
     node = await request_filter(request)
     if node is None:
         raise bad_request("caution: the query can not be empty, or it will delete entire database")
     try:
-        deleted = services(request).indexer.delete_resources(rtype, filter_node=node)
+        deleted = services(request).indexer.delete_resources(rtype, filter_node=node,
+                                                             id_transform=_id_transform(identity))
+    except search.InvalidSearch as e:
+        raise bad_request(e.description) from None
     except (idx.InvalidFilter, idx.ResourceAttributeError) as e:
         raise bad_request(str(e)) from None
     return json_response({"deleted": deleted})
 
 
-@router.get("/{rtype}/{resource_id}")
+@router.get(PREFIX + "/{rtype}/{resource_id}")
 def get_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                  ) -> Response:
     resource_type = _type(request, rtype)
@@ -331,7 +393,7 @@ def _revision_needed(resource: idx.Resource, body: dict[str, Any]) -> bool:
     return False
 
 
-@router.patch("/{rtype}/{resource_id}")
+@router.patch(PREFIX + "/{rtype}/{resource_id}")
 async def patch_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                          ) -> Response:
     resource_type = _type(request, rtype)
@@ -340,7 +402,7 @@ async def patch_resource(rtype: str, resource_id: str, request: Request, identit
     check_preconditions(request, resource)
     schema = resource_type.attributes if rtype != "generic" else _type(request, resource.type).attributes
     body = validate(vo.Schema({**BASE_SCHEMA, **attributes_schema(resource_type.attributes, for_update=True)}),
-                    await read_json(request))
+                    await _read_body(request))
     create_revision = _revision_needed(resource, body)
     if not body or (not create_revision and "metrics" not in body):
         return json_response(resource_view(resource, schema), headers=etag_headers(resource))
@@ -355,7 +417,7 @@ async def patch_resource(rtype: str, resource_id: str, request: Request, identit
     return json_response(resource_view(resource, schema), headers=etag_headers(resource))
 
 
-@router.delete("/{rtype}/{resource_id}", status_code=204)
+@router.delete(PREFIX + "/{rtype}/{resource_id}", status_code=204)
 def delete_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                     ) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity)
@@ -368,7 +430,7 @@ def delete_resource(rtype: str, resource_id: str, request: Request, identity: Id
     return Response(status_code=204)
 
 
-@router.get("/{rtype}/{resource_id}/history")
+@router.get(PREFIX + "/{rtype}/{resource_id}/history")
 def get_history(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                 ) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity)
@@ -376,7 +438,7 @@ def get_history(rtype: str, resource_id: str, request: Request, identity: Identi
     return list_page(request, rtype, history=True, details=details, resource_id=resource.id)
 
 
-@router.get("/{rtype}/{resource_id}/metric")
+@router.get(PREFIX + "/{rtype}/{resource_id}/metric")
 def list_resource_metrics(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                           ) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity)
@@ -384,7 +446,7 @@ def list_resource_metrics(rtype: str, resource_id: str, request: Request, identi
     return json_response([metric_view(m) for m in metrics])
 
 
-@router.post("/{rtype}/{resource_id}/metric")
+@router.post(PREFIX + "/{rtype}/{resource_id}/metric")
 async def post_resource_metrics(rtype: str, resource_id: str, request: Request,
                                 identity: Identity = Depends(get_identity)) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity)
@@ -410,13 +472,13 @@ def _named_metric(request: Request, rtype: str, resource_id: str, name: str, ide
     return get_metric_or_404(request, str(mid))
 
 
-@router.get("/{rtype}/{resource_id}/metric/{name}")
+@router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}")
 def get_named_metric(rtype: str, resource_id: str, name: str, request: Request,
                      identity: Identity = Depends(get_identity)) -> Response:
     return json_response(metric_view(_named_metric(request, rtype, resource_id, name, identity)))
 
 
-@router.post("/{rtype}/{resource_id}/metric/{name}/measures", status_code=202)
+@router.post(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures", status_code=202)
 async def post_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                               identity: Identity = Depends(get_identity)) -> Response:
     metric = _named_metric(request, rtype, resource_id, name, identity)
@@ -425,7 +487,7 @@ async def post_named_measures(rtype: str, resource_id: str, name: str, request: 
     return await measures.store(request, {metric.id: (ts, values)})
 
 
-@router.get("/{rtype}/{resource_id}/metric/{name}/measures")
+@router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures")
 async def get_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                              identity: Identity = Depends(get_identity)) -> Response:
     return await measures.read(request, _named_metric(request, rtype, resource_id, name, identity))
