@@ -43,23 +43,23 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return error_response(exc.status, exc.description, exc.headers)
+        return error_response(exc.status, exc.description, exc.headers, request.headers.get("accept"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        return error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
+        return error_response(exc.status_code, exc.detail, dict(exc.headers or {}), request.headers.get("accept"))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         field = ".".join(str(p) for p in first.get("loc", ())[1:])
         return error_response(400, {"cause": "Invalid input", "reason": first.get("msg", "invalid"),
-                                    "detail": field})
+                                    "detail": field}, accept=request.headers.get("accept"))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         LOG.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "Internal error: see the server log")
+        return error_response(500, "Internal error: see the server log", accept=request.headers.get("accept"))
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates):
         app.include_router(module.router)

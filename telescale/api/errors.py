@@ -10,8 +10,9 @@ from http import HTTPStatus
 from typing import Any
 
 import voluptuous
+from fastapi.responses import Response
 
-from telescale.api.jsonio import json_response
+from telescale.api.jsonio import dumps, json_response
 
 
 class ApiError(Exception):
@@ -24,9 +25,35 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, description: Any, headers: dict[str, str] | None = None):
-    body = {"code": status, "title": HTTPStatus(status).phrase, "description": description}
-    return json_response(body, status=status, headers=headers)
+# What each status means, in the words WSGI servers (and so Gnocchi) put in plain-text error pages.
+EXPLANATIONS = {
+    400: "The server could not comply with the request since it is either malformed or otherwise incorrect.",
+    401: "This server could not verify that you are authorized to access the document you requested.",
+    403: "Access was denied to this resource.",
+    404: "The resource could not be found.",
+    405: "The method is not allowed for this resource.",
+    406: "The resource could not be generated that was acceptable to your user agent.",
+    409: "There was a conflict when trying to complete your request.",
+    413: "The request is larger than the server is willing or able to process.",
+    415: "The request media type is not supported by this server.",
+    503: "The server is currently unavailable. Please try again at a later time.",
+}
+
+
+def wants_json_errors(accept: str | None) -> bool:
+    """Errors are JSON when the client names JSON in Accept; otherwise plain text, as Gnocchi answers."""
+    return bool(accept) and ("application/json" in accept or "+json" in accept)  # type: ignore[operator]
+
+
+def error_response(status: int, description: Any, headers: dict[str, str] | None = None,
+                   accept: str | None = "application/json") -> Response:
+    phrase = HTTPStatus(status).phrase
+    if wants_json_errors(accept):
+        return json_response({"code": status, "title": phrase, "description": description}, status=status,
+                             headers=headers)
+    detail = description if isinstance(description, str) else dumps(description).decode()
+    text = f"{status} {phrase}\n\n{EXPLANATIONS.get(status, phrase)}\n\n {detail}\n"
+    return Response(text, status_code=status, media_type="text/plain", headers=headers)
 
 
 def bad_request(description: Any) -> ApiError:

@@ -22,7 +22,8 @@ def make_client(tmp_path: Path, indexer_url: str = "", overrides: tuple[str, ...
         f"indexer.url={json.dumps(indexer_url)}",
         "processing.workers=0", *overrides])
     service.upgrade(settings)
-    return TestClient(create_app(settings, service.Services.build(settings)), headers=ADMIN)
+    return TestClient(create_app(settings, service.Services.build(settings)),
+                      headers={**ADMIN, "accept": "application/json"})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -25,7 +25,7 @@ def client(tmp_path: Path):
     telescale.service.upgrade(settings)
     services = telescale.service.Services.build(settings)
     app = create_app(settings, services)
-    with TestClient(app) as c:
+    with TestClient(app, headers={"accept": "application/json"}) as c:
         yield c
     services.close()
 

@@ -56,3 +56,14 @@ def test_openapi_and_healthcheck(tmp_path: Path) -> None:
         spec = c.get("/openapi.json").json()
         assert "/v1/metric/{metric_id}/measures" in spec["paths"]
         assert c.get("/healthcheck", headers={"authorization": ""}).status_code == 200
+
+
+def test_errors_are_json_when_asked_and_plain_text_otherwise(tmp_path: Path) -> None:
+    with make_client(tmp_path) as c:
+        r = c.get("/v1/metric/not-a-metric")
+        assert r.status_code == 404 and r.json()["description"] == "Metric not-a-metric does not exist"
+        r = c.get("/v1/metric/not-a-metric", headers={"accept": "*/*"})
+        assert r.status_code == 404 and r.headers["content-type"].startswith("text/plain")
+        assert "The resource could not be found." in r.text and "Metric not-a-metric does not exist" in r.text
+        r = c.get("/v1/metric", headers={"accept": "text/plain"})
+        assert r.status_code == 406 and r.text.startswith("406 Not Acceptable")

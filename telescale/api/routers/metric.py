@@ -12,7 +12,8 @@ from telescale.api import measures
 from telescale.api.auth import Identity, get_identity, require_creator_or_admin
 from telescale.api.body import read_json
 from telescale.api.deps import next_link, page_limit, require_json_accept, services, url_for
-from telescale.api.errors import ApiError, bad_request, not_found
+from telescale.api.errors import bad_request, not_found
+from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response
 from telescale.api.schemas import METRIC, validate
 from telescale.api.views import metric_view
@@ -58,16 +59,33 @@ def create_metric(request: Request, identity: Identity, body: dict, resource_id:
     except idx.NoSuchArchivePolicy as e:
         raise bad_request(str(e)) from None
     except idx.NamedMetricAlreadyExists as e:
-        raise ApiError(409, str(e)) from None
+        raise bad_request({"cause": "Named metric already exists", "reason": str(e), "detail": name}) from None
+
+
+def _resource_for_metric(request: Request, identity: Identity, body: dict) -> uuid.UUID | None:
+    """The resource a new metric is attached to, which the caller must be allowed to change."""
+    original = body.get("resource_id")
+    if original is None:
+        return None
+    if not body.get("name"):
+        raise bad_request({"cause": "Attribute value error", "detail": "name",
+                           "reason": "Name cannot be null if resource_id is not null"})
+    try:
+        rid = resource_uuid(original, identity.creator)
+    except ValueError as e:
+        raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": ["resource_id"]}) from None
+    resource = services(request).indexer.get_resource("generic", rid)
+    if resource is None:
+        raise not_found(f"Resource {original} does not exist")
+    require_creator_or_admin(identity, resource.creator)
+    return rid
 
 
 @router.post("", status_code=201)
 async def post_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     body = validate(METRIC, await read_json(request))
-    if body.get("resource_id") is not None:
-        raise bad_request({"cause": "Attribute value error", "detail": "resource_id",
-                           "reason": "Attaching a metric to a resource is done through /v1/resource"})
-    metric = create_metric(request, identity, body)
+    resource_id = _resource_for_metric(request, identity, body)
+    metric = create_metric(request, identity, body, resource_id)
     return json_response(metric_view(metric), status=201,
                          headers={"Location": url_for(request, "v1", "metric", str(metric.id))})
 

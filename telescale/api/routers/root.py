@@ -13,8 +13,8 @@ from telescale.timeseries import BASIC_METHODS
 
 router = APIRouter()
 
-V1_LINKS = ("archive_policy", "archive_policy_rule", "metric", "resource", "resource_type", "batch",
-            "search", "aggregates", "aggregation", "capabilities", "status")
+V1_LINKS = tuple(sorted(("archive_policy", "archive_policy_rule", "metric", "resource", "resource_type", "batch",
+                         "search", "aggregates", "aggregation", "capabilities", "status", "influxdb")))
 
 
 @router.get("/")
@@ -42,7 +42,7 @@ def healthcheck(request: Request) -> Response:
 @router.get("/v1/", dependencies=[Depends(require_json_accept)], include_in_schema=False)
 def v1_index(request: Request) -> Response:
     base = base_url(request)
-    links = [{"rel": "self", "href": f"{base}/v1/"}]
+    links = [{"rel": "self", "href": f"{base}/v1"}]
     links += [{"rel": name, "href": f"{base}/v1/{name}"} for name in V1_LINKS]
     return json_response({"version": "1.0", "links": links})
 
