@@ -53,8 +53,8 @@ def _basic_user(header: str) -> str:
     return user
 
 
-def get_identity(request: Request) -> Identity:
-    """FastAPI dependency: the caller, or 401."""
+async def get_identity(request: Request) -> Identity:
+    """FastAPI dependency: the caller, or 401 (async: no I/O, so no thread hop per request)."""
     mode = request.app.state.settings.api.auth_mode
     if mode == "remoteuser":
         user = request.headers.get("x-remote-user") or request.scope.get("extensions", {}).get("remote_user")

@@ -29,8 +29,8 @@ def url_for(request: Request, *parts: str) -> str:
     return base_url(request) + "/" + "/".join(quote(str(p), safe="") for p in parts)
 
 
-def require_json_accept(request: Request) -> None:
-    """Router dependency: 406 when the client cannot take JSON."""
+async def require_json_accept(request: Request) -> None:
+    """Router dependency: 406 when the client cannot take JSON (async: no thread hop)."""
     if not accepts_json(request):
         raise ApiError(406, "Not Acceptable: only application/json is available")
 
