@@ -31,6 +31,7 @@ class ApiSettings:
     workers: int = 2
     max_limit: int = 1000
     auth_mode: str = "basic"
+    policy_file: str = ""
     cors_allowed_origins: list[str] = field(default_factory=list)
     max_body_size: int = 64 * 1024 * 1024
     enable_proxy_headers_parsing: bool = True
@@ -63,6 +64,15 @@ class ProcessingSettings:
 
 
 @dataclass
+class JanitorSettings:
+    """The janitor's optional jobs (it runs every ``processing.janitor_interval`` seconds)."""
+
+    resource_end_after: float = 0.0  # seconds without measures after which a resource gets ended_at; 0: never
+    history_retention: float = 0.0  # seconds a past resource revision is kept after its revision_end; 0: forever
+    batch_size: int = 1000  # most deleted metrics, resource metrics checked and history rows handled per pass
+
+
+@dataclass
 class LoggingSettings:
     level: str = "INFO"
 
@@ -74,6 +84,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     incoming: IncomingSettings = field(default_factory=IncomingSettings)
     processing: ProcessingSettings = field(default_factory=ProcessingSettings)
+    janitor: JanitorSettings = field(default_factory=JanitorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property

@@ -161,7 +161,7 @@ def _worker_main(settings_json: str, index: int, count: int, parent: int) -> Non
     threading.Thread(target=alive, daemon=True).start()
     try:
         run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
-                   janitor_interval=settings.processing.janitor_interval)
+                   janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor)
     finally:
         beat.unlink(missing_ok=True)
 

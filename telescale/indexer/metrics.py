@@ -280,9 +280,13 @@ class Metrics(IndexerEngine):
             if result.rowcount == 0:
                 raise errors.NoSuchMetric(id)
 
-    def list_deleted_metric_ids(self) -> list[uuid.UUID]:
+    def list_deleted_metric_ids(self, limit: int | None = None) -> list[uuid.UUID]:
+        """Ids of the metrics marked deleted (waiting for the janitor), by id, at most ``limit`` of them."""
+        query = sa.select(MetricRow.id).where(MetricRow.status == "delete").order_by(MetricRow.id)
+        if limit is not None:
+            query = query.limit(limit)
         with self._read() as s:
-            return list(s.scalars(sa.select(MetricRow.id).where(MetricRow.status == "delete").order_by(MetricRow.id)))
+            return list(s.scalars(query))
 
     def expunge_metric(self, id: uuid.UUID) -> None:
         """Remove the metric row for good (whatever its status)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import functools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +48,15 @@ def _resource(row: ResourceRow) -> Resource:
         attributes=dict(row.attributes or {}),
         metrics={m.name: m.id for m in sorted(row.metrics, key=lambda m: m.name or "") if m.name is not None},
     )
+
+
+@dataclass(frozen=True)
+class OpenResource:
+    """A resource without ``ended_at`` and the ids of its active metrics (what the janitor's auto-end reads)."""
+
+    id: uuid.UUID
+    started_at: datetime.datetime
+    metric_ids: frozenset[uuid.UUID]
 
 
 def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
@@ -262,3 +272,82 @@ class Resources(IndexerEngine):
             result = s.execute(sa.delete(ResourceRow).where(ResourceRow.id == id))
             if result.rowcount == 0:
                 raise errors.NoSuchResource(id)
+
+    def list_open_resources(self, *, after: uuid.UUID | None = None, limit: int = 1000) -> list[OpenResource]:
+        """Resources whose ``ended_at`` is null, by id, those after ``after`` only, at most ``limit``, each
+        with the ids of its active metrics (two queries: primary key order, then the metric's
+        ``(resource_id, name)`` index)."""
+        query = sa.select(ResourceRow.id, ResourceRow.started_at).where(ResourceRow.ended_at.is_(None))
+        if after is not None:
+            query = query.where(ResourceRow.id > after)
+        with self._read() as s:
+            rows = s.execute(query.order_by(ResourceRow.id).limit(limit)).all()
+            metrics: dict[uuid.UUID, set[uuid.UUID]] = {}
+            if rows:
+                attached = sa.select(MetricRow.resource_id, MetricRow.id).where(
+                    MetricRow.resource_id.in_([r.id for r in rows]), MetricRow.status == "active"
+                )
+                for resource_id, metric_id in s.execute(attached):
+                    metrics.setdefault(resource_id, set()).add(metric_id)
+        return [OpenResource(r.id, r.started_at, frozenset(metrics.get(r.id, ()))) for r in rows]
+
+    def end_resource(
+        self,
+        id: uuid.UUID,
+        ended_at: datetime.datetime,
+        *,
+        metric_ids: Collection[uuid.UUID] | None = None,
+    ) -> Resource | None:
+        """Set ``ended_at`` of a resource that has none, keeping its previous state in history as a PATCH does.
+
+        ``ended_at`` is raised to ``started_at`` if earlier. With ``metric_ids`` the resource's active
+        metrics must still be exactly those (what the caller based its decision on). Returns the changed
+        resource, or None when it is gone, already ended or its metrics changed.
+        """
+        now = utcnow()
+        with self._write() as s:
+            row = s.scalar(
+                sa.select(ResourceRow).where(ResourceRow.id == id, ResourceRow.ended_at.is_(None)).with_for_update()
+            )
+            if row is None:
+                return None
+            if metric_ids is not None:
+                current = s.scalars(
+                    sa.select(MetricRow.id).where(MetricRow.resource_id == id, MetricRow.status == "active")
+                )
+                if set(current) != set(metric_ids):
+                    return None
+            s.add(ResourceHistoryRow(**base_fields(row), revision_end=now, attributes=dict(row.attributes or {})))
+            row.revision_start = now
+            end = _aware(ended_at)
+            assert end is not None
+            row.ended_at = max(end, row.started_at)
+            s.flush()
+            return _reloaded(s, row)
+
+    def expire_history(self, before: datetime.datetime, limit: int = 1000) -> int:
+        """Delete up to ``limit`` history revisions whose ``revision_end`` is before ``before``; returns how many.
+
+        Revisions are numbered in the order they are written and each gets ``revision_end`` = the time it
+        was written, so the oldest revisions by primary key are the oldest by ``revision_end``: the
+        ``limit`` lowest revision numbers are read through the primary key (bounded work, no scan, no
+        index on ``revision_end`` needed) and those old enough among them are deleted. A revision
+        written out of order (clocks of several API hosts apart) is merely deleted a pass later.
+        """
+        before = _aware(before) or before
+        head = (
+            sa.select(ResourceHistoryRow.revision, ResourceHistoryRow.revision_end)
+            .order_by(ResourceHistoryRow.revision)
+            .limit(limit)
+        )
+        with self._read() as s:
+            expired = [revision for revision, end in s.execute(head) if end < before]
+        if not expired:
+            return 0
+        with self._write() as s:
+            result = s.execute(
+                sa.delete(ResourceHistoryRow).where(
+                    ResourceHistoryRow.revision.in_(expired), ResourceHistoryRow.revision_end < before
+                )
+            )
+            return int(result.rowcount or 0)

@@ -1,4 +1,4 @@
-"""metricd worker loop and janitor.
+"""metricd worker loop (the janitor it runs every ``janitor_interval`` is in :mod:`telescale.processing.janitor`).
 
 Each worker process builds its own drivers (``make_drivers()`` runs in the worker, so it must be
 picklable for the spawn start method: a module-level function or a :class:`FileDrivers`). Workers
@@ -12,14 +12,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
+from telescale.config import JanitorSettings
 from telescale.coordination import FileSackLocks, SackLocks
 from telescale.incoming.base import IncomingDriver
 from telescale.incoming.file import FileIncoming
-from telescale.processing.processor import DECODED, MetricSource, process_sack
+from telescale.processing.janitor import (  # noqa: F401 - re-exported: the janitor used to live here
+    JANITOR_LOCK,
+    Janitor,
+    JanitorIndexer,
+    expunge_deleted_metrics,
+    run_janitor,
+)
+from telescale.processing.processor import process_sack
 from telescale.storage.base import StorageDriver
 from telescale.storage.file import FileStorage
 
@@ -27,13 +34,6 @@ LOG = logging.getLogger(__name__)
 
 DEFAULT_DELAY = 0.05  # idle pause between scans (seconds)
 DEFAULT_JANITOR_INTERVAL = 30.0
-JANITOR_LOCK = -1  # lock id that serialises janitor runs across workers
-
-
-class JanitorIndexer(MetricSource, Protocol):
-    def list_deleted_metric_ids(self) -> Iterable[uuid.UUID]: ...
-
-    def expunge_metric(self, metric_id: uuid.UUID) -> Any: ...
 
 
 class Drivers(NamedTuple):
@@ -68,49 +68,6 @@ class FileDrivers:
         return Drivers(incoming, storage, Indexer(self.indexer_url), locks)
 
 
-def expunge_deleted_metrics(
-    incoming: IncomingDriver, storage: StorageDriver, indexer: JanitorIndexer, locks: SackLocks
-) -> int:
-    """Remove the stored data of metrics the indexer marked deleted, then expunge them.
-
-    Each deletion happens under the metric's sack lock so it never races a worker writing the same
-    metric; a busy sack is left for the next run.
-    """
-    done = 0
-    for mid in list(indexer.list_deleted_metric_ids()):
-        sack = incoming.sack_for(mid)
-        if not locks.try_lock(sack):
-            continue
-        try:
-            storage.delete_metric(mid)
-            storage.sync()
-        finally:
-            locks.unlock(sack)
-        DECODED.discard_metric(mid)
-        try:
-            indexer.expunge_metric(mid)
-        except Exception as exc:  # e.g. NoSuchMetric: another janitor was faster
-            LOG.debug("Expunging metric %s: %s", mid, exc)
-        done += 1
-    if done:
-        LOG.info("Janitor expunged %d deleted metrics", done)
-    return done
-
-
-def run_janitor(drivers: Drivers) -> int:
-    """One janitor pass, skipped when another worker's janitor is running."""
-    if not drivers.locks.try_lock(JANITOR_LOCK):
-        return 0
-    try:
-        n = expunge_deleted_metrics(drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
-        housekeeping = getattr(drivers.incoming, "housekeeping", None)
-        if housekeeping is not None:
-            housekeeping()
-        return n
-    finally:
-        drivers.locks.unlock(JANITOR_LOCK)
-
-
 def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
     """Own sacks first, then the others (so a dead worker's sacks still drain)."""
     sacks = list(sacks)
@@ -140,9 +97,12 @@ def run_worker(
     stop_event: Any,
     delay: float = DEFAULT_DELAY,
     janitor_interval: float | None = DEFAULT_JANITOR_INTERVAL,
+    janitor_settings: JanitorSettings | None = None,
 ) -> None:
-    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set."""
+    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set; every
+    ``janitor_interval`` seconds (None: never) run a janitor pass unless another worker's is running."""
     drivers = make_drivers()
+    janitor = Janitor(janitor_settings)
     LOG.info("metricd worker %d/%d started (pid %d)", worker_index, workers, os.getpid())
     next_janitor = time.monotonic() + (janitor_interval or 0)
     try:
@@ -155,7 +115,7 @@ def run_worker(
             if janitor_interval is not None and time.monotonic() >= next_janitor:
                 next_janitor = time.monotonic() + janitor_interval
                 try:
-                    run_janitor(drivers)
+                    janitor.run(drivers)
                 except Exception:
                     LOG.exception("metricd worker %d: janitor failed", worker_index)
             if not processed:

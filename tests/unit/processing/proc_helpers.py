@@ -38,8 +38,8 @@ class MemoryIndexer:
         self.calls += 1
         return [self.metrics[i] for i in ids if i in self.metrics]
 
-    def list_deleted_metric_ids(self):
-        return [m.id for m in self.metrics.values() if m.status == "delete"]
+    def list_deleted_metric_ids(self, limit=None):
+        return [m.id for m in self.metrics.values() if m.status == "delete"][:limit]
 
     def expunge_metric(self, mid):
         del self.metrics[mid]
