@@ -21,6 +21,7 @@ from telescale.api.routers import (
     resource,
     resource_type,
     root,
+    search_metric,
 )
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
         LOG.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal error: see the server log", accept=request.headers.get("accept"))
 
-    for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates):
+    for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
+                   search_metric):
         app.include_router(module.router)
     app.add_middleware(CORSMiddleware, allowed_origins=settings.api.cors_allowed_origins)
     if settings.api.enable_proxy_headers_parsing:
