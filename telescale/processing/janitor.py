@@ -119,8 +119,9 @@ def expunge_deleted_metrics(
             finally:
                 locks.unlock(sack)
         except Exception:
-            LOG.exception("Janitor: deleting the data of %d metrics of sack %d failed; retried next pass",
-                          len(mids), sack)
+            LOG.exception(
+                "Janitor: deleting the data of %d metrics of sack %d failed; retried next pass", len(mids), sack
+            )
             stats.metrics_failed += len(mids)
             continue
         for mid in mids:
@@ -174,8 +175,12 @@ class Janitor:
     def run_locked(self, drivers: Drivers, now_ns: int) -> JanitorStats:
         stats = JanitorStats()
         steps = (
-            ("deleted metrics", lambda: expunge_deleted_metrics(
-                drivers.incoming, drivers.storage, drivers.indexer, drivers.locks, self.batch_size, stats)),
+            (
+                "deleted metrics",
+                lambda: expunge_deleted_metrics(
+                    drivers.incoming, drivers.storage, drivers.indexer, drivers.locks, self.batch_size, stats
+                ),
+            ),
             ("auto-end", lambda: self.end_idle_resources(drivers, now_ns, stats)),
             ("history expiry", lambda: self.expire_history(drivers.indexer, now_ns, stats)),
             ("housekeeping", lambda: self.housekeeping(drivers)),
@@ -189,8 +194,12 @@ class Janitor:
             LOG.info(
                 "Janitor: %d deleted metrics expunged (%d pending measures dropped, %d busy, %d failed), "
                 "%d resources ended, %d history revisions expired",
-                stats.metrics_expunged, stats.measures_discarded, stats.metrics_busy, stats.metrics_failed,
-                stats.resources_ended, stats.history_expired,
+                stats.metrics_expunged,
+                stats.measures_discarded,
+                stats.metrics_busy,
+                stats.metrics_failed,
+                stats.resources_ended,
+                stats.history_expired,
             )
         return stats
 

@@ -186,8 +186,11 @@ def test_worker_runs_the_janitor(env):
 
     env.indexer.expunge_metric = expunge
     drivers = drivers_of(env)
-    thread = threading.Thread(target=run_worker, args=(0, 1, lambda: drivers, stop),
-                              kwargs={"delay": 0.01, "janitor_interval": 0.0, "janitor_settings": JanitorSettings()})
+    thread = threading.Thread(
+        target=run_worker,
+        args=(0, 1, lambda: drivers, stop),
+        kwargs={"delay": 0.01, "janitor_interval": 0.0, "janitor_settings": JanitorSettings()},
+    )
     thread.start()
     try:
         assert done.wait(10)
