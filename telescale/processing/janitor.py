@@ -36,7 +36,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from telescale.config import JanitorSettings
@@ -73,8 +73,9 @@ class JanitorStats:
     resources_ended: int = 0
     history_expired: int = 0
 
-    def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+    @property
+    def did_something(self) -> bool:
+        return bool(self.metrics_expunged or self.measures_discarded or self.resources_ended or self.history_expired)
 
 
 def expunge_deleted_metrics(
@@ -190,7 +191,7 @@ class Janitor:
                 step()
             except Exception:  # one failing job must not stop the others; all are retried next pass
                 LOG.exception("Janitor: %s failed; retried next pass", name)
-        if stats:
+        if stats.did_something:
             LOG.info(
                 "Janitor: %d deleted metrics expunged (%d pending measures dropped, %d busy, %d failed), "
                 "%d resources ended, %d history revisions expired",
