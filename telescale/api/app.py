@@ -10,8 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from telescale import __version__
+from telescale.api.auth import AUTH_MODES
 from telescale.api.errors import ApiError, error_response
 from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware
+from telescale.api.policy import Policy
 from telescale.api.routers import (
     aggregates,
     archive_policy,
@@ -39,8 +41,11 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    if settings.api.auth_mode not in AUTH_MODES:
+        raise ValueError(f"api.auth_mode must be one of {', '.join(AUTH_MODES)}, not {settings.api.auth_mode!r}")
     app.state.settings = settings
     app.state.services = services
+    app.state.policy = Policy(settings.api.policy_file)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):

@@ -1,10 +1,16 @@
-"""Who is calling, and what they may do.
+"""Who is calling: the identity of a request in each of Gnocchi's authentication modes.
 
-`basic` mode (Gnocchi's default): the user name comes from HTTP Basic credentials, the password is
-ignored, and the user `admin` is the administrator.  `remoteuser` reads REMOTE_USER-style headers set by
-a fronting proxy.  The creator recorded on objects is the user name, as in Gnocchi.  Rules mirror
-Gnocchi's default policy: reading is open to any authenticated user, writing archive policies and rules
-is for the admin, everything else for its creator or the admin.
+* ``basic`` (the default, as Gnocchi's): the user name comes from HTTP Basic credentials, the password
+  is ignored and the user ``admin`` holds the admin role.  No project: listings are not filtered.
+* ``remoteuser``: the user set by an authenticating front proxy (``X-Remote-User`` or the ASGI
+  ``remote_user`` extension); otherwise as ``basic``.
+* ``keystone``: keystonemiddleware validates ``X-Auth-Token`` (see :mod:`telescale.api.keystone`) and
+  sets ``X-User-Id``, ``X-Project-Id`` and ``X-Roles``, read here.
+* ``noauth``: the same three headers, trusted as sent — for deployments behind a proxy that
+  authenticates, and for clients' no-auth plugins.  Never expose it directly.
+
+In the last two modes the creator recorded on objects is ``user_id:project_id`` (Gnocchi's keystone
+form) and what the caller sees is scoped to its project by :mod:`telescale.api.policy`.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
-from telescale.api.errors import ApiError, forbidden
+from telescale.api.errors import ApiError
 
 ADMIN_USER = "admin"
+AUTH_MODES = ("basic", "remoteuser", "keystone", "noauth")
+SCOPED_MODES = frozenset({"keystone", "noauth"})
 
 
 @dataclass(frozen=True)
@@ -25,14 +34,20 @@ class Identity:
     user: str
     project: str | None = None
     roles: frozenset[str] = frozenset()
+    scoped: bool = False  # True when the caller belongs to a project (keystone, noauth)
 
     @property
     def is_admin(self) -> bool:
-        return self.user == ADMIN_USER or "admin" in self.roles
+        return "admin" in self.roles
 
     @property
     def creator(self) -> str:
-        return self.user if self.project is None else f"{self.user}:{self.project}"
+        return f"{self.user}:{self.project or ''}" if self.scoped else self.user
+
+    def credentials(self) -> dict[str, Any]:
+        """What oslo.policy checks rules against (``user``, ``project_id``, ``roles``)."""
+        return {"user": self.creator, "user_id": self.user, "project_id": self.project,
+                "roles": sorted(self.roles)}
 
 
 def _unauthorized() -> ApiError:
@@ -53,25 +68,30 @@ def _basic_user(header: str) -> str:
     return user
 
 
+def _named_user(user: str) -> Identity:
+    return Identity(user=user, roles=frozenset({"admin"}) if user == ADMIN_USER else frozenset())
+
+
+def _header_identity(request: Request) -> Identity:
+    user = request.headers.get("x-user-id", "").strip()
+    project = request.headers.get("x-project-id", "").strip()
+    if not user and not project:
+        raise ApiError(401, "Authentication required: X-User-Id and X-Project-Id headers are missing")
+    roles = frozenset(r.strip().lower() for r in request.headers.get("x-roles", "").split(",") if r.strip())
+    return Identity(user=user, project=project or None, roles=roles, scoped=True)
+
+
 async def get_identity(request: Request) -> Identity:
     """FastAPI dependency: the caller, or 401 (async: no I/O, so no thread hop per request)."""
     mode = request.app.state.settings.api.auth_mode
+    if mode in SCOPED_MODES:
+        return _header_identity(request)
     if mode == "remoteuser":
         user = request.headers.get("x-remote-user") or request.scope.get("extensions", {}).get("remote_user")
         if not user:
             raise _unauthorized()
-        return Identity(user=user)
+        return _named_user(user)
     header = request.headers.get("authorization", "")
     if not header.strip():
         raise _unauthorized()
-    return Identity(user=_basic_user(header))
-
-
-def require_admin(identity: Identity) -> None:
-    if not identity.is_admin:
-        raise forbidden()
-
-
-def require_creator_or_admin(identity: Identity, creator: str | None) -> None:
-    if not (identity.is_admin or identity.creator == creator):
-        raise forbidden()
+    return _named_user(_basic_user(header))

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from telescale.api import measures as api_measures
+from telescale.api.access import enforce_metrics
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import require_json_accept, services
@@ -186,6 +187,7 @@ async def post_aggregates(request: Request, identity: Identity = Depends(get_ide
                            "detail": [k for k in ("resource_type", "search") if k in body]})
     refs = _metric_references(tree, body["operations"])
     columns, lookup, metrics = _resolve(request, refs)
+    enforce_metrics(request, identity, "get metric", metrics)
     if refresh:
         await _refresh(request, metrics)
     try:
@@ -232,13 +234,14 @@ def _no_such_aggregation(metric: Any, method: str, granularity: int) -> ApiError
                      f"for metric {metric.id} does not exist")
 
 
-async def _cross_metric(request: Request, ids: list[uuid.UUID]) -> Response:
+async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUID]) -> Response:
     q = request.query_params
     metrics = services(request).indexer.get_metrics(ids)
     found = {m.id for m in metrics}
     for i in ids:
         if i not in found:
             raise not_found(f"Metric {i} does not exist")
+    enforce_metrics(request, identity, "get measures", metrics)
     metrics.sort(key=lambda m: str(m.id))
     start, stop, granularity, needed_overlap, fill = _query_args(request, default_fill=None)
     aggregation = q.get("aggregation", "mean")
@@ -308,9 +311,9 @@ async def _cross_metric(request: Request, ids: list[uuid.UUID]) -> Response:
 
 @router.get("/v1/aggregation/metric")
 async def get_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    return await _cross_metric(request, _metric_ids_from_query(request))
+    return await _cross_metric(request, identity, _metric_ids_from_query(request))
 
 
 @router.post("/v1/aggregation/metric")
 async def post_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    return await _cross_metric(request, _metric_ids_from_body(await read_json(request)))
+    return await _cross_metric(request, identity, _metric_ids_from_body(await read_json(request)))

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from telescale import indexer as idx
-from telescale.api.auth import Identity, get_identity, require_admin
+from telescale.api.access import enforce
+from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import require_json_accept, services, url_for
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
@@ -33,7 +34,7 @@ def list_policies(request: Request, identity: Identity = Depends(get_identity)) 
 
 @router.post("", status_code=201)
 async def create_policy(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    require_admin(identity)
+    enforce(request, identity, "create archive policy")
     body = validate(ARCHIVE_POLICY, await read_json(request))
     try:
         policy = ArchivePolicy(
@@ -66,7 +67,7 @@ def get_policy(name: str, request: Request, identity: Identity = Depends(get_ide
 
 @router.patch("/{name}")
 async def update_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    require_admin(identity)
+    enforce(request, identity, "update archive policy")
     body = validate(ARCHIVE_POLICY_PATCH, await read_json(request))
     policy = _get(request, name)
     items = _items(body["definition"])
@@ -83,7 +84,7 @@ async def update_policy(name: str, request: Request, identity: Identity = Depend
 
 @router.delete("/{name}", status_code=204)
 def delete_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    require_admin(identity)
+    enforce(request, identity, "delete archive policy")
     try:
         services(request).indexer.delete_archive_policy(name)
     except idx.NoSuchArchivePolicy as e:

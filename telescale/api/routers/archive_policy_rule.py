@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from telescale import indexer as idx
-from telescale.api.auth import Identity, get_identity, require_admin
+from telescale.api.access import enforce
+from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import require_json_accept, services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
@@ -25,7 +26,7 @@ def list_rules(request: Request, identity: Identity = Depends(get_identity)) -> 
 
 @router.post("", status_code=201)
 async def create_rule(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    require_admin(identity)
+    enforce(request, identity, "create archive policy rule")
     body = validate(ARCHIVE_POLICY_RULE, await read_json(request))
     try:
         rule = services(request).indexer.create_archive_policy_rule(
@@ -51,7 +52,7 @@ def get_rule(name: str, request: Request, identity: Identity = Depends(get_ident
 @router.patch("/{name}")
 async def rename_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     """Only the name of a rule may change (Gnocchi's rule)."""
-    require_admin(identity)
+    enforce(request, identity, "update archive policy rule")
     body = validate(ARCHIVE_POLICY_RULE_PATCH, await read_json(request))
     try:
         rule = services(request).indexer.rename_archive_policy_rule(name, body["name"])
@@ -64,7 +65,7 @@ async def rename_rule(name: str, request: Request, identity: Identity = Depends(
 
 @router.delete("/{name}", status_code=204)
 def delete_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    require_admin(identity)
+    enforce(request, identity, "delete archive policy rule")
     try:
         services(request).indexer.delete_archive_policy_rule(name)
     except idx.NoSuchArchivePolicyRule as e:

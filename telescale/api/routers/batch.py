@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from telescale import indexer as idx
 from telescale.api import measures
-from telescale.api.auth import Identity, get_identity, require_creator_or_admin
+from telescale.api.access import enforce_metrics, enforce_resource
+from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import services
 from telescale.api.errors import bad_request
@@ -39,8 +40,7 @@ async def post_metrics_measures(request: Request, identity: Identity = Depends(g
     unknown = sorted(str(i) if i else key for key, i in ids.items() if i not in known)
     if unknown:
         raise bad_request("Unknown metrics: " + ", ".join(unknown))
-    for mid in ids.values():
-        require_creator_or_admin(identity, known[mid].creator)
+    enforce_metrics(request, identity, "post measures", list(known.values()))
     parsed = await run_in_threadpool(measures.parse_many, list(body.values()))
     return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)))
 
@@ -82,6 +82,8 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
             mid = resource.metrics.get(name) if resource else None
             metric = indexer.get_metric(mid) if mid else None
             if metric is None and create and resource is not None:
+                # Unlike Gnocchi, adding a metric to a resource is a change of that resource.
+                enforce_resource(request, identity, "update resource", resource)
                 metric = _create_named(request, identity, rid, name, options)
             if metric is None:
                 if create and resource is None:
@@ -96,9 +98,7 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
         raise bad_request({"cause": "Unknown resources", "reason": "Unknown resources", "detail": unknown_resources})
     if unknown_metrics:
         raise bad_request("Unknown metrics: " + ", ".join(sorted(unknown_metrics)))
-    for metric, _ in targets:
-        assert metric is not None
-        require_creator_or_admin(identity, metric.creator)
+    enforce_metrics(request, identity, "post measures", [m for m, _ in targets if m is not None])
     parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets])
     return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)})
 

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from telescale import indexer as idx
 from telescale.api import measures
-from telescale.api.auth import Identity, get_identity, require_creator_or_admin
+from telescale.api.access import enforce, enforce_metrics, enforce_resource, metric_scope
+from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import next_link, page_limit, require_json_accept, services, url_for
 from telescale.api.errors import bad_request, not_found
@@ -53,6 +54,9 @@ def create_metric(request: Request, identity: Identity, body: dict, resource_id:
             raise bad_request("No archive policy name specified and no archive policy rule found matching "
                               f"the metric name {name}")
         policy_name = rule.archive_policy_name
+    enforce(request, identity, "create metric", {
+        "creator": identity.creator, "archive_policy_name": policy_name, "name": name, "unit": body.get("unit"),
+        "resource_id": str(resource_id) if resource_id else None})
     try:
         return indexer.create_metric(uuid.uuid4(), identity.creator, policy_name, name=name,
                                      unit=body.get("unit"), resource_id=resource_id)
@@ -77,7 +81,7 @@ def _resource_for_metric(request: Request, identity: Identity, body: dict) -> uu
     resource = services(request).indexer.get_resource("generic", rid)
     if resource is None:
         raise not_found(f"Resource {original} does not exist")
-    require_creator_or_admin(identity, resource.creator)
+    enforce_resource(request, identity, "update resource", resource)
     return rid
 
 
@@ -96,8 +100,9 @@ def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -
     filters = {k: q[k] for k in LIST_FILTERS if k in q}
     if "id" in filters and parse_uuid(filters["id"]) is None:
         return json_response([])
-    if not identity.is_admin and identity.project is not None:
-        filters["visible_to_project_id"] = identity.project
+    scope = metric_scope(request, identity, "list metric")
+    if scope is not None:
+        filters["visible_to_project_id"] = scope
     limit = page_limit(request, q.get("limit"))
     marker = q.get("marker")
     marker_id = parse_uuid(marker) if marker else None
@@ -114,13 +119,15 @@ def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -
 
 @router.get("/{metric_id}")
 def get_metric(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    return json_response(metric_view(get_metric_or_404(request, metric_id)))
+    metric = get_metric_or_404(request, metric_id)
+    enforce_metrics(request, identity, "get metric", [metric])
+    return json_response(metric_view(metric))
 
 
 @router.delete("/{metric_id}", status_code=204)
 def delete_metric(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
-    require_creator_or_admin(identity, metric.creator)
+    enforce_metrics(request, identity, "delete metric", [metric])
     try:
         services(request).indexer.delete_metric(metric.id)
     except idx.NoSuchMetric as e:
@@ -131,11 +138,13 @@ def delete_metric(metric_id: str, request: Request, identity: Identity = Depends
 @router.post("/{metric_id}/measures", status_code=202)
 async def post_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
-    require_creator_or_admin(identity, metric.creator)
+    enforce_metrics(request, identity, "post measures", [metric])
     ts, values = measures.parse_measures(await read_json(request))
     return await measures.store(request, {metric.id: (ts, values)})
 
 
 @router.get("/{metric_id}/measures")
 async def get_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    return await measures.read(request, get_metric_or_404(request, metric_id))
+    metric = get_metric_or_404(request, metric_id)
+    enforce_metrics(request, identity, "get measures", [metric])
+    return await measures.read(request, metric)

@@ -22,7 +22,8 @@ from fastapi.responses import Response
 
 from telescale import indexer as idx
 from telescale.api import measures
-from telescale.api.auth import Identity, get_identity, require_creator_or_admin
+from telescale.api.access import enforce, enforce_metrics, enforce_resource, resource_scope, with_scope
+from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json, read_raw
 from telescale.api.deps import base_url, page_limit, require_json_accept, services, url_for
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
@@ -171,12 +172,16 @@ def _rid(resource_id: str, identity: Identity) -> uuid.UUID:
         raise not_found(str(idx.NoSuchResource(resource_id))) from None
 
 
-def _get_resource(request: Request, rtype: str, resource_id: str, identity: Identity) -> idx.Resource:
+def _get_resource(request: Request, rtype: str, resource_id: str, identity: Identity,
+                  rule: str | None = "get resource") -> idx.Resource:
+    """The resource named by the URL (404 if none), after checking ``rule`` on it (403)."""
     _type(request, rtype)
     rid = _rid(resource_id, identity)
     resource = services(request).indexer.get_resource(rtype, rid)
     if resource is None:
         raise not_found(str(idx.NoSuchResource(rid)))
+    if rule is not None:
+        enforce_resource(request, identity, rule, resource)
     return resource
 
 
@@ -320,6 +325,10 @@ async def create_resource(rtype: str, request: Request, identity: Identity = Dep
     except ValueError as e:
         raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": ["id"]}) from None
     metrics = _metrics_arg(request, body.get("metrics") or {})
+    enforce(request, identity, "create resource", {
+        "resource_type": rtype, "id": str(rid), "original_resource_id": body["id"],
+        **{k: (str(v) if k in ("started_at", "ended_at") and v is not None else v)
+           for k, v in body.items() if k not in ("id", "metrics")}})
     attributes = {k: v for k, v in body.items() if k not in BASE_FIELDS}
     try:
         resource = services(request).indexer.create_resource(
@@ -338,8 +347,10 @@ async def create_resource(rtype: str, request: Request, identity: Identity = Dep
 def list_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
     q = request.query_params
+    scope = resource_scope(request, identity, "list resource", rtype)
     return list_page(request, rtype, history=parse_bool(q.get("history"), "history"),
-                     details=parse_bool(q.get("details"), "details"), identity=identity)
+                     details=parse_bool(q.get("details"), "details"), filter_node=with_scope(None, scope),
+                     identity=identity)
 
 
 @router.post("/v1/search/resource/{rtype}")
@@ -347,8 +358,10 @@ async def search_resources(rtype: str, request: Request, identity: Identity = De
     _type(request, rtype)
     q = request.query_params
     node = await request_filter(request)
+    scope = resource_scope(request, identity, "search resource", rtype)
     return list_page(request, rtype, history=parse_bool(q.get("history"), "history"),
-                     details=parse_bool(q.get("details"), "details"), filter_node=node, identity=identity)
+                     details=parse_bool(q.get("details"), "details"), filter_node=with_scope(node, scope),
+                     identity=identity)
 
 
 @router.get("/v1/search/resource/{rtype}", include_in_schema=False)
@@ -363,6 +376,7 @@ async def delete_resources(rtype: str, request: Request, identity: Identity = De
     node = await request_filter(request)
     if node is None:
         raise bad_request("caution: the query can not be empty, or it will delete entire database")
+    node = with_scope(node, resource_scope(request, identity, "delete resources", rtype))
     try:
         deleted = services(request).indexer.delete_resources(rtype, filter_node=node,
                                                              id_transform=_id_transform(identity))
@@ -397,8 +411,7 @@ def _revision_needed(resource: idx.Resource, body: dict[str, Any]) -> bool:
 async def patch_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                          ) -> Response:
     resource_type = _type(request, rtype)
-    resource = _get_resource(request, rtype, resource_id, identity)
-    require_creator_or_admin(identity, resource.creator)
+    resource = _get_resource(request, rtype, resource_id, identity, "update resource")
     check_preconditions(request, resource)
     schema = resource_type.attributes if rtype != "generic" else _type(request, resource.type).attributes
     body = validate(vo.Schema({**BASE_SCHEMA, **attributes_schema(resource_type.attributes, for_update=True)}),
@@ -420,8 +433,7 @@ async def patch_resource(rtype: str, resource_id: str, request: Request, identit
 @router.delete(PREFIX + "/{rtype}/{resource_id}", status_code=204)
 def delete_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                     ) -> Response:
-    resource = _get_resource(request, rtype, resource_id, identity)
-    require_creator_or_admin(identity, resource.creator)
+    resource = _get_resource(request, rtype, resource_id, identity, "delete resource")
     check_preconditions(request, resource)
     try:
         services(request).indexer.delete_resource(resource.id)
@@ -449,8 +461,7 @@ def list_resource_metrics(rtype: str, resource_id: str, request: Request, identi
 @router.post(PREFIX + "/{rtype}/{resource_id}/metric")
 async def post_resource_metrics(rtype: str, resource_id: str, request: Request,
                                 identity: Identity = Depends(get_identity)) -> Response:
-    resource = _get_resource(request, rtype, resource_id, identity)
-    require_creator_or_admin(identity, resource.creator)
+    resource = _get_resource(request, rtype, resource_id, identity, "update resource")
     body = validate(vo.Schema(METRICS), await read_json(request))
     metrics = _metrics_arg(request, body)
     try:
@@ -464,25 +475,28 @@ async def post_resource_metrics(rtype: str, resource_id: str, request: Request,
     return json_response([metric_view(m) for m in attached])
 
 
-def _named_metric(request: Request, rtype: str, resource_id: str, name: str, identity: Identity) -> idx.Metric:
-    resource = _get_resource(request, rtype, resource_id, identity)
+def _named_metric(request: Request, rtype: str, resource_id: str, name: str, identity: Identity,
+                  rule: str) -> idx.Metric:
+    """A resource's metric by name, after checking the metric ``rule`` on it."""
+    resource = _get_resource(request, rtype, resource_id, identity, rule=None)
     mid = resource.metrics.get(name)
     if mid is None:
         raise not_found(f"Metric {name} does not exist")
-    return get_metric_or_404(request, str(mid))
+    metric = get_metric_or_404(request, str(mid))
+    enforce_metrics(request, identity, rule, [metric])
+    return metric
 
 
 @router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}")
 def get_named_metric(rtype: str, resource_id: str, name: str, request: Request,
                      identity: Identity = Depends(get_identity)) -> Response:
-    return json_response(metric_view(_named_metric(request, rtype, resource_id, name, identity)))
+    return json_response(metric_view(_named_metric(request, rtype, resource_id, name, identity, "get metric")))
 
 
 @router.post(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures", status_code=202)
 async def post_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                               identity: Identity = Depends(get_identity)) -> Response:
-    metric = _named_metric(request, rtype, resource_id, name, identity)
-    require_creator_or_admin(identity, metric.creator)
+    metric = _named_metric(request, rtype, resource_id, name, identity, "post measures")
     ts, values = measures.parse_measures(await read_json(request))
     return await measures.store(request, {metric.id: (ts, values)})
 
@@ -490,5 +504,5 @@ async def post_named_measures(rtype: str, resource_id: str, name: str, request: 
 @router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures")
 async def get_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                              identity: Identity = Depends(get_identity)) -> Response:
-    return await measures.read(request, _named_metric(request, rtype, resource_id, name, identity))
+    return await measures.read(request, _named_metric(request, rtype, resource_id, name, identity, "get measures"))
 

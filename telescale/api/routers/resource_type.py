@@ -21,7 +21,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from telescale import indexer as idx
-from telescale.api.auth import Identity, get_identity, require_admin
+from telescale.api.access import enforce
+from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import require_json_accept, services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
@@ -194,7 +195,7 @@ def list_types(request: Request, identity: Identity = Depends(get_identity)) -> 
 @router.post("", status_code=201)
 async def create_type(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     body = validate(TYPE_SCHEMA, await read_json(request))
-    require_admin(identity)
+    enforce(request, identity, "create resource type")
     try:
         attributes = {name: check_definition(name, spec)[0] for name, spec in body["attributes"].items()}
     except InvalidAttribute as e:
@@ -234,7 +235,7 @@ def _apply_patch(current: dict[str, Any], patch: list[dict[str, Any]]) -> dict[s
 @router.patch("/{name}")
 async def patch_type(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     rtype = get_type_or_404(request, name)
-    require_admin(identity)
+    enforce(request, identity, "update resource type")
     patch = validate(PATCH_SCHEMA, await read_json(request, (JSON_PATCH,)))
     next_doc = _apply_patch(type_view(rtype), patch)
     current = rtype.attributes
@@ -271,7 +272,7 @@ async def patch_type(name: str, request: Request, identity: Identity = Depends(g
 @router.delete("/{name}", status_code=204)
 def delete_type(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     get_type_or_404(request, name)
-    require_admin(identity)
+    enforce(request, identity, "delete resource type")
     try:
         services(request).indexer.delete_resource_type(name)
     except (idx.NoSuchResourceType, idx.ResourceTypeInUse) as e:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from telescale.api.auth import Identity, get_identity, require_admin
+from telescale.api.access import enforce
+from telescale.api.auth import Identity, get_identity
 from telescale.api.deps import base_url, require_json_accept, services
 from telescale.api.jsonio import json_response
 from telescale.api.params import parse_bool
@@ -56,7 +57,7 @@ def capabilities() -> Response:
 @router.get("/v1/status", dependencies=[Depends(require_json_accept)])
 def status(request: Request, details: str = "true", identity: Identity = Depends(get_identity)) -> Response:
     """How many measures wait to be processed, per metric when `details` is true (admin only)."""
-    require_admin(identity)
+    enforce(request, identity, "get status")
     with_details = parse_bool(details, "details")
     svc = services(request)
     if with_details:

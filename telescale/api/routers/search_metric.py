@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from telescale import indexer as idx
 from telescale.api import measures as api_measures
+from telescale.api.access import enforce_metrics
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import require_json_accept, services
@@ -121,6 +122,7 @@ def _search(storage: StorageDriver, plan: Plan, method: str, predicate: value_se
 async def search_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
     metrics = _metrics(request, q.getlist("metric_id"))
+    enforce_metrics(request, identity, "search metric", metrics)
     predicate = _predicate(await read_json(request))
     start = _timestamp(q.get("start"), "start")
     stop = _timestamp(q.get("stop"), "stop")

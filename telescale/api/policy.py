@@ -1,0 +1,140 @@
+"""Who may do what: Gnocchi's policy rules, evaluated by oslo.policy and overridable from a policy file.
+
+The rule names and default check strings are Gnocchi 4.7's, so an operator's existing Gnocchi
+``policy.yaml`` keeps working (``api.policy_file``).  A rule is checked against a *target*: the object
+acted on, flattened to dotted keys (``resource.project_id``) as Gnocchi does.
+
+Listings cannot be checked object by object, so, like Gnocchi, :meth:`Policy.resource_scope` and
+:meth:`Policy.metric_scope` probe the rule with synthetic targets to learn which rows the caller may
+see: everything, the resources of its project, the objects its project created — and the listing is
+filtered in SQL to exactly that.  In ``basic`` and ``remoteuser`` modes callers carry no project, so,
+as in Gnocchi, listings are not filtered there; tenancy needs ``keystone`` or ``noauth``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from oslo_config import cfg
+from oslo_policy import policy as oslo_policy
+
+from telescale.api.auth import Identity
+from telescale.api.errors import ApiError, forbidden
+
+ADMIN = "role:admin"
+ADMIN_OR_SERVICE = "role:admin or role:service"
+CREATOR = "user:%(creator)s or project_id:%(created_by_project_id)s"
+
+#: Gnocchi 4.7's default rules (names and semantics are the compatibility contract).
+DEFAULT_RULES: dict[str, str] = {
+    "context_is_admin": ADMIN,
+    "admin_or_creator": f"{ADMIN} or {CREATOR}",
+    "admin_or_service": ADMIN_OR_SERVICE,
+    "creator": CREATOR,
+    "resource_owner": "project_id:%(project_id)s",
+    "metric_owner": "project_id:%(resource.project_id)s",
+    "get status": ADMIN,
+    "create resource": "",
+    "get resource": "rule:admin_or_creator or rule:resource_owner",
+    "update resource": "rule:admin_or_service or rule:creator",
+    "delete resource": "rule:admin_or_creator",
+    "delete resources": "rule:admin_or_creator",
+    "list resource": "rule:admin_or_creator or rule:resource_owner",
+    "search resource": "rule:admin_or_service or rule:creator or rule:resource_owner",
+    "create resource type": "rule:admin_or_service",
+    "get resource type": "",
+    "update resource type": "rule:admin_or_service",
+    "delete resource type": ADMIN,
+    "list resource type": "",
+    "create archive policy": "rule:admin_or_service",
+    "get archive policy": "",
+    "update archive policy": ADMIN,
+    "delete archive policy": ADMIN,
+    "list archive policy": "",
+    "create archive policy rule": ADMIN,
+    "get archive policy rule": "",
+    "update archive policy rule": ADMIN,
+    "delete archive policy rule": ADMIN,
+    "list archive policy rule": "",
+    "create metric": "",
+    "get metric": "rule:admin_or_service or rule:creator or rule:metric_owner",
+    "delete metric": "rule:admin_or_creator",
+    "list metric": "rule:admin_or_creator or rule:metric_owner",
+    "search metric": "rule:admin_or_creator or rule:metric_owner",
+    "post measures": "rule:admin_or_service or rule:creator",
+    "get measures": "rule:admin_or_service or rule:creator or rule:metric_owner",
+}
+
+
+def insufficient_privileges() -> ApiError:
+    return ApiError(403, "Insufficient privileges")
+
+
+def _flatten(target: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in target.items():
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def creator_fields(creator: str | None) -> dict[str, Any]:
+    """``creator`` and its two halves, the keys Gnocchi's ``creator`` rule reads."""
+    if creator is None:
+        return {"creator": None, "created_by_user_id": None, "created_by_project_id": None}
+    user, _, project = creator.partition(":")
+    return {"creator": creator, "created_by_user_id": user, "created_by_project_id": project}
+
+
+class Policy:
+    """The loaded rules; one per application, cheap to evaluate (a few microseconds a check)."""
+
+    def __init__(self, policy_file: str = "") -> None:
+        if policy_file and not os.path.isfile(policy_file):
+            raise ValueError(f"api.policy_file {policy_file} does not exist")
+        conf = cfg.ConfigOpts()
+        conf([], project="telescale", default_config_files=[])
+        self._enforcer = oslo_policy.Enforcer(conf, policy_file=policy_file or "/nonexistent/telescale-policy")
+        self._enforcer.register_defaults([oslo_policy.RuleDefault(n, check) for n, check in DEFAULT_RULES.items()])
+        self._enforcer.load_rules()
+
+    def allowed(self, identity: Identity, rule: str, target: Mapping[str, Any]) -> bool:
+        return bool(self._enforcer.enforce(rule, dict(_flatten(target)), identity.credentials()))
+
+    def enforce(self, identity: Identity, rule: str, target: Mapping[str, Any]) -> None:
+        """403 unless ``rule`` allows ``identity`` on ``target``."""
+        if not self.allowed(identity, rule, target):
+            raise forbidden()
+
+    def resource_scope(self, identity: Identity, rule: str, resource_type: str | None = None) -> dict | None:
+        """A search-filter node limiting a resource listing to what ``identity`` may see (None: all).
+
+        403 when the rule grants nothing at all (as Gnocchi: "Insufficient privileges").
+        """
+        if not identity.scoped or self.allowed(identity, rule, {"resource_type": resource_type}):
+            return None
+        project = identity.project or ""
+        clauses = []
+        if self.allowed(identity, rule, {"resource_type": resource_type, "project_id": project}):
+            clauses.append({"=": {"project_id": project}})
+        if self.allowed(identity, rule, {"resource_type": resource_type, "created_by_project_id": project}):
+            clauses.append({"=": {"created_by_project_id": project}})
+        if not clauses:
+            raise insufficient_privileges()
+        return {"or": clauses}
+
+    def metric_scope(self, identity: Identity, rule: str) -> str | None:
+        """The project whose metrics a metric listing is limited to (None: all).
+
+        Visible are the metrics the project created and those attached to a resource of (or created
+        by) the project — Gnocchi's "list metric" filter.  403 when the rule grants neither.
+        """
+        if not identity.scoped or self.allowed(identity, rule, {}):
+            return None
+        project = identity.project or ""
+        if not (self.allowed(identity, rule, {"created_by_project_id": project})
+                or self.allowed(identity, rule, {"resource": {"project_id": project}})):
+            raise insufficient_privileges()
+        return project
