@@ -86,6 +86,8 @@ class Settings:
     processing: ProcessingSettings = field(default_factory=ProcessingSettings)
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    #: Passed as-is to keystonemiddleware's auth_token when api.auth_mode = "keystone" (auth_url, …).
+    keystone_authtoken: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_path(self) -> Path:
@@ -153,6 +155,9 @@ def _apply(settings: Settings, section: str, key: str, value: Any) -> None:
     if section not in hints:
         raise ConfigError(f"unknown configuration section {section!r} (known: {', '.join(hints)})")
     group = getattr(settings, section)
+    if isinstance(group, dict):  # a free-form section, handed to a library that checks its own options
+        group[key] = value
+        return
     group_hints = typing.get_type_hints(type(group))
     if key not in group_hints:
         raise ConfigError(f"unknown setting {section}.{key} (known: {', '.join(group_hints)})")

@@ -70,6 +70,10 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
                    search_metric):
         app.include_router(module.router)
+    if settings.api.auth_mode == "keystone":
+        from telescale.api.keystone import KeystoneMiddleware  # imported only when used: it is heavy
+
+        app.add_middleware(KeystoneMiddleware, conf=settings.keystone_authtoken)
     app.add_middleware(CORSMiddleware, allowed_origins=settings.api.cors_allowed_origins)
     if settings.api.enable_proxy_headers_parsing:
         app.add_middleware(ProxyHeadersMiddleware)
