@@ -87,3 +87,35 @@ def test_sort_filter_and_pages(indexer: Indexer) -> None:
         indexer.list_resources("instance", sorts=["nope:asc"])
     with pytest.raises(InvalidMarker):
         indexer.list_resources("instance", marker=str(uuid.uuid4()))
+
+
+def test_fill_and_removal_rewrite_current_and_past_revisions_in_sql(indexer: Indexer) -> None:
+    """Filled values keep their JSON type, only missing/null values are filled, removal reaches history."""
+    indexer.create_resource_type("box", {"name": {"type": "string", "required": False},
+                                         "old": {"type": "string", "required": False}})
+    ids = [uuid.uuid4() for _ in range(3)]
+    indexer.create_resource("box", ids[0], "a", "u", attributes={"name": "kept", "old": "x"})
+    indexer.create_resource("box", ids[1], "b", "u", attributes={"name": None, "old": "y"})
+    indexer.create_resource("box", ids[2], "c", "u", attributes={})
+    indexer.update_resource("box", ids[2], old="z")  # one past revision without "name"
+    indexer.create_resource_type("other", {"name": {"type": "string", "required": False}})
+    other = uuid.uuid4()
+    indexer.create_resource("other", other, "o", "u", attributes={})
+
+    indexer.update_resource_type(
+        "box",
+        add_attributes={"name": {"type": "string", "required": True}, "on": {"type": "bool", "required": True},
+                        "size": {"type": "number", "required": True}, "label": {"type": "string", "required": True}},
+        del_attributes=["old"], fill={"name": "filled", "on": False, "size": 1.5, "label": 'say "hi"'})
+
+    current = {rid: indexer.get_resource("box", rid).attributes for rid in ids}
+    fill = {"on": False, "size": 1.5, "label": 'say "hi"'}
+    assert current == {ids[0]: {"name": "kept", **fill}, ids[1]: {"name": "filled", **fill},
+                       ids[2]: {"name": "filled", **fill}}
+    past = [r for r in indexer.list_resources("box", history=True, sorts=["revision_start:asc"])
+            if r.id == ids[2] and r.revision != -1]
+    assert len(past) == 1 and past[0].attributes == {"name": "filled", **fill}
+    assert indexer.get_resource("other", other).attributes == {}  # another type is untouched
+    # the filled values are real JSON booleans and numbers: typed searches find them
+    assert len(indexer.list_resources("box", filter_node=parse_string_filter("on = false"))) == 3
+    assert len(indexer.list_resources("box", filter_node=parse_string_filter("size >= 1.5"))) == 3
