@@ -3,8 +3,8 @@
 The virtualenv is built on first use under tests/e2e/.cache/ (gitignored) and reused afterwards: a
 stamp file written after a successful install marks it complete, and a lock keeps two test processes
 from building it at once.  It is kept apart from Telescale's .venv on purpose: gnocchiclient brings
-cliff, cmd2, rich, keystoneauth1, osc-lib-style pins and friends, which must never decide the versions
-Telescale (or another client's test, e.g. aodhclient) runs with; a user installs the CLI the same way
+cliff, cmd2, rich, keystoneauth1, stevedore, debtcollector …, whose versions must never decide (or be
+decided by) the ones Telescale or another client's test runs with; a user installs the CLI the same way
 (`pipx install gnocchiclient`, or a venv of its own).
 """
 
@@ -58,10 +58,15 @@ def _run(cmd: Sequence[str]) -> None:
 def ensure_installed() -> Path:
     """Path of the `gnocchi` executable, installing gnocchiclient into the cached venv when needed."""
     gnocchi = VENV / "bin" / "gnocchi"
-    if STAMP.exists() and gnocchi.exists():
+
+    def complete() -> bool:  # a stamp for this requirement, and an interpreter that still exists
+        return (STAMP.exists() and STAMP.read_text().strip() == REQUIREMENT and gnocchi.exists()
+                and (VENV / "bin" / "python").exists())
+
+    if complete():
         return gnocchi
     with _locked(CACHE / "gnocchiclient.lock"):
-        if STAMP.exists() and gnocchi.exists():
+        if complete():
             return gnocchi
         shutil.rmtree(VENV, ignore_errors=True)
         _run([sys.executable, "-m", "venv", str(VENV)])
@@ -97,12 +102,14 @@ class Result:
 
 @dataclass
 class Gnocchi:
-    """`gnocchi --os-auth-type gnocchi-basic --user USER --endpoint URL …` as subprocesses."""
+    """`gnocchi --os-auth-type gnocchi-basic --user USER --endpoint URL …` as subprocesses (or, with
+    `noauth` set to (user id, project id, roles), the `gnocchi-noauth` plugin)."""
 
     executable: Path
     endpoint: str
     user: str = "admin"
     env: dict[str, str] = field(default_factory=dict)
+    noauth: tuple[str, str, str] | None = None
 
     @property
     def python(self) -> Path:
@@ -111,11 +118,18 @@ class Gnocchi:
     def as_user(self, user: str) -> Gnocchi:
         return Gnocchi(self.executable, self.endpoint, user, self.env)
 
+    def as_noauth(self, user_id: str, project_id: str, roles: str) -> Gnocchi:
+        return Gnocchi(self.executable, self.endpoint, env=self.env, noauth=(user_id, project_id, roles))
+
+    def auth_options(self) -> list[str]:
+        if self.noauth is None:
+            return ["--os-auth-type", "gnocchi-basic", "--user", self.user, "--endpoint", self.endpoint]
+        user_id, project_id, roles = self.noauth
+        return ["--os-auth-type", "gnocchi-noauth", "--user-id", user_id, "--project-id", project_id,
+                "--roles", roles, "--endpoint", self.endpoint]
+
     def run(self, *args: str, stdin: str | None = None, auth: bool = True) -> Result:
-        cmd = [str(self.executable)]
-        if auth:
-            cmd += ["--os-auth-type", "gnocchi-basic", "--user", self.user, "--endpoint", self.endpoint]
-        cmd += list(args)
+        cmd = [str(self.executable), *(self.auth_options() if auth else []), *args]
         proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
                               env=clean_environment(self.env))
         return Result(list(args), proc.returncode, proc.stdout, proc.stderr)

@@ -474,3 +474,27 @@ def test_errors_a_user_hits(gnocchi: Gnocchi) -> None:
     assert bad.returncode == 2 and "invalid measure value" in bad.stderr
     down = Gnocchi(gnocchi.executable, f"http://127.0.0.1:{server.free_port()}").run("metric", "list")
     assert down.returncode != 0 and "Unable to establish connection" in down.stderr
+
+
+# --- the gnocchi-noauth plugin against api.auth_mode=noauth ---------------------------------------------
+
+def test_noauth_plugin_and_projects(gnocchi: Gnocchi, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`--os-auth-type gnocchi-noauth --user-id … --project-id … --roles …`: X-User-Id/X-Project-Id/X-Roles."""
+    data_dir = tmp_path_factory.mktemp("gnocchiclient-noauth") / "data"
+    overrides = ["api.auth_mode=noauth", "processing.workers=0", "api.workers=1"]
+    with server.running(data_dir, overrides) as srv:
+        base = Gnocchi(gnocchi.executable, srv.url)
+        alice = base.as_noauth("alice", "p-a", "member")
+        bob = base.as_noauth("bob", "p-b", "member")
+        admin = base.as_noauth("root", "p-admin", "admin")
+
+        created = alice.json("resource", "create", "na-1", "-a", "project_id:p-a", "-n", "cpu:low")
+        assert (created["creator"], created["project_id"]) == ("alice:p-a", "p-a")
+        assert alice.json("metric", "show", created["metrics"]["cpu"])["creator"] == "alice:p-a"
+        # as Gnocchi, a non-UUID id is hashed with its creator: bob's "na-1" is another resource
+        assert bob.fails("resource", "show", "na-1").endswith("does not exist (HTTP 404)")
+        assert bob.fails("resource", "show", created["id"]) == "Access was denied to this resource. (HTTP 403)"
+        assert created["id"] not in [r["id"] for r in bob.json("resource", "list")]
+        assert [r["id"] for r in admin.json("resource", "search", 'project_id = "p-a"')] == [created["id"]]
+        assert bob.fails("resource-type", "create", "na_type") == "Access was denied to this resource. (HTTP 403)"
+        assert admin.json("resource-type", "create", "na_type")["name"] == "na_type"
