@@ -161,11 +161,40 @@ def aggregate(g: Groups, method: str) -> np.ndarray:
     return fn(g)
 
 
+def counter_increase(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Increase between consecutive values of a counter that may reset, along ``axis``.
+
+    The counter-reset rule (Prometheus' ``rate()``/``increase()`` rule): a value lower than the one
+    before means the counter restarted from zero in between, so what it counted over that interval is
+    the new value itself, not the (negative) difference. A counter is never negative, so a reset
+    to a value below zero counts as no increase. The result is therefore never negative: Gnocchi
+    answered a reset with a large negative rate (gnocchi #1, #1044, #1079), which Aodh and
+    autoscaling read as "the load went away". NaN stays NaN (comparisons with NaN are false).
+    One length shorter than ``values`` along ``axis``; whole-array numpy, no loop over points.
+    """
+    vals = np.asarray(values, dtype=np.float64)
+    later: list[slice] = [slice(None)] * vals.ndim
+    earlier = list(later)
+    later[axis], earlier[axis] = slice(1, None), slice(None, -1)
+    cur, prev = vals[tuple(later)], vals[tuple(earlier)]
+    # cur >= prev gives a difference >= +0.0 in IEEE arithmetic; a reset gives max(cur, 0), +0.0 at worst
+    return np.where(cur < prev, np.where(cur > 0.0, cur, 0.0), cur - prev)
+
+
 def derive(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Differences between consecutive points, stamped with the later point (Gnocchi's rate:)."""
+    """Increases between consecutive points, stamped with the later point: what ``rate:`` aggregates.
+
+    As Gnocchi, ``rate:<m>`` applies ``<m>`` to the per-interval changes falling in each bucket
+    (``rate:sum`` is the bucket's total increase, ``rate:mean`` the mean per-interval increase,
+    ``rate:last`` the last interval's), but the changes follow :func:`counter_increase`, so a counter
+    reset never yields a negative rate. The raw tail keeps the point before the oldest bucket still
+    open (see ``update.compute_update``), so a reset falling exactly between two batches, or a late
+    point inside the back window, is differenced against the same neighbour as if the measures had
+    arrived together and in order.
+    """
     ts = np.asarray(timestamps, dtype=np.int64)
     vals = np.asarray(values, dtype=np.float64)
-    return ts[1:], np.diff(vals)
+    return ts[1:], counter_increase(vals)
 
 
 def split_method(method: str) -> tuple[bool, str]:

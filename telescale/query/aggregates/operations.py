@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from telescale.timeseries.aggregation import counter_increase
 from telescale.timeseries.policy import ALL_METHODS, RATE_PREFIX
 from telescale.timeseries.read import resample as engine_resample
 
@@ -196,8 +197,18 @@ UNARY_OPERATORS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+# Counter resets. ``rateofchange``/``rateofchangesec`` keep Gnocchi's plain difference: its conformance
+# file (aggregates-with-metric-ids.yaml, "get aggregates one metric rateofchange") asserts negative
+# values for a gauge that goes down, and nothing in a stored series says it is a counter. Their
+# ``counter`` twins apply the engine's counter-reset rule (:func:`counter_increase`: a drop is a restart
+# from zero, the increase is the new value, never negative), as ``rate:`` archive-policy methods do.
+# Cross-metric ``aggregate``/``rolling`` ``rate:`` stay plain differences too (a mean over several
+# counters drops when one of them resets, by less than that counter's value): to sum rates over
+# counters, take each counter's increase first, ``(aggregate sum (counterrateofchange (metric ...)))``.
+
+
 def rateofchange(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Difference with the previous point, from the second point on."""
+    """Difference with the previous point, from the second point on (Gnocchi's; negative on a drop)."""
     return times[1:], np.diff(values, axis=0)
 
 
@@ -210,9 +221,25 @@ def rateofchangesec(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
     return times, out
 
 
+def counterrateofchange(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rateofchange`` of a counter that may reset: the increase since the previous point, never negative."""
+    return times[1:], counter_increase(values, axis=0)
+
+
+def counterrateofchangesec(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``rateofchangesec`` of a counter that may reset: increase per second, never negative; first is NaN."""
+    out = np.full(values.shape, np.nan)
+    if len(times) > 1:
+        seconds = np.diff(times).astype(np.float64) / NS
+        out[1:] = counter_increase(values, axis=0) / seconds[:, None]
+    return times, out
+
+
 UNARY_WITH_TIMESTAMPS: dict[str, Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
     "rateofchange": rateofchange,
     "rateofchangesec": rateofchangesec,
+    "counterrateofchange": counterrateofchange,
+    "counterrateofchangesec": counterrateofchangesec,
 }
 
 

@@ -71,7 +71,8 @@ def numpy_aggregate(ts, vals, g, method, points=None):
     keep = np.append(ts[1:] != ts[:-1], True)
     ts, vals = ts[keep], vals[keep]
     if method.startswith("rate:"):
-        ts, vals = ts[1:], np.diff(vals)
+        # counter-reset rule: a drop is a restart from 0, the increase is the new value (never < 0)
+        ts, vals = ts[1:], np.where(vals[1:] < vals[:-1], np.maximum(vals[1:], 0.0), np.diff(vals))
         method = method[5:]
     b = ts // g * g
     keys, idx = np.unique(b, return_inverse=True)

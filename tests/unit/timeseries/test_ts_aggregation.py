@@ -48,7 +48,9 @@ def ref_series(ts, vals, g, method):
     pts = sorted(dict(zip(ts, vals, strict=True)).items())
     if method.startswith("rate:"):
         method = method[5:]
-        pts = [(pts[i][0], pts[i][1] - pts[i - 1][1]) for i in range(1, len(pts))]
+        # counter-reset rule: a drop means a restart from 0, so the increase is the new value (never < 0)
+        pts = [(pts[i][0], pts[i][1] - pts[i - 1][1] if pts[i][1] >= pts[i - 1][1] else max(pts[i][1], 0.0))
+               for i in range(1, len(pts))]
     buckets: dict[int, list[float]] = {}
     for t, v in pts:
         buckets.setdefault((t // g) * g, []).append(v)

@@ -125,8 +125,8 @@ def test_late_point_inside_back_window_reaggregates_bucket():
     assert series(store, 10, "count")[1].tolist() == [2, 1, 2]
     ts, vals = series(store, 60, "mean")
     assert ts.tolist() == [60, 120] and vals.tolist() == [7.0 / 3, 4.0]
-    assert series(store, 60, "rate:sum")[1].tolist() == [1.0, 3.0]  # 1->4->2, then 2->3->5
-    assert series(store, 10, "rate:sum")[1].tolist() == [3.0, -2.0, 3.0]
+    assert series(store, 60, "rate:sum")[1].tolist() == [5.0, 3.0]  # 1->4->2 (3 + reset 2), then 2->3->5
+    assert series(store, 10, "rate:sum")[1].tolist() == [3.0, 2.0, 3.0]  # 4->2 is a counter reset: +2
 
 
 def test_back_window_drops_and_truncates_raw():
