@@ -164,6 +164,25 @@ def _apply(settings: Settings, section: str, key: str, value: Any) -> None:
     setattr(group, key, _coerce(value, group_hints[key], f"{section}.{key}"))
 
 
+#: The smallest value each numeric setting accepts (and the largest, when there is one).
+RANGES: dict[str, tuple[float, float | None]] = {
+    "api.port": (1, 65535), "api.workers": (1, None), "api.max_limit": (1, None), "api.max_body_size": (1, None),
+    "api.refresh_timeout": (0, None), "incoming.sacks": (1, None), "processing.workers": (0, None),
+    "processing.delay": (0, None), "processing.janitor_interval": (0.001, None),
+    "janitor.resource_end_after": (0, None), "janitor.history_retention": (0, None), "janitor.batch_size": (1, None),
+}
+
+
+def check_ranges(settings: Settings) -> None:
+    """Refuse values of the right type but out of range (a negative retention, port 0 …), naming them."""
+    for name, (low, high) in RANGES.items():
+        section, _, key = name.partition(".")
+        value = getattr(getattr(settings, section), key)
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"{name}: must be {bound}, got {value!r}")
+
+
 def load(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -197,4 +216,5 @@ def load(
         if not sep or not dot:
             raise ConfigError(f"--set expects section.key=value, got {item!r}")
         _apply(settings, section, key, _parse_scalar(raw.strip()))
+    check_ranges(settings)
     return settings

@@ -40,6 +40,9 @@ def test_set_reads_toml_values_and_plain_strings() -> None:
     ("api.port=abc", "api.port: expected an integer"),
     ("api.port", "--set expects section.key=value"),
     ("indexer.create_default_archive_policies=maybe", "expected true or false"),
+    ("api.port=0", "api.port: must be between 1 and 65535"),
+    ("janitor.history_retention=-1", "janitor.history_retention: must be at least 0"),
+    ("incoming.sacks=0", "incoming.sacks: must be at least 1"),
 ])
 def test_bad_settings_are_named(override: str, message: str) -> None:
     with pytest.raises(config.ConfigError, match=message):
@@ -53,3 +56,9 @@ def test_missing_or_broken_file(tmp_path: Path) -> None:
     bad.write_text("[api\n")
     with pytest.raises(config.ConfigError, match="not valid TOML"):
         config.load(bad, environ={})
+
+
+def test_free_form_keystone_section_takes_any_key() -> None:
+    s = config.load(environ={"TELESCALE_KEYSTONE_AUTHTOKEN__AUTH_URL": "http://k:5000"},
+                    overrides=["keystone_authtoken.memcached_servers=127.0.0.1:11211"])
+    assert s.keystone_authtoken == {"auth_url": "http://k:5000", "memcached_servers": "127.0.0.1:11211"}
