@@ -117,6 +117,11 @@ class IndexerEngine:
         with self._reader() as session, session.begin():
             yield session
 
+    def _fetch(self, statement: sa.Executable, params: dict[str, Any] | None = None) -> list[sa.Row[Any]]:
+        """Rows of one read-only statement on a plain connection: no ORM session (hot paths)."""
+        with self._engine.connect() as conn:
+            return list(conn.execute(statement, params or {}).all())
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
         with self._writer() as session, session.begin():
