@@ -8,6 +8,7 @@ Clients send timestamps as ISO 8601 (naive means UTC), as epoch seconds, or rela
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import time
 import warnings
@@ -156,11 +157,29 @@ def _parse_iso_strings(values: Sequence[str]) -> np.ndarray | None:
 
 
 def format_timestamps(timestamps: np.ndarray) -> list[str]:
-    """ISO 8601 with an explicit UTC offset, microseconds only when needed (as Python's isoformat)."""
+    """ISO 8601 with an explicit UTC offset, microseconds only when needed (as Python's isoformat).
+
+    Whole seconds (every stored granularity) take a fast path: numpy's per-element date formatting is
+    the slowest step of a read, so only the distinct days are formatted and the time of day is looked
+    up in a table of the 86,400 possible ``THH:MM:SS+00:00`` suffixes.
+    """
     ts = np.asarray(timestamps, dtype=np.int64)
-    unit = "s" if not (ts % NS).any() else "us"
-    text = np.datetime_as_string(ts.astype("datetime64[ns]"), unit=unit)
-    return [t + "+00:00" for t in text.tolist()]
+    if not ts.size:
+        return []
+    if (ts % NS).any():
+        text = np.datetime_as_string(ts.astype("datetime64[ns]"), unit="us")
+        return [t + "+00:00" for t in text.tolist()]
+    days, second_of_day = np.divmod(ts // NS, 86400)
+    unique_days, which = np.unique(days, return_inverse=True)
+    dates = np.datetime_as_string(unique_days.astype("datetime64[D]"))
+    return np.char.add(dates[which], _times_of_day()[second_of_day]).tolist()
+
+
+@functools.cache
+def _times_of_day() -> np.ndarray:
+    seconds = np.arange(86400)
+    h, m, s = (seconds // 3600).tolist(), (seconds // 60 % 60).tolist(), (seconds % 60).tolist()
+    return np.array([f"T{a:02d}:{b:02d}:{c:02d}+00:00" for a, b, c in zip(h, m, s, strict=True)])
 
 
 def format_timestamp(ns: int) -> str:

@@ -8,6 +8,7 @@ an optional synchronous refresh, then the shared read path in `telescale.query`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import numpy as np
@@ -114,11 +115,11 @@ async def read(request: Request, metric: Any) -> Response:
     return fast_json_response(render(series))
 
 
-def render(series: list[tuple[int, np.ndarray, np.ndarray]]) -> list[list[Any]]:
-    out: list[list[Any]] = []
+def render(series: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple[str, float, float]]:
+    """Rows ``(timestamp, granularity_seconds, value)``; tuples built by zip in C (orjson writes them as arrays)."""
+    out: list[tuple[str, float, float]] = []
     for granularity, ts, values in series:
-        seconds = granularity / NS
-        out.extend([t, seconds, v] for t, v in zip(format_timestamps(ts), values.tolist(), strict=True))
+        out.extend(zip(format_timestamps(ts), itertools.repeat(granularity / NS), values.tolist(), strict=False))
     return out
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from telescale.timeutil import (
+    NS,
     TimeParseError,
     format_timespan,
     format_timestamps,
@@ -67,3 +72,13 @@ def test_out_of_range_timestamps_are_refused_not_wrapped(values: list) -> None:
         parse_timestamps(values)
     with pytest.raises(TimeParseError, match="out of range"):
         parse_timestamp(values[0])
+
+
+@given(st.lists(st.integers(min_value=-2_208_988_800, max_value=9_000_000_000), min_size=1, max_size=50),
+       st.booleans())
+def test_format_timestamps_matches_isoformat(seconds: list[int], fractional: bool) -> None:
+    """The table-driven fast path (whole seconds) and the sub-second path both equal Python's isoformat."""
+    ns = np.array(seconds, dtype=np.int64) * NS + (250_000_000 if fractional else 0)
+    expected = [(datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(microseconds=int(n) // 1000)
+                 ).isoformat() for n in ns.tolist()]
+    assert format_timestamps(ns) == expected
