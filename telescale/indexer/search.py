@@ -48,6 +48,7 @@ Every refusal is an :class:`InvalidSearch` (a ``ValueError``) whose ``str`` is t
 from __future__ import annotations
 
 import datetime
+import json
 import math
 import operator
 import re
@@ -658,9 +659,15 @@ class _Compiler:
         attributes = self.columns.attributes
 
         def contains(v: Any) -> sa.ColumnElement[bool]:
-            return attributes.op("@>", return_type=sa.Boolean)(
-                sa.cast(sa.bindparam(None, {f.json_key: v}, type_=postgresql.JSONB), postgresql.JSONB)
-            )
+            if isinstance(v, str) and "\x00" in v:
+                return sa.false()  # JSONB cannot hold U+0000, so no stored value has it
+            # The document inlined as a literal, not a bind parameter: psycopg prepares a statement run
+            # five times, and PostgreSQL may then switch to one generic plan for every value, which cannot
+            # know how selective the value is. Measured on a million resources, that plan walks the order
+            # index filtering every row (700 ms) where the plan for the value reads the GIN index (1 ms).
+            document = json.dumps({f.json_key: v}, separators=(",", ":"))
+            literal = sa.bindparam(None, document, type_=sa.String, literal_execute=True)
+            return attributes.op("@>", return_type=sa.Boolean)(sa.cast(literal, postgresql.JSONB))
 
         if op == "in":
             parts = [contains(v) for v in value if v is not None]
