@@ -16,6 +16,7 @@ from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware
 from telescale.api.policy import Policy
 from telescale.api.routers import (
     aggregates,
+    aggregation_resource,
     archive_policy,
     archive_policy_rule,
     batch,
@@ -68,7 +69,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
         return error_response(500, "Internal error: see the server log", accept=request.headers.get("accept"))
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
-                   search_metric):
+                   aggregation_resource, search_metric):
         app.include_router(module.router)
     if settings.api.auth_mode == "keystone":
         from telescale.api.keystone import KeystoneMiddleware  # imported only when used: it is heavy

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from telescale.indexer.metrics import Metrics
 from telescale.indexer.policies import DEFAULT_RULE, ArchivePolicies
+from telescale.indexer.resource_metrics import ResourceMetrics
 from telescale.indexer.resource_search import ResourceSearch
 from telescale.indexer.resource_types import ResourceTypes
 from telescale.indexer.resources import Resources
@@ -16,5 +17,6 @@ from telescale.indexer.schema import IndexerSchema
 __all__ = ["DEFAULT_RULE", "Indexer"]
 
 
-class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch):
+class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
+              ResourceMetrics):
     """Archive policies, rules, metrics and resources in SQL (SQLite by default, PostgreSQL to scale out)."""

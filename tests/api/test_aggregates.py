@@ -168,11 +168,11 @@ def test_query_argument_errors(client: TestClient) -> None:
         assert r.json()["description"] == {"cause": "Argument value error", "detail": field, "reason": reason}
 
 
-def test_resource_search_is_refused_clearly(client: TestClient) -> None:
+def test_resource_search_without_matching_metric_is_404(client: TestClient) -> None:
     r = client.post("/v1/aggregates", headers=USER,
                     json={"resource_type": "generic", "search": {}, "operations": "(metric cpu mean)"})
-    assert r.status_code == 400
-    assert "resource search" in r.json()["description"]["reason"]
+    assert r.status_code == 404
+    assert r.json()["description"] == "Metric ['cpu'] does not exist"
 
 
 def test_deprecated_cross_metric(client: TestClient) -> None:

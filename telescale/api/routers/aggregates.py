@@ -6,9 +6,11 @@ operations tree to `telescale.query.aggregates`, which does the work in a worker
 
 from __future__ import annotations
 
+import datetime
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,17 +19,23 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from telescale import indexer as idx
 from telescale.api import measures as api_measures
-from telescale.api.access import enforce_metrics
+from telescale.api.access import enforce_metrics, resource_scope, with_scope
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
 from telescale.api.deps import require_json_accept, services
 from telescale.api.errors import ApiError, argument_error, bad_request, not_found, query_not_found
+from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import JSON_TYPE
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
+from telescale.api.routers.resource import resource_view
+from telescale.api.routers.resource_type import render_value
 from telescale.api.views import metric_view
+from telescale.indexer import search as search_language
 from telescale.query import measures as query
 from telescale.query.aggregates import align, parser
+from telescale.query.aggregates import resources as agg_resources
 from telescale.query.aggregates.evaluate import AggregationDoesNotExist, Reference, Result, evaluate
 from telescale.query.aggregates.operations import AGGREGATE_METHODS, UnAggregableTimeseries
 from telescale.query.aggregates.parser import Aggregation, MetricNode
@@ -97,10 +105,11 @@ async def _refresh(request: Request, metrics: Sequence[Any]) -> None:
 # Rendering
 
 
-def _rows(measures: list[tuple[int, np.ndarray, np.ndarray]]) -> list[list[Any]]:
+def _rows(measures: Sequence[tuple[Any, np.ndarray, np.ndarray]]) -> list[list[Any]]:
+    """``[timestamp, granularity seconds (or the calendar unit), value]`` rows."""
     out: list[list[Any]] = []
     for g, ts, values in measures:
-        seconds = g / NS
+        seconds = g if isinstance(g, str) else g / NS
         out.extend([t, seconds, v] for t, v in zip(format_timestamps(ts), values.tolist(), strict=True))
     return out
 
@@ -109,7 +118,7 @@ def _finite(result: Result) -> bool:
     return all(np.isfinite(v).all() for series in result.series.values() for _, _, v in series)
 
 
-def _respond(body: Any, finite: bool) -> Response:
+def respond(body: Any, finite: bool) -> Response:
     """orjson when every value is finite; otherwise the standard library, which writes NaN/Infinity
     as Gnocchi does (orjson would turn them into null)."""
     if finite:
@@ -175,16 +184,19 @@ def _run(request: Request, tree: parser.Node, refs: list[Reference], lookup: dic
 async def post_aggregates(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
     details = parse_bool(q.get("details"), "details")
-    parse_bool(q.get("use_history"), "use_history")
+    use_history = parse_bool(q.get("use_history"), "use_history")
     refresh = parse_bool(q.get("refresh"), "refresh")
     start, stop, granularity, needed_overlap, fill = _query_args(request, default_fill="dropna")
     body = await read_json(request)
     tree = _parse_operations(body)
     if "resource_type" in body or "search" in body:
-        raise bad_request({"cause": "Invalid input",
-                           "reason": "Aggregates over a resource search (resource_type, search) are not "
-                                     "supported yet; reference metrics by id",
-                           "detail": [k for k in ("resource_type", "search") if k in body]})
+        rtype, node = _resource_search_body(request, body)
+        refs = _metric_references(tree, body["operations"])
+        search = ResourceSearch(rtype, with_scope(node, resource_scope(request, identity, "search resource", rtype)),
+                                groupby_arg(request), use_history, _id_transform(identity))
+        options = dict(start=start, stop=stop, granularity=granularity, needed_overlap=needed_overlap, fill=fill)
+        return await _resource_aggregates(request, tree, refs, search, details=details, refresh=refresh,
+                                          **options)
     refs = _metric_references(tree, body["operations"])
     columns, lookup, metrics = _resolve(request, refs)
     enforce_metrics(request, identity, "get metric", metrics)
@@ -200,7 +212,181 @@ async def post_aggregates(request: Request, identity: Identity = Depends(get_ide
     out: dict[str, Any] = {"measures": _measures_body(result, columns)}
     if details:
         out["references"] = [metric_view(m) for m in metrics]
-    return _respond(out, _finite(result))
+    return respond(out, _finite(result))
+
+
+# ---------------------------------------------------------------------------------------------------
+# POST /v1/aggregates over a resource search
+
+
+@dataclass(frozen=True)
+class ResourceSearch:
+    """Which resources an aggregate reads: the type, the (tenancy-scoped) filter, the grouping."""
+
+    type: str
+    node: Any
+    groupby: list[str]
+    history: bool = False
+    id_transform: Any = None
+
+
+def groupby_arg(request: Request) -> list[str]:
+    """``groupby`` as Gnocchi takes it: repeated (``groupby=a&groupby=b``), deduplicated and sorted."""
+    q = request.query_params
+    return sorted(set(q.getlist("groupby") + q.getlist("groupby[]")))
+
+
+def _id_transform(identity: Identity) -> Any:
+    return lambda value: resource_uuid(value, identity.creator)
+
+
+def _search_error(e: search_language.InvalidSearch) -> ApiError:
+    """A bad ``search`` in the body, named as such (``@ data['search']…``)."""
+    reason = e.reason
+    where = "@ data['search']"
+    reason = reason.replace("@ data[", where + "[", 1) if "@ data[" in reason else f"{reason} {where}"
+    return _invalid_body(reason, ["search", *(str(p) for p in e.path)])
+
+
+def _resource_search_body(request: Request, body: dict[str, Any]) -> tuple[str, Any]:
+    """``resource_type`` (it must exist: 400 otherwise, as Gnocchi) and ``search`` (JSON or string form)."""
+    rtype = body.get("resource_type")
+    if "resource_type" not in body:
+        raise _invalid_body("'search' needs 'resource_type' (the type of the resources searched) "
+                            "@ data['resource_type']", ["resource_type"])
+    if not isinstance(rtype, str):
+        raise _invalid_body("expected str for dictionary value @ data['resource_type']", ["resource_type"])
+    try:
+        services(request).indexer.get_resource_type(rtype)
+    except idx.NoSuchResourceType as e:
+        raise bad_request(str(e)) from None
+    raw = body.get("search")
+    try:
+        if isinstance(raw, str):
+            return rtype, search_language.parse_string_filter(raw)
+        return rtype, search_language.parse_json_filter(raw)
+    except search_language.InvalidSearch as e:
+        raise _search_error(e) from None
+
+
+def group_view(request: Request, rtype: str, groupby: Sequence[str], key: Sequence[Any]) -> dict[str, Any]:
+    """Group values as Gnocchi shows them: ids and datetimes as text, attributes as stored."""
+    schema = services(request).indexer.get_resource_type(rtype).attributes
+    out: dict[str, Any] = {}
+    for name, value in zip(groupby, key, strict=True):
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        elif isinstance(value, datetime.datetime):
+            value = value.isoformat()
+        else:
+            value = render_value(schema.get(name), value)
+        out[name] = value
+    return out
+
+
+def _find_resources(request: Request, search: ResourceSearch, patterns: Sequence[str]) -> list[Any]:
+    try:
+        return services(request).indexer.search_resource_metrics(
+            search.type, patterns, filter_node=search.node, groupby=search.groupby, history=search.history,
+            id_transform=search.id_transform)
+    except idx.NoSuchResourceType as e:
+        raise bad_request(str(e)) from None
+    except idx.InvalidPagination as e:
+        raise bad_request(f"Invalid pagination: `{e}'") from None
+    except search_language.InvalidSearch as e:
+        raise bad_request(e.description) from None
+    except (idx.InvalidFilter, idx.ResourceAttributeError) as e:
+        raise bad_request(str(e)) from None
+
+
+def _reference_views(request: Request, search: ResourceSearch, wanted: set[tuple[uuid.UUID, int]]
+                     ) -> dict[tuple[uuid.UUID, int], dict[str, Any]]:
+    """``details=true``: the matched resources (revisions with history) as Gnocchi shows them."""
+    if not wanted:
+        return {}
+    indexer = services(request).indexer
+    resources = indexer.list_resources(search.type, filter_node=search.node, history=search.history,
+                                       id_transform=search.id_transform)
+    schema = indexer.get_resource_type(search.type).attributes if search.type != "generic" else None
+    return {(r.id, r.revision): resource_view(r, schema) for r in resources if (r.id, r.revision) in wanted}
+
+
+def _resource_measures_body(result: Result, refs: Sequence[Reference]) -> dict[str, Any]:
+    if result.aggregated:
+        return {"aggregated": _rows(result.series.get(None, []))}
+    return {rid: {name: {method: _rows(m) for method, m in methods.items()} for name, methods in names.items()}
+            for rid, names in agg_resources.results_by_resource(refs, result).items()}
+
+
+async def _resource_aggregates(request: Request, tree: parser.Node, refs: list[tuple[str, str]],
+                               search: ResourceSearch, *, details: bool, refresh: bool, **options: Any) -> Response:
+    """Aggregates over the resources ``search`` finds: one answer, or one per group with ``groupby``."""
+    patterns = [p for p, _ in refs]
+    resources = await run_in_threadpool(_find_resources, request, search, patterns)
+    if refresh:
+        await _refresh(request, list(agg_resources.metric_ids(resources).values()))
+    storage = services(request).storage
+
+    def work() -> Any:
+        if search.history and search.groupby:
+            return agg_resources.evaluate_history(storage, tree, refs, resources, **options)
+        groups = agg_resources.group_resources(resources) if search.groupby else [((), list(resources))]
+        return agg_resources.evaluate_groups(storage, tree, refs, groups, **options)
+
+    try:
+        computed = await run_in_threadpool(work)
+    except UnAggregableTimeseries as e:
+        raise bad_request(e.jsonify()) from None
+    except agg_resources.NoMetricMatched as e:
+        raise not_found(str(e)) from None
+    except agg_resources.NotAggregated as e:
+        raise bad_request({"cause": "Invalid operations", "reason": str(e), "detail": ["operations"]}) from None
+    except AggregationDoesNotExist as e:
+        r = e.reference
+        raise not_found({"cause": "Metrics with unknown aggregation", "detail": [[r.name, r.method]]}) from None
+
+    if search.history and search.groupby:
+        return _history_response(request, search, computed, details)
+    groups: list[agg_resources.Group] = [g for g in computed if g.result is not None]
+    views = _reference_views(request, search, {(r.resource, -1) for g in groups for r in g.references}) \
+        if details else {}
+    finite = all(_finite(g.result) for g in groups if g.result is not None)
+    if not search.groupby:
+        group = groups[0]
+        assert group.result is not None
+        out: dict[str, Any] = {"measures": _resource_measures_body(group.result, group.references)}
+        if details:
+            out["references"] = _unique_views(views, (r.resource for r in group.references))
+        return respond(out, finite)
+    answer = []
+    for group in groups:
+        assert group.result is not None
+        measures: dict[str, Any] = {"measures": _resource_measures_body(group.result, group.references)}
+        if details:
+            measures["references"] = _unique_views(views, (r.resource for r in group.references))
+        answer.append({"group": group_view(request, search.type, search.groupby, group.key), "measures": measures})
+    return respond(answer, finite)
+
+
+def _unique_views(views: dict[tuple[uuid.UUID, int], dict[str, Any]], ids: Iterable[uuid.UUID],
+                  revision: int = -1) -> list[dict[str, Any]]:
+    return [views[(i, revision)] for i in dict.fromkeys(ids) if (i, revision) in views]
+
+
+def _history_response(request: Request, search: ResourceSearch, groups: list[agg_resources.HistoryGroup],
+                      details: bool) -> Response:
+    views = _reference_views(request, search, {(r.id, r.revision) for g in groups for r in g.revisions}) \
+        if details else {}
+    answer = []
+    finite = True
+    for group in groups:
+        finite = finite and all(np.isfinite(v).all() for _, _, v in group.measures)
+        measures: dict[str, Any] = {"measures": {"aggregated": _rows(group.measures)}}
+        if details:
+            measures["references"] = [views[(r.id, r.revision)] for r in group.revisions
+                                      if (r.id, r.revision) in views]
+        answer.append({"group": group_view(request, search.type, search.groupby, group.key), "measures": measures})
+    return respond(answer, finite)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,21 +420,39 @@ def _no_such_aggregation(metric: Any, method: str, granularity: int) -> ApiError
                      f"for metric {metric.id} does not exist")
 
 
-async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUID]) -> Response:
+@dataclass(frozen=True)
+class CrossMetricArgs:
+    """The query arguments of the deprecated cross-metric aggregation, parsed once per request."""
+
+    start: int | None
+    stop: int | None
+    granularity: int | None
+    needed_overlap: float | None
+    fill: float | str | None
+    aggregation: str
+    reaggregation: str
+    resample: str | None
+    refresh: bool
+
+
+def cross_metric_args(request: Request) -> CrossMetricArgs:
     q = request.query_params
-    metrics = services(request).indexer.get_metrics(ids)
-    found = {m.id for m in metrics}
-    for i in ids:
-        if i not in found:
-            raise not_found(f"Metric {i} does not exist")
-    enforce_metrics(request, identity, "get measures", metrics)
-    metrics.sort(key=lambda m: str(m.id))
     start, stop, granularity, needed_overlap, fill = _query_args(request, default_fill=None)
     aggregation = q.get("aggregation", "mean")
-    reaggregation = q.get("reaggregation") or aggregation
+    return CrossMetricArgs(start, stop, granularity, needed_overlap, fill, aggregation,
+                           q.get("reaggregation") or aggregation, q.get("resample"),
+                           parse_bool(q.get("refresh"), "refresh"))
+
+
+async def cross_metric_measures(request: Request, metrics: list[Any], args: CrossMetricArgs) -> Result | list:
+    """Gnocchi's ``get_cross_metric_measures_from_objs``: the measures of one metric, or ``reaggregation``
+    of ``aggregation`` across several (``[]`` without metrics).  The caller has checked access."""
+    start, stop, granularity, needed_overlap, fill = (args.start, args.stop, args.granularity,
+                                                     args.needed_overlap, args.fill)
+    aggregation, reaggregation = args.aggregation, args.reaggregation
     if not metrics:
-        return _respond([], True)
-    resample, calendar = resample_args(q.get("resample"), granularity)
+        return []
+    resample, calendar = resample_args(args.resample, granularity)
     if granularity is None:
         common = set.intersection(*(set(m.archive_policy.granularities) for m in metrics))
         grans = sorted(common, reverse=True)
@@ -261,7 +465,7 @@ async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUI
         for g in grans:
             if g not in m.archive_policy.granularities:
                 raise _no_such_aggregation(m, aggregation, g)
-    if parse_bool(q.get("refresh"), "refresh"):
+    if args.refresh:
         await _refresh(request, metrics)
     storage = services(request).storage
 
@@ -272,18 +476,20 @@ async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUI
         except query.MeasuresQueryError as e:
             raise query_not_found(e) from None
 
-        def read_one() -> list[tuple[int, np.ndarray, np.ndarray]]:
+        def read_one() -> list[tuple[Any, np.ndarray, np.ndarray]]:
             out = []
             for g in grans:
                 out.extend(query.get_measures(storage, metric, aggregation, granularity=g, start=start,
                                               stop=stop, resample=resample, calendar=calendar))
+            if calendar is not None:  # the calendar unit stands for the granularity, as in Gnocchi
+                return [(calendar, ts, v) for _, ts, v in out]
             return out
 
         try:
             series = await run_in_threadpool(read_one)
         except ValueError as e:  # rate: with a calendar resample
             raise bad_request(str(e)) from None
-        return _respond(_rows(series), all(np.isfinite(v).all() for _, _, v in series))
+        return Result(True, {None: series})
 
     if calendar is not None:
         raise bad_request("Calendar resampling is only available for a single metric")
@@ -300,13 +506,31 @@ async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUI
     tree = Aggregation("aggregate", reaggregation, node)
     lookup = {(r.name, aggregation): [i] for i, r in enumerate(refs)}
     try:
-        result = await run_in_threadpool(
+        return await run_in_threadpool(
             _run, request, tree, refs, lookup, start=start, stop=stop, granularity=granularity,
             needed_overlap=100.0 if needed_overlap is None else needed_overlap, fill=fill)
     except AggregationDoesNotExist as e:
         m = e.reference.metric
         raise _no_such_aggregation(m, aggregation, m.archive_policy.definition[0].granularity) from None
-    return _respond(_rows(result.series.get(None, [])), _finite(result))
+
+
+def cross_metric_rows(result: Result | list) -> tuple[list[list[Any]], bool]:
+    """What :func:`cross_metric_measures` computed, as Gnocchi's rows, and whether every value is finite."""
+    if isinstance(result, list):
+        return [], True
+    return _rows(result.series.get(None, [])), _finite(result)
+
+
+async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUID]) -> Response:
+    metrics = services(request).indexer.get_metrics(ids)
+    found = {m.id for m in metrics}
+    for i in ids:
+        if i not in found:
+            raise not_found(f"Metric {i} does not exist")
+    enforce_metrics(request, identity, "get measures", metrics)
+    metrics.sort(key=lambda m: str(m.id))
+    rows, finite = cross_metric_rows(await cross_metric_measures(request, metrics, cross_metric_args(request)))
+    return respond(rows, finite)
 
 
 @router.get("/v1/aggregation/metric")

@@ -48,17 +48,45 @@ def parse_fill(value: Any) -> float | str:
         raise ValueError(FILL_ERROR) from None
 
 
-def align(series: Sequence[tuple[np.ndarray, np.ndarray]], fill: Fill = None) -> tuple[np.ndarray, np.ndarray]:
-    """Union of the timestamps and a ``(len(times), len(series))`` matrix, holes filled per ``fill``."""
+def align(series: Sequence[tuple[np.ndarray, np.ndarray]], fill: Fill = None,
+          granularity: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Union of the timestamps and a ``(len(times), len(series))`` matrix, holes filled per ``fill``.
+
+    With ``granularity`` (timestamps then are bucket starts) the union is found on the bucket grid in
+    linear time instead of by sorting, which matters when thousands of series are aligned; the answer
+    is the same either way.
+    """
     parts = [np.asarray(ts, dtype=np.int64) for ts, _ in series]
-    everything = np.concatenate(parts) if parts else np.empty(0, np.int64)
-    times, where = np.unique(everything, return_inverse=True)
     filler = fill if isinstance(fill, float) else np.nan
+    if parts and all(p.size == parts[0].size for p in parts) and all(np.array_equal(p, parts[0]) for p in parts):
+        # Every series has the same timestamps (the usual case): no union to compute.
+        times = parts[0]
+        grid = np.column_stack([np.asarray(v, dtype=np.float64) for _, v in series]) if times.size \
+            else np.empty((0, len(series)))
+        return times, apply_fill(grid, fill)
+    everything = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    times, where = _union(everything, granularity)
     grid = np.full((times.size, len(series)), filler, dtype=np.float64)
     col = np.repeat(np.arange(len(series)), [p.size for p in parts])
     if everything.size:
-        grid[where.ravel(), col] = np.concatenate([np.asarray(v, dtype=np.float64) for _, v in series])
+        grid[where, col] = np.concatenate([np.asarray(v, dtype=np.float64) for _, v in series])
     return times, apply_fill(grid, fill)
+
+
+def _union(everything: np.ndarray, granularity: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique timestamps and, for each input timestamp, its row in them."""
+    if granularity and everything.size:
+        lo = int(everything.min())
+        offsets = everything - lo
+        slots = offsets // granularity
+        n_slots = int(slots.max()) + 1
+        if n_slots <= 4 * everything.size + 1024 and not (offsets % granularity).any():
+            present = np.zeros(n_slots, dtype=bool)
+            present[slots] = True
+            row_of_slot = np.cumsum(present) - 1
+            return lo + np.flatnonzero(present).astype(np.int64) * granularity, row_of_slot[slots]
+    times, where = np.unique(everything, return_inverse=True)
+    return times, where.ravel()
 
 
 def forward_fill(grid: np.ndarray) -> np.ndarray:

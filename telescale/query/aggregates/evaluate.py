@@ -6,8 +6,10 @@ Pure apart from the reads, which go through the shared read path
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +23,15 @@ from telescale.query.aggregates.parser import Aggregation, Apply, Constant, Metr
 from telescale.query.measures import MetricLike
 from telescale.storage.base import StorageDriver
 
-__all__ = ["AggregationDoesNotExist", "Reference", "Result", "evaluate", "pick_granularities"]
+__all__ = ["AggregationDoesNotExist", "Reference", "Result", "compute", "evaluate", "pick_granularities",
+           "read_columns", "read_key"]
 
 NS = 1_000_000_000
 Measures = list[tuple[int, np.ndarray, np.ndarray]]
+Column = tuple[np.ndarray, np.ndarray]  # (timestamps ns, values) of one series at one granularity
+ReadKey = tuple[uuid.UUID, str, int]  # (metric id, method, granularity ns)
+READ_THREADS = 4
+PARALLEL_FROM = 16  # fewer series than this are read in the calling thread
 
 
 class AggregationDoesNotExist(LookupError):
@@ -79,6 +86,11 @@ def pick_granularities(refs: Sequence[Reference], granularity: int | None) -> li
     return sorted(grans, reverse=True)
 
 
+def read_key(ref: Reference, granularity: int) -> ReadKey:
+    """What one read fetches: the same metric, method and granularity read once however often referenced."""
+    return (ref.metric.id, ref.method, int(granularity))
+
+
 def _read(storage: StorageDriver, ref: Reference, granularity: int, start: int | None,
           stop: int | None) -> tuple[np.ndarray, np.ndarray]:
     out = query.get_measures(storage, ref.metric, ref.method, granularity=granularity, start=start, stop=stop)
@@ -86,6 +98,25 @@ def _read(storage: StorageDriver, ref: Reference, granularity: int, start: int |
         return np.empty(0, np.int64), np.empty(0, np.float64)
     _, ts, vals = out[0]
     return ts, vals
+
+
+def read_columns(storage: StorageDriver, wanted: Iterable[tuple[Reference, int]], start: int | None,
+                 stop: int | None, *, threads: int = READ_THREADS) -> dict[ReadKey, Column]:
+    """Read every ``(reference, granularity)`` once, in ``threads`` threads when there are many.
+
+    Reading is file I/O plus decompression, both of which release the GIL for most of their time, so a
+    few threads overlap them well; for a handful of series the pool would cost more than it saves.
+    """
+    todo: dict[ReadKey, tuple[Reference, int]] = {}
+    for ref, g in wanted:
+        todo.setdefault(read_key(ref, g), (ref, g))
+    if threads <= 1 or len(todo) < PARALLEL_FROM:
+        return {k: _read(storage, ref, g, start, stop) for k, (ref, g) in todo.items()}
+    items = list(todo.items())
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        results = list(pool.map(lambda kv: _read(storage, kv[1][0], kv[1][1], start, stop), items,
+                                chunksize=max(1, len(items) // (threads * 4))))
+    return {k: r for (k, _), r in zip(items, results, strict=True)}
 
 
 class _Walker:
@@ -151,11 +182,31 @@ def evaluate(
     Raises :class:`UnAggregableTimeseries` (400) and :class:`AggregationDoesNotExist` (404).
     """
     grans = pick_granularities(refs, granularity)
+    data = read_columns(storage, [(r, g) for g in grans for r in refs], start, stop)
+    return compute(tree, refs, lookup, grans, data, start=start, stop=stop, needed_overlap=needed_overlap,
+                   fill=fill)
+
+
+def compute(
+    tree: Node,
+    refs: Sequence[Reference],
+    lookup: Mapping[Ref, Sequence[int]],
+    grans: Sequence[int],
+    data: Mapping[ReadKey, Column],
+    *,
+    start: int | None = None,
+    stop: int | None = None,
+    needed_overlap: float | None = 100.0,
+    fill: float | str | None = None,
+) -> Result:
+    """:func:`evaluate` once the series are read (``data`` from :func:`read_columns`): pure numpy.
+
+    Kept apart so that many groups of references can share one parallel read of all their series.
+    """
     keys = [r.lookup_key for r in refs]
     per_gran: list[Series] = []
     for g in grans:
-        data = [_read(storage, r, g, start, stop) for r in refs]
-        times, grid = align(data, fill)
+        times, grid = align([data[read_key(r, g)] for r in refs], fill, granularity=g)
         if fill is None:
             times, grid = check_overlap(times, grid, 100.0 if needed_overlap is None else needed_overlap,
                                         start, stop, keys)

@@ -1,0 +1,98 @@
+"""Deprecated ``POST /v1/aggregation/resource/{type}/metric/{name}``: cross-metric aggregation of the metric
+``name`` of the resources a search finds, optionally per group of attribute values.
+
+Aodh's Gnocchi rules and older Grafana plugins still call it.  The search (a JSON body or ``?filter=``)
+is scoped to what the caller may see, then the matched resources and their metric called ``name`` come
+from one indexer query; each group is then what ``/v1/aggregation/metric`` computes for its metrics.
+Unlike Gnocchi, which aggregates only the first page (``api.max_limit``) of the search, every matched
+resource counts.
+"""
+
+from __future__ import annotations
+
+import glob
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from telescale import indexer as idx
+from telescale.api.access import enforce_metrics, resource_scope, with_scope
+from telescale.api.auth import Identity, get_identity
+from telescale.api.deps import require_json_accept, services
+from telescale.api.errors import ApiError, bad_request, not_found
+from telescale.api.ids import resource_uuid
+from telescale.api.routers.aggregates import (
+    cross_metric_args,
+    cross_metric_measures,
+    cross_metric_rows,
+    group_view,
+    groupby_arg,
+    respond,
+)
+from telescale.api.routers.resource import request_filter
+from telescale.indexer import search as search_language
+from telescale.query.aggregates.resources import group_resources
+
+router = APIRouter(tags=["aggregates"], dependencies=[Depends(require_json_accept)])
+PATH = "/v1/aggregation/resource/{rtype}/metric"
+
+
+def _check_type(request: Request, rtype: str) -> None:
+    try:
+        services(request).indexer.get_resource_type(rtype)
+    except idx.NoSuchResourceType as e:
+        raise not_found(str(e)) from None
+
+
+def _resources(request: Request, identity: Identity, rtype: str, name: str, node: Any,
+               groupby: list[str]) -> list[Any]:
+    node = with_scope(node, resource_scope(request, identity, "search resource", rtype))
+    try:
+        # The name is literal here: escape it so that '*', '?' or '[' in it match only themselves.
+        return services(request).indexer.search_resource_metrics(
+            rtype, [glob.escape(name)], filter_node=node, groupby=groupby,
+            id_transform=lambda value: resource_uuid(value, identity.creator))
+    except idx.InvalidPagination:
+        raise bad_request("Invalid groupby attribute") from None
+    except search_language.InvalidSearch as e:
+        raise bad_request(e.description) from None
+    except (idx.InvalidFilter, idx.ResourceAttributeError) as e:
+        raise bad_request(str(e)) from None
+
+
+@router.post(PATH + "/{name}")
+async def post_aggregation_resource(rtype: str, name: str, request: Request,
+                                    identity: Identity = Depends(get_identity)) -> Response:
+    _check_type(request, rtype)
+    groupby = groupby_arg(request)
+    node = await request_filter(request)
+    resources = await run_in_threadpool(_resources, request, identity, rtype, name, node, groupby)
+    enforce_metrics(request, identity, "get metric", [m for r in resources for m in r.metrics])
+    args = cross_metric_args(request)
+    if not groupby:
+        rows, finite = cross_metric_rows(await cross_metric_measures(
+            request, [m for r in resources for m in r.metrics], args))
+        return respond(rows, finite)
+    answer = []
+    all_finite = True
+    for key, members in group_resources(resources):
+        rows, finite = cross_metric_rows(await cross_metric_measures(
+            request, [m for r in members for m in r.metrics], args))
+        all_finite = all_finite and finite
+        answer.append({"group": group_view(request, rtype, groupby, key), "measures": rows})
+    return respond(answer, all_finite)
+
+
+@router.get(PATH + "/{name}", include_in_schema=False)
+def get_aggregation_resource(rtype: str, name: str, request: Request,
+                             identity: Identity = Depends(get_identity)) -> Response:
+    _check_type(request, rtype)
+    raise ApiError(405, "Method Not Allowed", {"Allow": "POST"})
+
+
+@router.api_route(PATH, methods=["GET", "POST"], include_in_schema=False)
+def no_metric_name(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    _check_type(request, rtype)
+    raise ApiError(405, "Method Not Allowed", {"Allow": "POST"})
