@@ -1,6 +1,8 @@
-"""``python -m bench.run [--url [NAME=]URL ...] [--with-gnocchi] [--only NAME[,NAME]] [--quick]``.
+"""``python -m bench.run [--url [NAME=]URL ...] [--with-gnocchi] [--only NAME[,NAME]] [--quick] [--resource-db URL]``.
 
-Prints one JSON line per figure, then one per Telescale/Gnocchi ratio when both targets ran.
+Prints one JSON line per figure, then one per Telescale/Gnocchi ratio when both targets ran. With
+``--resource-db`` (or ``$TELESCALE_BENCH_RESOURCE_DB``), also the opt-in ``resource_scale`` section: resource
+search and listing on a PostgreSQL database loaded by ``python -m bench.resource_scale load``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import urllib.parse
 
 import httpx
 
-from bench import bytes_per_point, common, create, ingest, latency, servers
+from bench import bytes_per_point, common, create, ingest, latency, resource_scale, servers
 
 LOG = logging.getLogger("bench")
 BENCHES = ("ingest", "bytes", "latency", "create")  # run order: bytes right after ingest
+OPT_IN = ("resource_scale",)  # needs a loaded database (--resource-db); runs last, on its own server
 FULL = {
     "metrics": 100,
     "points": 10_000,
@@ -144,20 +147,30 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=PATH",
         help="storage directory of a --url target, for bytes per point",
     )
-    ap.add_argument("--only", default=",".join(BENCHES), help=f"comma list of {', '.join(BENCHES)}")
+    ap.add_argument("--only", help=f"comma list of {', '.join(BENCHES + OPT_IN)} (default: all that can run)")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument(
+        "--resource-db",
+        default=os.environ.get("TELESCALE_BENCH_RESOURCE_DB"),
+        metavar="URL",
+        help="PostgreSQL database loaded by `python -m bench.resource_scale load`: adds the resource_scale "
+        "section (default: $TELESCALE_BENCH_RESOURCE_DB)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    only = {x.strip() for x in args.only.split(",") if x.strip()}
-    if not only or only - set(BENCHES):
-        ap.error(f"--only takes {', '.join(BENCHES)}")
+    default_only = ",".join(BENCHES + (OPT_IN if args.resource_db else ()))
+    only = {x.strip() for x in (args.only or default_only).split(",") if x.strip()}
+    if not only or only - set(BENCHES + OPT_IN):
+        ap.error(f"--only takes {', '.join(BENCHES + OPT_IN)}")
+    if "resource_scale" in only and not args.resource_db:
+        ap.error("resource_scale needs --resource-db URL (load it with python -m bench.resource_scale load)")
     p = QUICK if args.quick else FULL
     storage_dirs = dict(s.split("=", 1) for s in args.storage_dir)
     lines: list[dict] = []
     # One target at a time: a server the bench started is stopped before the next one is measured.
     plan = [lambda t=_target(s, storage_dirs, i): contextlib.nullcontext(t) for i, s in enumerate(args.url)]
-    if not args.url:
+    if not args.url and only & set(BENCHES):
         plan.append(servers.telescale)
     if args.with_gnocchi:
         plan.append(lambda: servers.gnocchi(args.gnocchi_port, args.keep_gnocchi))
@@ -173,6 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         if target.name == "telescale" and "bytes" in only and (c := bytes_per_point.codec()) is not None:
             lines.append({"bench": "codec_bytes_per_point", "target": "telescale", **c})
             emit(lines[-1])
+    if "resource_scale" in only:
+        try:
+            scale = resource_scale.run(args.resource_db, n=50 if args.quick else 200)
+        except (common.BenchError, httpx.HTTPError) as e:
+            scale = [{"bench": "resource_scale", "error": f"{type(e).__name__}: {e}"}]
+        for line in scale:
+            emit(line)
+        lines += scale
     for r in ratios(lines):
         emit(r)
     return 1 if any("error" in ln for ln in lines) else 0
