@@ -32,9 +32,14 @@ Two front ends produce one tree of :data:`Node`:
 * **Indexing on PostgreSQL.** ``=`` and ``in`` on an attribute (any type, non-null value) compile to JSONB
   containment, ``attributes @> '{"host": "x"}'`` (``in``: an ``OR`` of containments), which a GIN index on
   ``attributes`` (``jsonb_path_ops`` or the default ``jsonb_ops``) serves; ``!=`` and ``not`` of those
-  compile to ``NOT (attributes @> ...)``. Ranges and ``like`` use ``attributes ->> 'name'`` with the key
-  inlined as a literal (not a bind parameter), so a btree expression index on ``((attributes ->> 'name'))``
-  (``COLLATE "C"`` for datetime and uuid attributes, ``::float8`` for numbers) can serve them.
+  compile to ``NOT (attributes @> ...)``. The containment document is inlined as a literal: with a bind
+  parameter PostgreSQL may settle on one generic plan for a prepared statement, blind to how selective the
+  value is (see :meth:`_Compiler.containment`). Ranges and ``like`` use ``attributes ->> 'name'`` with the
+  key inlined as a literal (not a bind parameter), so a btree expression index on
+  ``((attributes ->> 'name'))`` (``text_pattern_ops`` for ``like`` unless the database collation is ``C``;
+  ``COLLATE "C"`` for datetime and uuid attributes; ``((attributes ->> 'name')::float8)`` for numbers) can
+  serve them; it must not be partial, or the planner has no statistics for the expression and will not
+  pick it. Those are per attribute, so created by an operator, not by Telescale (README, "Benchmarks").
   On SQLite attributes are read with ``json_extract`` (no index); SQLite's ``LIKE`` is case-insensitive
   for ASCII, PostgreSQL's is case-sensitive.
 * ``not`` is pushed down to the comparisons (De Morgan), and each negated comparison says explicitly

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24
+Create Date: 2026-11-23
 
 What each index serves, and why it is here rather than created per resource type:
 
@@ -22,8 +22,9 @@ What each index serves, and why it is here rather than created per resource type
   GIN; there ``json_extract`` reads the attributes of the rows the other conditions leave.
 
 Ranges and ``like`` on an attribute are not indexed by default: that needs one btree expression index per
-attribute (``CREATE INDEX CONCURRENTLY ... ON resource ((attributes ->> 'name'))``), which is the DDL per
-type this schema avoids; an operator who needs one can create it outside the request path (README).
+attribute (``CREATE INDEX CONCURRENTLY ... ON resource ((attributes ->> 'name'))``, the exact expressions
+are in :mod:`telescale.indexer.search`), which is the DDL per type this schema avoids; an operator who
+searches one attribute by range or prefix often can create it outside the request path (README).
 
 These are plain ``CREATE INDEX`` (they run inside the upgrade transaction); on a large existing
 PostgreSQL database they block writes to ``resource`` while they build (tens of seconds per million rows).
