@@ -438,3 +438,30 @@ def test_late_and_out_of_order_batches_equal_in_order_arrival(case: Case) -> Non
         for (ga, ta, va), (gb, tb, vb) in zip(a.series[key], b.series[key], strict=True):
             assert ga == gb and ta.tolist() == tb.tolist()
             assert [x.hex() for x in va.tolist()] == [x.hex() for x in vb.tolist()]
+
+
+@SETTINGS
+@given(cases(), st.sampled_from(("rateofchange", "rateofchangesec", "counterrateofchange", "counterrateofchangesec")))
+def test_rateofchange(case: Case, op: str) -> None:
+    counter = op.startswith("counter")
+
+    def change(a: float, b: float) -> float:
+        if counter and b < a:
+            return max(b, 0.0)  # a counter reset: it counted b since it restarted from zero
+        return b - a
+
+    def ops(names: list[str]) -> str:
+        return f"({op} (metric {pairs(names)}))"
+
+    def ref(times: list[int], columns: list[list[float]]):
+        out = {}
+        for j, c in enumerate(columns):
+            d = [change(a, b) for a, b in zip(c, c[1:], strict=False)]
+            if op.endswith("sec"):
+                secs = [(b - a) / S for a, b in zip(times, times[1:], strict=False)]
+                out[j] = (times, [NAN] * bool(times) + [x / s for x, s in zip(d, secs, strict=True)])
+            else:
+                out[j] = (times[1:], d)
+        return out
+
+    check(case, ops, ref)
