@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from telescale import __version__
 from telescale.api.auth import AUTH_MODES
 from telescale.api.errors import ApiError, error_response
-from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware
+from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware, SlashesMiddleware
 from telescale.api.policy import Policy
 from telescale.api.routers import (
     aggregates,
@@ -78,4 +78,5 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.add_middleware(CORSMiddleware, allowed_origins=settings.api.cors_allowed_origins)
     if settings.api.enable_proxy_headers_parsing:
         app.add_middleware(ProxyHeadersMiddleware)
+    app.add_middleware(SlashesMiddleware)
     return app

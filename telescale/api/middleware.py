@@ -1,4 +1,4 @@
-"""ASGI middleware: proxy headers and CORS.
+"""ASGI middleware: proxy headers, CORS and repeated slashes.
 
 Proxy headers: behind a load balancer the URLs we return (Location, Link, version links) must use the
 address the client used.  RFC 7239 `Forwarded` wins over `X-Forwarded-Proto/Host/Prefix`.
@@ -10,11 +10,14 @@ answers with exactly the method it asked for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_SLASHES = re.compile("/{2,}")
+_RAW_SLASHES = re.compile(b"/{2,}")
 CORS_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS")
 CORS_EXPOSE = ("Location", "Link", "ETag", "Last-Modified", "Content-Length")
 
@@ -51,6 +54,23 @@ class ProxyHeadersMiddleware:
                     scope["headers"] = raw
                 if prefix:
                     scope["root_path"] = prefix.rstrip("/")
+        await self.app(scope, receive, send)
+
+
+class SlashesMiddleware:
+    """Treat runs of slashes in the path as one (``/v1/archive_policy//low``), as Gnocchi's router does.
+
+    gnocchiclient 7.2 builds some URLs with a doubled slash; without this they would be 404s.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = dict(scope, path=_SLASHES.sub("/", scope["path"]))
+            if scope.get("raw_path"):
+                scope["raw_path"] = _RAW_SLASHES.sub(b"/", scope["raw_path"])
         await self.app(scope, receive, send)
 
 

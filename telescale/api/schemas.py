@@ -26,7 +26,8 @@ def non_empty_string(max_length: int | None = None) -> vo.All:
     return vo.All(str, vo.Length(min=1, max=max_length))
 
 
-POLICY_ITEM = vo.Schema({"granularity": timespan, "points": vo.All(int, vo.Range(min=1)), "timespan": timespan})
+POLICY_ITEM = vo.Schema({"granularity": timespan, "points": vo.All(vo.Coerce(int), vo.Range(min=1)),
+                         "timespan": timespan})  # "60" accepted, as Gnocchi (gnocchiclient sends strings)
 
 ARCHIVE_POLICY = vo.Schema(
     {

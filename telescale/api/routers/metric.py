@@ -17,7 +17,7 @@ from telescale.api.errors import bad_request, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response
 from telescale.api.schemas import METRIC, validate
-from telescale.api.views import metric_view
+from telescale.api.views import metric_view, resource_view
 
 router = APIRouter(prefix="/v1/metric", tags=["metrics"], dependencies=[Depends(require_json_accept)])
 
@@ -38,6 +38,17 @@ def get_metric_or_404(request: Request, metric_id: str) -> idx.Metric:
     if metric is None:
         raise not_found(f"Metric {metric_id} does not exist")
     return metric
+
+
+def metric_detail(request: Request, metric: idx.Metric) -> dict:
+    """A single metric as Gnocchi shows it: with its policy and its resource (generic fields) or null."""
+    view = metric_view(metric)
+    resource = services(request).indexer.get_resource("generic", metric.resource_id) if metric.resource_id else None
+    if resource is None:
+        view["resource"] = None
+    else:
+        view["resource"] = {k: v for k, v in resource_view(resource, None).items() if k != "metrics"}
+    return view
 
 
 def create_metric(request: Request, identity: Identity, body: dict, resource_id: uuid.UUID | None = None,
@@ -121,7 +132,7 @@ def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -
 def get_metric(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "get metric", [metric])
-    return json_response(metric_view(metric))
+    return json_response(metric_detail(request, metric))
 
 
 @router.delete("/{metric_id}", status_code=204)

@@ -30,10 +30,10 @@ from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import is_json_content, json_response
 from telescale.api.params import parse_bool
-from telescale.api.routers.metric import get_metric_or_404
-from telescale.api.routers.resource_type import attributes_schema, render_value
+from telescale.api.routers.metric import get_metric_or_404, metric_detail
+from telescale.api.routers.resource_type import attributes_schema
 from telescale.api.schemas import METRIC, validate
-from telescale.api.views import metric_view
+from telescale.api.views import metric_view, resource_view
 from telescale.indexer import search
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
@@ -68,36 +68,6 @@ BASE_SCHEMA = {
     vo.Optional("metrics"): METRICS,
 }
 BASE_FIELDS = ("id", "started_at", "ended_at", "user_id", "project_id", "metrics")
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def resource_view(resource: idx.Resource, attributes: dict[str, dict[str, Any]] | None,
-                  attrs: list[str] | None = None) -> dict[str, Any]:
-    """Gnocchi's JSON of a resource; ``attributes`` is its type's schema (None: show no attributes)."""
-    user, _, project = (resource.creator or "").partition(":")
-    view: dict[str, Any] = {
-        "id": str(resource.id),
-        "type": resource.type,
-        "original_resource_id": resource.original_resource_id,
-        "creator": resource.creator,
-        "created_by_user_id": user if resource.creator is not None else None,
-        "created_by_project_id": project if resource.creator is not None else None,
-        "user_id": resource.user_id,
-        "project_id": resource.project_id,
-        "started_at": _iso(resource.started_at),
-        "ended_at": _iso(resource.ended_at),
-        "revision_start": _iso(resource.revision_start),
-        "revision_end": _iso(resource.revision_end),
-        "metrics": {name: str(mid) for name, mid in resource.metrics.items()},
-    }
-    for name, spec in (attributes or {}).items():
-        view[name] = render_value(spec, resource.attributes.get(name))
-    if attrs:
-        view = {k: v for k, v in view.items() if k in attrs}
-    return view
 
 
 def etag(resource: idx.Resource) -> str:
@@ -490,7 +460,8 @@ def _named_metric(request: Request, rtype: str, resource_id: str, name: str, ide
 @router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}")
 def get_named_metric(rtype: str, resource_id: str, name: str, request: Request,
                      identity: Identity = Depends(get_identity)) -> Response:
-    return json_response(metric_view(_named_metric(request, rtype, resource_id, name, identity, "get metric")))
+    return json_response(metric_detail(request, _named_metric(request, rtype, resource_id, name, identity,
+                                                               "get metric")))
 
 
 @router.post(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures", status_code=202)

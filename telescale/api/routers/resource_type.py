@@ -28,6 +28,7 @@ from telescale.api.deps import require_json_accept, services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
 from telescale.api.jsonio import json_response
 from telescale.api.schemas import validate
+from telescale.api.views import render_value  # noqa: F401  (re-exported: routers import it from here)
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
 router = APIRouter(prefix="/v1/resource_type", tags=["resource types"], dependencies=[Depends(require_json_accept)])
@@ -95,16 +96,6 @@ def attributes_schema(attributes: Mapping[str, Mapping[str, Any]], *, for_update
         key = vo.Optional(name) if for_update or not spec.get("required") else vo.Required(name)
         schema[key] = validator
     return schema
-
-
-def render_value(spec: Mapping[str, Any] | None, value: Any) -> Any:
-    """A stored value as Gnocchi shows it (datetimes without the microseconds when they are zero)."""
-    if value is None or spec is None or spec.get("type") != "datetime":
-        return value
-    try:
-        return datetime.datetime.fromisoformat(value).isoformat()
-    except (TypeError, ValueError):
-        return value
 
 
 # --- attribute definitions ----------------------------------------------------------------------------
