@@ -461,14 +461,6 @@ def test_measures_aggregation_across_metrics(gnocchi: Gnocchi, policy: str) -> N
     assert [r["value"] for r in maxes] == [1.0, 2.0, 3.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "aggregates over a resource search are not implemented yet (README: 'come next'): `gnocchi aggregates "
-    "'(metric cpu mean)' 'original_resource_id = \"cli-agg-r\"' --groupby original_resource_id` POSTs "
-    "/v1/aggregates?details=False&groupby=original_resource_id&use_history=False {\"operations\": \"(metric cpu "
-    "mean)\", \"search\": \"original_resource_id = \\\"cli-agg-r\\\"\", \"resource_type\": \"generic\"}; "
-    "Telescale answers 400 'Aggregates over a resource search (resource_type, search) are not supported yet'; "
-    "Gnocchi answers 200 [{\"group\": {\"original_resource_id\": …}, \"measures\": {\"measures\": "
-    "{\"aggregated\"…}}}] (the CLI prints one row per group and point)"))
 def test_aggregates_over_a_resource_search(gnocchi: Gnocchi, policy: str) -> None:
     gnocchi.ok("resource", "create", "cli-agg-r", "-n", f"cpu:{policy}")
     gnocchi.ok("measures", "add", "-r", "cli-agg-r", "cpu", "-m", f"{T0}@4")
