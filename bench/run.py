@@ -17,10 +17,10 @@ import urllib.parse
 
 import httpx
 
-from bench import bytes_per_point, common, create, ingest, latency, resource_scale, servers
+from bench import aggregates, bytes_per_point, common, create, ingest, latency, resource_scale, servers
 
 LOG = logging.getLogger("bench")
-BENCHES = ("ingest", "bytes", "latency", "create")  # run order: bytes right after ingest
+BENCHES = ("ingest", "bytes", "latency", "create", "aggregates")  # run order: bytes right after ingest
 OPT_IN = ("resource_scale",)  # needs a loaded database (--resource-db); runs last, on its own server
 FULL = {
     "metrics": 100,
@@ -29,6 +29,8 @@ FULL = {
     "threads": 4,
     "gets": 200,
     "creates": 2000,
+    "agg_metrics": 1000,
+    "agg_queries": 30,
     "timeout_s": 1800.0,
 }
 QUICK = {
@@ -38,6 +40,8 @@ QUICK = {
     "threads": 4,
     "gets": 50,
     "creates": 200,
+    "agg_metrics": 100,
+    "agg_queries": 10,
     "timeout_s": 300.0,
 }
 # (bench, figure key, higher is better) compared across targets.
@@ -48,6 +52,8 @@ RATIO_KEYS = (
     ("get_measures", "p99_ms", False),
     ("metric_create", "metrics_per_s", True),
     ("bytes_per_point", "bytes_per_point", False),
+    ("aggregates", "p50_ms", False),
+    ("aggregates", "p99_ms", False),
 )
 
 
@@ -87,6 +93,10 @@ def run_target(target: common.Target, only: set[str], p: dict) -> list[dict]:
         jobs.append(("get_measures", lambda: latency.run(target, p["gets"], p["timeout_s"])))
     if "create" in only:
         jobs.append(("metric_create", lambda: [create.run(target, p["creates"], p["threads"], p["timeout_s"])]))
+    if "aggregates" in only:
+        jobs.append(
+            ("aggregates", lambda: [aggregates.run(target, p["agg_metrics"], p["agg_queries"], p["timeout_s"])])
+        )
     out = []
     for bench, job in jobs:
         LOG.info("%s: %s", target.name, bench)
