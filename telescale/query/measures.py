@@ -110,7 +110,7 @@ def read_series(
     need_cutoff = item.timespan is not None and wanted[0] < newest + span - item.timespan
     to_read = wanted + ([newest] if need_cutoff and newest not in wanted else [])
     splits = [
-        Split.decode(data, g, k)
+        Split.decode(data, g, k, (method,))
         for k, data in zip(to_read, storage.get_splits(metric_id, g, to_read), strict=True)
         if data is not None
     ]

@@ -23,6 +23,8 @@ Everything else is lossless: decode(encode(x)) is bit-identical, NaN positions i
 from __future__ import annotations
 
 import struct
+import threading
+from collections.abc import Collection
 
 import numpy as np
 import zstandard
@@ -40,8 +42,16 @@ K_SQRT_RATIO = 3
 TS_GRID = 0
 TS_DELTA = 1
 
-_compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-_decompressor = zstandard.ZstdDecompressor()
+class _Contexts(threading.local):
+    """One zstd compression and decompression context per thread: a context used by two threads at once
+    corrupts its output (reads of many series run in parallel threads)."""
+
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self.decompressor = zstandard.ZstdDecompressor()
+
+
+_zstd = _Contexts()
 
 
 class CodecError(ValueError):
@@ -289,7 +299,7 @@ def encode_block(
     for name in names:
         parts.append(_name(name))
         parts.append(_encode_column(name, cols))
-    return bytes([SPLIT_VERSION]) + _compressor.compress(b"".join(parts))
+    return bytes([SPLIT_VERSION]) + _zstd.compressor.compress(b"".join(parts))
 
 
 def _name(name: str) -> bytes:
@@ -353,14 +363,65 @@ def _read_mask(r: _Reader, has_mask: int, n: int) -> np.ndarray:
 
 
 
-def decode_block(data: bytes, granularity: int, key: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Inverse of :func:`encode_block`."""
+def _skip_ints(r: _Reader, n: int) -> None:
+    """Step over one :func:`_pack_ints` run of ``n`` values without decoding it."""
+    (w,) = r.unpack("<B")
+    r.take(n * w)
+
+
+def _column_starts(r: _Reader, n: int, n_cols: int, methods: Collection[str]) -> list[int]:
+    """Offsets of the columns ``methods`` need (each wanted one and those it is rebuilt from), found by
+    stepping over every column's bytes without decoding any."""
+    found: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for _ in range(n_cols):
+        start = r.pos
+        name = _read_name(r)
+        kind, has_mask = r.unpack("<BB")
+        if kind == K_DERIVED_MEAN:
+            found[name] = (start, (_read_name(r), _read_name(r)))
+            continue
+        n_valid = n
+        if has_mask:
+            n_valid = int.from_bytes(r.take((n + 7) // 8), "big").bit_count()
+        deps: tuple[str, ...] = ()
+        if kind == K_SQRT_RATIO:
+            deps = (_read_name(r),)
+            r.unpack("<b")
+            _skip_ints(r, n_valid)
+            _skip_ints(r, n_valid)
+        elif kind == K_FLOAT:
+            r.take(n_valid * 8)
+        elif kind == K_DECIMAL:
+            r.unpack("<b")
+            _skip_ints(r, n_valid)
+            _skip_ints(r, n_valid)
+        else:
+            raise CodecError(f"Unknown column encoding {kind}")
+        found[name] = (start, deps)
+    wanted: set[str] = set()
+    todo = [m for m in methods if m in found]
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo.extend(d for d in found[name][1] if d in found)
+    return sorted(found[name][0] for name in wanted)
+
+
+def decode_block(
+    data: bytes, granularity: int, key: int, methods: Collection[str] | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Inverse of :func:`encode_block`.
+
+    With ``methods``, only those columns (and the ones they are rebuilt from) are decoded; the others are
+    stepped over, which saves most of the work when a read wants one method of many.
+    """
     if not data:
         raise CodecError("Unable to unpack, invalid data")
     if data[0] != SPLIT_VERSION:
         raise CodecError(f"Unknown split format version {data[0]}")
     try:
-        payload = _decompressor.decompress(data[1:])
+        payload = _zstd.decompressor.decompress(data[1:])
     except zstandard.ZstdError as e:
         raise CodecError("Unable to unpack, invalid data") from e
     r = _Reader(payload)
@@ -378,7 +439,10 @@ def decode_block(data: bytes, granularity: int, key: int) -> tuple[np.ndarray, d
     (n_cols,) = r.unpack("<H")
     columns: dict[str, np.ndarray] = {}
     later: list[tuple[str, tuple]] = []  # columns rebuilt from others, in dependency order
-    for _ in range(n_cols):
+    starts = None if methods is None else _column_starts(r, n, n_cols, methods)
+    for i in range(n_cols if starts is None else len(starts)):
+        if starts is not None:
+            r.pos = starts[i]
         name = _read_name(r)
         kind, has_mask = r.unpack("<BB")
         if kind == K_DERIVED_MEAN:
@@ -438,14 +502,14 @@ def encode_raw(timestamps: np.ndarray, values: np.ndarray) -> bytes:
     else:
         parts.append(struct.pack("<B", K_DECIMAL))
         parts.append(_encode_decimal(*dec))
-    return bytes([RAW_VERSION]) + _compressor.compress(b"".join(parts))
+    return bytes([RAW_VERSION]) + _zstd.compressor.compress(b"".join(parts))
 
 
 def decode_raw(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     if data[0] != RAW_VERSION:
         raise CodecError(f"Unknown raw format version {data[0]}")
     try:
-        r = _Reader(_decompressor.decompress(data[1:]))
+        r = _Reader(_zstd.decompressor.decompress(data[1:]))
     except zstandard.ZstdError as e:
         raise CodecError("Unable to unpack, invalid data") from e
     n, w = r.unpack("<IB")

@@ -6,6 +6,7 @@ write touches one object per (granularity, split key) rather than one per method
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,8 +120,9 @@ class Split(AggregatedBlock):
         return codec.encode_block(self.granularity, self.key, self.timestamps, self.columns)
 
     @classmethod
-    def decode(cls, data: bytes, granularity: int, key: int) -> Split:
-        ts, columns = codec.decode_block(data, granularity, key)
+    def decode(cls, data: bytes, granularity: int, key: int, methods: Collection[str] | None = None) -> Split:
+        """``methods``: decode only these columns (reads that want one method skip the others' work)."""
+        ts, columns = codec.decode_block(data, granularity, key, methods)
         return cls(granularity, ts, columns, key=key)
 
     def __eq__(self, other: object) -> bool:
