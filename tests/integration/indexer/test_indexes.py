@@ -45,6 +45,18 @@ def _migrate(indexer: Indexer, direction: str, revision: str) -> None:
         getattr(command, direction)(indexer._alembic_config(conn), revision)
 
 
+def _statistics_targets(engine: sa.Engine) -> dict[str, int]:
+    """PostgreSQL's per-column statistics target of ``attributes`` (-1: the server default)."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT attrelid::regclass::text, attstattarget FROM pg_attribute "
+            "WHERE attname = 'attributes' AND attrelid IN ('resource'::regclass, 'resource_history'::regclass)"
+        )
+        return {table: int(target) for table, target in rows}
+
+
 def _revision(indexer: Indexer) -> str | None:
     with indexer._engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -56,6 +68,8 @@ def test_migration_0002_downgrades_and_upgrades(indexer: Indexer) -> None:
     for table, names in NEW_INDEXES.items():
         assert names <= _indexes(engine, table)
     assert "ix_resource_type" not in _indexes(engine, "resource")  # covered by the (type, ...) index
+    postgresql = engine.dialect.name == "postgresql"
+    assert _statistics_targets(engine) == ({"resource": 1000, "resource_history": 1000} if postgresql else {})
     rid = uuid.uuid4()
     indexer.create_resource_type("server", SERVER)
     indexer.create_resource("server", rid, "r", "admin", attributes={"host": "h1", "vcpus": 2})
@@ -65,11 +79,13 @@ def test_migration_0002_downgrades_and_upgrades(indexer: Indexer) -> None:
     for table, names in NEW_INDEXES.items():
         assert not names & _indexes(engine, table)
     assert "ix_resource_type" in _indexes(engine, "resource")
+    assert _statistics_targets(engine) == ({"resource": -1, "resource_history": -1} if postgresql else {})
 
     _migrate(indexer, "upgrade", "head")
     assert _revision(indexer) == "0002"
     for table, names in NEW_INDEXES.items():
         assert names <= _indexes(engine, table)
+    assert _statistics_targets(engine) == ({"resource": 1000, "resource_history": 1000} if postgresql else {})
     # Data survived both ways and is found through the new indexes.
     found = indexer.list_resources("server", filter_node=parse_string_filter('host = "h1"'))
     assert [r.id for r in found] == [rid]

@@ -20,6 +20,13 @@ What each index serves, and why it is here rather than created per resource type
   new resource type or attribute needs no DDL. ``jsonb_path_ops`` rather than the default ``jsonb_ops``:
   about a third of the size and faster for ``@>``, the only JSONB operator the search uses. SQLite has no
   GIN; there ``json_extract`` reads the attributes of the rows the other conditions leave.
+* PostgreSQL only: statistics target 1000 (default 100) on ``attributes``. A search is a ``LIMIT`` in the
+  listing order, so the planner chooses between the GIN index (then sort the matches) and walking the
+  order index until enough rows match; it estimates ``@>`` from a histogram of whole attribute documents,
+  and with 100 of them a value held by 100 resources out of a million that happens to be in one is taken
+  for 1% of the table: measured, 1.1% of host searches then walked the order index (500 ms instead of
+  1 ms). With 1000 none did; the cost is ANALYZE sampling 300,000 rows (8 s per million resources, done
+  by autovacuum in the background) and about 0.4 ms more planning per search.
 
 Ranges and ``like`` on an attribute are not indexed by default: that needs one btree expression index per
 attribute (``CREATE INDEX CONCURRENTLY ... ON resource ((attributes ->> 'name'))``, the exact expressions
@@ -41,6 +48,8 @@ branch_labels = None
 depends_on = None
 
 _ORDER = ["revision_start", "started_at", "id"]
+#: Histogram size of ``attributes`` on PostgreSQL (see above).
+ATTRIBUTES_STATISTICS = 1000
 
 
 def upgrade() -> None:
@@ -48,6 +57,7 @@ def upgrade() -> None:
     op.create_index("ix_resource_revision_start_started_at_id", "resource", _ORDER)
     op.drop_index("ix_resource_type", table_name="resource")
     op.create_index("ix_resource_history_type_revision_start_started_at_id", "resource_history", ["type", *_ORDER])
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for table in ("resource", "resource_history"):
         op.create_index(
             f"ix_{table}_attributes",
@@ -57,11 +67,16 @@ def upgrade() -> None:
             postgresql_ops={"attributes": "jsonb_path_ops"},
             sqlite_where=sa.text("0"),  # no GIN on SQLite: an empty index keeps one schema (see models.py)
         )
+        if postgresql:
+            op.execute(f"ALTER TABLE {table} ALTER COLUMN attributes SET STATISTICS {ATTRIBUTES_STATISTICS}")
 
 
 def downgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for table in ("resource", "resource_history"):
         op.drop_index(f"ix_{table}_attributes", table_name=table)
+        if postgresql:
+            op.execute(f"ALTER TABLE {table} ALTER COLUMN attributes SET STATISTICS -1")
     op.drop_index("ix_resource_history_type_revision_start_started_at_id", table_name="resource_history")
     op.create_index("ix_resource_type", "resource", ["type"])
     op.drop_index("ix_resource_revision_start_started_at_id", table_name="resource")
