@@ -112,14 +112,17 @@ async def read(request: Request, metric: Any) -> Response:
     series = await run_in_threadpool(
         query.get_measures, svc.storage, metric, method, granularity=granularity, start=start, stop=stop,
         resample=resample, calendar=calendar)
+    if calendar is not None:  # Gnocchi reports the calendar unit ("Y", "M" …) in place of the granularity
+        series = [(calendar, ts, values) for _, ts, values in series]
     return fast_json_response(render(series))
 
 
-def render(series: list[tuple[int, np.ndarray, np.ndarray]]) -> list[tuple[str, float, float]]:
+def render(series: list[tuple[Any, np.ndarray, np.ndarray]]) -> list[tuple[str, Any, float]]:
     """Rows ``(timestamp, granularity_seconds, value)``; tuples built by zip in C (orjson writes them as arrays)."""
-    out: list[tuple[str, float, float]] = []
+    out: list[tuple[str, Any, float]] = []
     for granularity, ts, values in series:
-        out.extend(zip(format_timestamps(ts), itertools.repeat(granularity / NS), values.tolist(), strict=False))
+        label = granularity if isinstance(granularity, str) else granularity / NS
+        out.extend(zip(format_timestamps(ts), itertools.repeat(label), values.tolist(), strict=False))
     return out
 
 

@@ -7,6 +7,7 @@ operations tree to `telescale.query.aggregates`, which does the work in a worker
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -105,12 +106,13 @@ async def _refresh(request: Request, metrics: Sequence[Any]) -> None:
 # Rendering
 
 
-def _rows(measures: Sequence[tuple[Any, np.ndarray, np.ndarray]]) -> list[list[Any]]:
-    """``[timestamp, granularity seconds (or the calendar unit), value]`` rows."""
-    out: list[list[Any]] = []
+def _rows(measures: Sequence[tuple[Any, np.ndarray, np.ndarray]]) -> list[tuple[str, Any, float]]:
+    """``(timestamp, granularity seconds (or the calendar unit), value)`` rows, zipped in C (both JSON
+    encoders write tuples as arrays)."""
+    out: list[tuple[str, Any, float]] = []
     for g, ts, values in measures:
-        seconds = g if isinstance(g, str) else g / NS
-        out.extend([t, seconds, v] for t, v in zip(format_timestamps(ts), values.tolist(), strict=True))
+        label = g if isinstance(g, str) else g / NS
+        out.extend(zip(format_timestamps(ts), itertools.repeat(label), values.tolist(), strict=False))
     return out
 
 
