@@ -1,4 +1,4 @@
-"""File incoming driver: one directory per sack, one file per sack touched per ``add_measures`` call.
+"""File incoming driver: one directory per sack, one file per sack touched per group commit.
 
 File format (little endian)::
 
@@ -22,11 +22,13 @@ import struct
 import time
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from telescale.incoming.base import IncomingDriver, MeasuresArrays, SackBatch
+from telescale.incoming.group_commit import GroupCommit
 
 LOG = logging.getLogger(__name__)
 
@@ -123,6 +125,9 @@ class FileIncoming(IncomingDriver):
         self.fsync = fsync
         self._counter = itertools.count()
         self._pid = os.getpid()
+        self._committer: GroupCommit | None = None
+        self._committer_pid = 0
+        self._pool: ThreadPoolExecutor
         os.makedirs(self.root, exist_ok=True)
         for n in range(self.sacks):
             os.makedirs(self._sack_dir(n), exist_ok=True)
@@ -168,33 +173,53 @@ class FileIncoming(IncomingDriver):
 
     # -- write -------------------------------------------------------------------------------------
     def add_measures(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
+        """Durable on return; concurrent calls share files and fsyncs (see :mod:`.group_commit`)."""
+        if not any(len(t) for t, _ in batch.values()):
+            return
+        if self._committer is None or self._committer_pid != os.getpid():
+            self._committer, self._committer_pid = GroupCommit(self._write), os.getpid()
+            self._pool = ThreadPoolExecutor(max_workers=self.sacks, thread_name_prefix="incoming-fsync")
+        self._committer.submit(batch)
+
+    def _write(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
+        """One file per sack, written and fsynced in parallel (the disk overlaps the flushes), then renamed
+        into place and the sack directories fsynced, so that no file is visible before it is complete."""
         groups = self.group_by_sack(batch)
         if not groups:
             return
-        staged: list[tuple[str, str, str]] = []
-        try:
-            for sack, measures in groups.items():
-                d = self._sack_dir(sack)
-                name = self._new_name()
-                tmp = os.path.join(d, _TMP_PREFIX + name)
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                staged.append((tmp, os.path.join(d, name), d))
-                try:
-                    _write_all(fd, encode_batch(measures))
-                    if self.fsync:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
-        except BaseException:
+        results = list(self._pool.map(lambda item: self._stage(*item), groups.items()))
+        staged = [r for r in results if isinstance(r, tuple)]
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
             for tmp, _, _ in staged:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
-            raise
+            raise failed[0]
         for tmp, final, _ in staged:
             os.rename(tmp, final)
         if self.fsync:
-            for _, _, d in staged:
-                _fsync_dir(d)
+            list(self._pool.map(_fsync_dir, [d for _, _, d in staged]))
+
+    def _stage(self, sack: int, measures: Mapping[uuid.UUID, MeasuresArrays]) -> tuple[str, str, str] | BaseException:
+        """Write one sack's temp file and fsync it; the error instead of raising, so siblings are cleaned up."""
+        d = self._sack_dir(sack)
+        name = self._new_name()
+        tmp = os.path.join(d, _TMP_PREFIX + name)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as e:
+            return e
+        try:
+            _write_all(fd, encode_batch(measures))
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException as e:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            return e
+        finally:
+            os.close(fd)
+        return tmp, os.path.join(d, name), d
 
     # -- read --------------------------------------------------------------------------------------
     def sacks_with_work(self) -> list[int]:
