@@ -88,6 +88,17 @@ AGGREGATE_METHODS: tuple[str, ...] = tuple(_REDUCERS) + tuple(RATE_PREFIX + m fo
 RESAMPLE_METHODS: tuple[str, ...] = ALL_METHODS
 
 
+# Without NaN these give the very bits of their nan* twin (same reduction, same order, same count) at a
+# fraction of the cost: nanmean/nansum copy the matrix and mask it first. std/var/median are left to the
+# nan* versions, whose arithmetic differs from the plain ones in the last bit.
+_NO_NAN_REDUCERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "mean": lambda v, axis: np.mean(v, axis=axis),
+    "sum": lambda v, axis: np.sum(v, axis=axis),
+    "min": lambda v, axis: np.min(v, axis=axis),
+    "max": lambda v, axis: np.max(v, axis=axis),
+}
+
+
 def reduce(method: str, values: np.ndarray, axis: int) -> np.ndarray:
     """One of :data:`AGGREGATE_METHODS` without its ``rate:`` prefix, along ``axis``, ignoring NaN."""
     with warnings.catch_warnings():
@@ -96,6 +107,9 @@ def reduce(method: str, values: np.ndarray, axis: int) -> np.ndarray:
             shape = list(values.shape)
             del shape[axis]
             return np.full(shape, np.nan)
+        fast = _NO_NAN_REDUCERS.get(method)
+        if fast is not None and values.size and not np.isnan(values).any():
+            return np.asarray(fast(values, axis), dtype=np.float64)
         return np.asarray(_REDUCERS[method](values, axis), dtype=np.float64)
 
 
