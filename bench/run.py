@@ -17,10 +17,20 @@ import urllib.parse
 
 import httpx
 
-from bench import aggregates, bytes_per_point, common, create, ingest, latency, resource_scale, servers
+from bench import (
+    aggregates,
+    aggregates_grouped,
+    bytes_per_point,
+    common,
+    create,
+    ingest,
+    latency,
+    resource_scale,
+    servers,
+)
 
 LOG = logging.getLogger("bench")
-BENCHES = ("ingest", "bytes", "latency", "create", "aggregates")  # run order: bytes right after ingest
+BENCHES = ("ingest", "bytes", "latency", "create", "aggregates", "aggregates_grouped")  # bytes right after ingest
 OPT_IN = ("resource_scale",)  # needs a loaded database (--resource-db); runs last, on its own server
 FULL = {
     "metrics": 100,
@@ -31,6 +41,9 @@ FULL = {
     "creates": 2000,
     "agg_metrics": 1000,
     "agg_queries": 30,
+    "grouped_resources": 10_000,
+    "grouped_groups": 100,
+    "grouped_queries": 20,
     "timeout_s": 1800.0,
 }
 QUICK = {
@@ -42,6 +55,9 @@ QUICK = {
     "creates": 200,
     "agg_metrics": 100,
     "agg_queries": 10,
+    "grouped_resources": 500,
+    "grouped_groups": 10,
+    "grouped_queries": 5,
     "timeout_s": 300.0,
 }
 # (bench, figure key, higher is better) compared across targets.
@@ -54,6 +70,8 @@ RATIO_KEYS = (
     ("bytes_per_point", "bytes_per_point", False),
     ("aggregates", "p50_ms", False),
     ("aggregates", "p99_ms", False),
+    ("aggregates_grouped", "p50_ms", False),
+    ("aggregates_grouped", "p99_ms", False),
 )
 
 
@@ -97,6 +115,9 @@ def run_target(target: common.Target, only: set[str], p: dict) -> list[dict]:
         jobs.append(
             ("aggregates", lambda: [aggregates.run(target, p["agg_metrics"], p["agg_queries"], p["timeout_s"])])
         )
+    if "aggregates_grouped" in only:
+        jobs.append(("aggregates_grouped", lambda: [aggregates_grouped.run(
+            target, p["grouped_resources"], p["grouped_groups"], p["grouped_queries"], 2 * p["timeout_s"])]))
     out = []
     for bench, job in jobs:
         LOG.info("%s: %s", target.name, bench)
