@@ -30,7 +30,7 @@ NS = 1_000_000_000
 Measures = list[tuple[int, np.ndarray, np.ndarray]]
 Column = tuple[np.ndarray, np.ndarray]  # (timestamps ns, values) of one series at one granularity
 ReadKey = tuple[uuid.UUID, str, int]  # (metric id, method, granularity ns)
-READ_THREADS = 4
+READ_THREADS = 2  # I/O and zstd release the GIL; decoding does not: more threads only contend
 PARALLEL_FROM = 16  # fewer series than this are read in the calling thread
 
 
@@ -113,10 +113,17 @@ def read_columns(storage: StorageDriver, wanted: Iterable[tuple[Reference, int]]
     if threads <= 1 or len(todo) < PARALLEL_FROM:
         return {k: _read(storage, ref, g, start, stop) for k, (ref, g) in todo.items()}
     items = list(todo.items())
-    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
-        results = list(pool.map(lambda kv: _read(storage, kv[1][0], kv[1][1], start, stop), items,
-                                chunksize=max(1, len(items) // (threads * 4))))
-    return {k: r for (k, _), r in zip(items, results, strict=True)}
+    step = max(1, len(items) // (threads * 4))  # a few chunks per thread: one future per series costs more
+    chunks = [items[i:i + step] for i in range(0, len(items), step)]
+
+    def read_chunk(chunk: list[tuple[ReadKey, tuple[Reference, int]]]) -> list[Column]:
+        return [_read(storage, ref, g, start, stop) for _, (ref, g) in chunk]
+
+    out: dict[ReadKey, Column] = {}
+    with ThreadPoolExecutor(max_workers=min(threads, len(chunks))) as pool:
+        for chunk, results in zip(chunks, pool.map(read_chunk, chunks), strict=True):
+            out.update((k, r) for (k, _), r in zip(chunk, results, strict=True))
+    return out
 
 
 class _Walker:
