@@ -64,9 +64,10 @@ def _load(api: Api, headers_for: Any = lambda who: {}) -> None:
                                                    "operations": "(metric cpu* mean)"}, headers_for("admin"))
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    with make_client(tmp_path) as client:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    with make_client(tmp_path, url) as client:
         a = Api(client)
         _load(a)
         yield a
