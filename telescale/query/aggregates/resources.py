@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 NS = 1_000_000_000
+BATCH_SERIES = 4096  # series read (and held) at once by evaluate_groups
 
 
 class MetricLike(Protocol):
@@ -156,12 +157,13 @@ def evaluate_groups(
     """Compute ``tree`` for every group; groups without a matching metric keep ``result=None``.
 
     Errors are raised for the first group (in order) that has one, as Gnocchi does, before anything is
-    read.  All the groups' series are then read in one parallel pass and each group is computed on its
-    own columns.  Raises :class:`NoMetricMatched` when no group matched anything.
+    read.  The series are then read in parallel passes of about :data:`BATCH_SERIES` series (whole groups
+    at a time), each group computed on its own columns and its series dropped: memory stays bounded
+    however many resources matched (Gnocchi holds them all, gnocchi#1111).  Raises
+    :class:`NoMetricMatched` when no group matched anything.
     """
     out: list[Group] = []
     plans: list[tuple[Group, dict[Ref, list[int]], list[int]]] = []
-    wanted: list[tuple[Reference, int]] = []
     for key, members in groups:
         refs, lookup = match(members, patterns)
         group = Group(key, members, refs)
@@ -170,13 +172,20 @@ def evaluate_groups(
             continue
         grans = pick_granularities(refs, granularity)
         plans.append((group, lookup, grans))
-        wanted.extend((r, g) for g in grans for r in refs)
     if not plans:
         raise NoMetricMatched(p for p, _ in patterns)
-    data = read_columns(storage, wanted, start, stop)
-    for group, lookup, grans in plans:
-        group.result = compute(tree, group.references, lookup, grans, data, start=start, stop=stop,
-                               needed_overlap=needed_overlap, fill=fill)
+    batch: list[tuple[Group, dict[Ref, list[int]], list[int]]] = []
+    size = 0
+    for i, plan in enumerate(plans):
+        batch.append(plan)
+        size += len(plan[0].references) * len(plan[2])
+        if size >= BATCH_SERIES or i == len(plans) - 1:
+            wanted = [(r, g) for group, _, grans in batch for g in grans for r in group.references]
+            data = read_columns(storage, wanted, start, stop)
+            for group, lookup, grans in batch:
+                group.result = compute(tree, group.references, lookup, grans, data, start=start, stop=stop,
+                                       needed_overlap=needed_overlap, fill=fill)
+            batch, size = [], 0
     return out
 
 

@@ -105,7 +105,9 @@ def _store(storage: FileStorage, metric: M, values: dict[int, float]) -> None:
                                                  key=key).encode()})
 
 
-def test_evaluate_groups_reads_once_and_computes_each_group(tmp_path) -> None:
+@pytest.mark.parametrize("batch", [1, 4096])
+def test_evaluate_groups_reads_once_and_computes_each_group(tmp_path, monkeypatch, batch: int) -> None:
+    monkeypatch.setattr(R, "BATCH_SERIES", batch)  # one group per read pass, or all at once: same answer
     storage = FileStorage(tmp_path, fsync=False)
     resources = []
     for i, group in enumerate(["a", "a", "b"]):
