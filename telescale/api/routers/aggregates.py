@@ -271,9 +271,13 @@ def _resource_search_body(request: Request, body: dict[str, Any]) -> tuple[str, 
         raise _search_error(e) from None
 
 
-def group_view(request: Request, rtype: str, groupby: Sequence[str], key: Sequence[Any]) -> dict[str, Any]:
+def type_schema(request: Request, rtype: str) -> dict[str, Any]:
+    """The attribute schema of ``rtype`` (read once per request, for :func:`group_view`)."""
+    return services(request).indexer.get_resource_type(rtype).attributes
+
+
+def group_view(schema: dict[str, Any], groupby: Sequence[str], key: Sequence[Any]) -> dict[str, Any]:
     """Group values as Gnocchi shows them: ids and datetimes as text, attributes as stored."""
-    schema = services(request).indexer.get_resource_type(rtype).attributes
     out: dict[str, Any] = {}
     for name, value in zip(groupby, key, strict=True):
         if isinstance(value, uuid.UUID):
@@ -361,12 +365,13 @@ async def _resource_aggregates(request: Request, tree: parser.Node, refs: list[t
             out["references"] = _unique_views(views, (r.resource for r in group.references))
         return respond(out, finite)
     answer = []
+    schema = type_schema(request, search.type)
     for group in groups:
         assert group.result is not None
         measures: dict[str, Any] = {"measures": _resource_measures_body(group.result, group.references)}
         if details:
             measures["references"] = _unique_views(views, (r.resource for r in group.references))
-        answer.append({"group": group_view(request, search.type, search.groupby, group.key), "measures": measures})
+        answer.append({"group": group_view(schema, search.groupby, group.key), "measures": measures})
     return respond(answer, finite)
 
 
@@ -381,13 +386,14 @@ def _history_response(request: Request, search: ResourceSearch, groups: list[agg
         if details else {}
     answer = []
     finite = True
+    schema = type_schema(request, search.type)
     for group in groups:
         finite = finite and all(np.isfinite(v).all() for _, _, v in group.measures)
         measures: dict[str, Any] = {"measures": {"aggregated": _rows(group.measures)}}
         if details:
             measures["references"] = [views[(r.id, r.revision)] for r in group.revisions
                                       if (r.id, r.revision) in views]
-        answer.append({"group": group_view(request, search.type, search.groupby, group.key), "measures": measures})
+        answer.append({"group": group_view(schema, search.groupby, group.key), "measures": measures})
     return respond(answer, finite)
 
 

@@ -30,6 +30,7 @@ from telescale.api.routers.aggregates import (
     group_view,
     groupby_arg,
     respond,
+    type_schema,
 )
 from telescale.api.routers.resource import request_filter
 from telescale.indexer import search as search_language
@@ -77,11 +78,12 @@ async def post_aggregation_resource(rtype: str, name: str, request: Request,
         return respond(rows, finite)
     answer = []
     all_finite = True
+    schema = type_schema(request, rtype)
     for key, members in group_resources(resources):
         rows, finite = cross_metric_rows(await cross_metric_measures(
             request, [m for r in members for m in r.metrics], args))
         all_finite = all_finite and finite
-        answer.append({"group": group_view(request, rtype, groupby, key), "measures": rows})
+        answer.append({"group": group_view(schema, groupby, key), "measures": rows})
     return respond(answer, all_finite)
 
 
