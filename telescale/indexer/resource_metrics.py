@@ -123,24 +123,17 @@ class ResourceMetrics(IndexerEngine):
             for key in groupby:
                 if key not in base_columns and key not in types[type]:
                     raise errors.InvalidSortKey(key)
-            wanted_base = [k for k in dict.fromkeys(groupby) if k in base_columns and k != "id"]
-            needs_attributes = any(k not in base_columns for k in groupby)
-            extra_history = [base.c.revision, base.c.revision_start, base.c.revision_end] if history else []
+            # Group-by values straight from SQL: base columns as they are, attributes as their JSON value.
+            group_columns = [base.c[k] if k in base_columns else base.c.attributes[k] for k in groupby]
+            history_columns = [base.c.revision, base.c.revision_start, base.c.revision_end] if history else []
             on = [MetricRow.resource_id == base.c.id, MetricRow.status == "active"]
             names = _name_clause(patterns)
             if names is not None:
                 on.append(names)
             query = (
                 sa.select(
-                    base.c.id,
-                    *extra_history,
-                    *(base.c[k] for k in wanted_base),
-                    *([base.c.attributes] if needs_attributes else []),
-                    MetricRow.id.label("metric_id"),
-                    MetricRow.name.label("metric_name"),
-                    MetricRow.archive_policy_name,
-                    MetricRow.creator.label("metric_creator"),
-                    MetricRow.unit.label("metric_unit"),
+                    base.c.id, MetricRow.id, MetricRow.name, MetricRow.archive_policy_name, MetricRow.creator,
+                    MetricRow.unit, *history_columns, *group_columns,
                 )
                 .select_from(base)
                 .outerjoin(MetricRow, sa.and_(*on))
@@ -149,37 +142,34 @@ class ResourceMetrics(IndexerEngine):
                 .order_by(base.c.id, *([base.c.revision_start, base.c.revision] if history else []),
                           MetricRow.name)
             )
-            rows = s.execute(query).mappings().all()
+            rows = s.execute(query).all()
             policies = {row.name: policy_record(row) for row in s.scalars(sa.select(ArchivePolicyRow))}
+        first_group = 6 + len(history_columns)
         out: list[MatchedResource] = []
         key: tuple[Any, ...] | None = None
         metrics: list[Metric] = []
         first: Any = None
         for r in rows:
-            this = (r["id"], r["revision"] if history else -1)
+            this = (r[0], r[6] if history else -1)
             if this != key:
                 if key is not None:
-                    out.append(_matched(first, metrics, groupby, base_columns, history))
+                    out.append(_matched(first, metrics, first_group, history))
                 key, first, metrics = this, r, []
-            name = r["metric_name"]
-            if r["metric_id"] is not None and name is not None and name_matches(name, patterns):
-                metrics.append(Metric(id=r["metric_id"], archive_policy=policies[r["archive_policy_name"]],
-                                      creator=r["metric_creator"], name=name, unit=r["metric_unit"],
-                                      resource_id=r["id"], status="active"))
+            metric_id, name = r[1], r[2]
+            if metric_id is not None and name is not None and name_matches(name, patterns):
+                metrics.append(Metric(id=metric_id, archive_policy=policies[r[3]], creator=r[4], name=name,
+                                      unit=r[5], resource_id=r[0], status="active"))
         if key is not None:
-            out.append(_matched(first, metrics, groupby, base_columns, history))
+            out.append(_matched(first, metrics, first_group, history))
         return out
 
 
-def _matched(row: Any, metrics: list[Metric], groupby: Sequence[str], base_columns: set[str],
-             history: bool) -> MatchedResource:
-    attributes = (row["attributes"] or {}) if any(k not in base_columns for k in groupby) else {}
-    group = tuple(row[k] if k in base_columns else attributes.get(k) for k in groupby)
+def _matched(row: Any, metrics: list[Metric], first_group: int, history: bool) -> MatchedResource:
     return MatchedResource(
-        id=row["id"],
-        group=group,
+        id=row[0],
+        group=tuple(row[first_group:]),
         metrics=tuple(metrics),
-        revision=int(row["revision"]) if history else -1,
-        revision_start=row["revision_start"] if history else None,
-        revision_end=row["revision_end"] if history else None,
+        revision=int(row[6]) if history else -1,
+        revision_start=row[7] if history else None,
+        revision_end=row[8] if history else None,
     )
