@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from telescale.query.ufuncs import ARITHMETIC, COMPARISONS
+
 __all__ = ["InvalidQuery", "Predicate", "parse"]
 
 MAX_DEPTH = 64
@@ -35,23 +37,7 @@ MAX_NODES = 10_000
 Operand = float | np.ndarray
 Ufunc = Callable[[Any, Any], Any]
 
-_COMPARISONS: dict[str, Ufunc] = {
-    "=": np.equal, "==": np.equal, "eq": np.equal,
-    "<": np.less, "lt": np.less,
-    ">": np.greater, "gt": np.greater,
-    "<=": np.less_equal, "≤": np.less_equal, "le": np.less_equal,
-    ">=": np.greater_equal, "≥": np.greater_equal, "ge": np.greater_equal,
-    "!=": np.not_equal, "≠": np.not_equal, "ne": np.not_equal,
-}
-_ARITHMETIC: dict[str, Ufunc] = {
-    "%": np.mod, "mod": np.mod,
-    "+": np.add, "add": np.add,
-    "-": np.subtract, "sub": np.subtract,
-    "*": np.multiply, "×": np.multiply, "mul": np.multiply,
-    "/": np.true_divide, "÷": np.true_divide, "div": np.true_divide,
-    "**": np.power, "^": np.power, "pow": np.power,
-}
-BINARY: dict[str, Ufunc] = {**_COMPARISONS, **_ARITHMETIC}
+BINARY: dict[str, Ufunc] = {**COMPARISONS, **ARITHMETIC}
 LOGICAL: dict[str, str] = {"and": "and", "∧": "and", "or": "or", "∨": "or", "not": "not", "¬": "not"}
 
 

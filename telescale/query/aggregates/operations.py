@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from telescale.query.ufuncs import ARITHMETIC, COMPARISONS
 from telescale.timeseries.aggregation import counter_increase
 from telescale.timeseries.policy import ALL_METHODS, RATE_PREFIX
 from telescale.timeseries.read import resample as engine_resample
@@ -179,18 +180,8 @@ def _clip_max(a: Any, b: Any) -> Any:
 
 
 BINARY_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": np.equal, "==": np.equal, "eq": np.equal,
-    "<": np.less, "lt": np.less,
-    ">": np.greater, "gt": np.greater,
-    "<=": np.less_equal, "≤": np.less_equal, "le": np.less_equal,
-    ">=": np.greater_equal, "≥": np.greater_equal, "ge": np.greater_equal,
-    "!=": np.not_equal, "≠": np.not_equal, "ne": np.not_equal,
-    "%": np.mod, "mod": np.mod,
-    "+": np.add, "add": np.add,
-    "-": np.subtract, "sub": np.subtract,
-    "*": np.multiply, "×": np.multiply, "mul": np.multiply,
-    "/": np.true_divide, "÷": np.true_divide, "div": np.true_divide,
-    "**": np.power, "^": np.power, "pow": np.power,
+    **COMPARISONS,
+    **ARITHMETIC,
     "clip_min": _clip_min,
     "clip_max": _clip_max,
     "max": np.fmax,
