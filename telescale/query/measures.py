@@ -21,12 +21,12 @@ from telescale.timeseries import (
     Split,
     calendar_resample,
     retention_cutoff,
-    select,
 )
 from telescale.timeseries import (
     resample as resample_series,
 )
 from telescale.timeseries.policy import seconds_repr
+from telescale.timeseries.read import select_parts
 from telescale.timeseries.split import split_span
 
 __all__ = [
@@ -87,6 +87,56 @@ def _check_method(policy: ArchivePolicy, method: str, metric: MetricLike) -> Non
         raise UnknownAggregationMethod(metric, method)
 
 
+Part = tuple[np.ndarray, np.ndarray, np.ndarray]  # one split, one method: (timestamps, values) NaN-free, last bucket
+
+
+def _part(split: Split, method: str) -> Part:
+    """What a read keeps of a decoded split: the method's valid points, and the split's last bucket
+    (whatever the method: retention counts from the newest bucket of any method)."""
+    ts = split.timestamps
+    last = ts[-1:].copy()
+    col = split.columns.get(method)
+    if col is None:
+        return np.empty(0, np.int64), np.empty(0, np.float64), last
+    ok = ~np.isnan(col)
+    if ok.all():
+        return ts, col, last
+    return ts[ok], col[ok], last
+
+
+def _read_parts(
+    storage: StorageDriver, metric_id: uuid.UUID, g: int, method: str, keys: list[int]
+) -> dict[int, Part]:
+    """Decoded parts of the splits ``keys`` that exist, through the driver's read cache when it has one:
+    one version check per split, and only splits that changed since they were cached are read and decoded."""
+    cache = storage.read_cache
+    versions = None if cache is None else storage.split_versions(metric_id, g, keys)
+    out: dict[int, Part] = {}
+    if cache is None or versions is None:
+        for k, data in zip(keys, storage.get_splits(metric_id, g, keys), strict=True):
+            if data is not None:
+                out[k] = _part(Split.decode(data, g, k, (method,)), method)
+        return out
+    missing: list[int] = []
+    for k, version in zip(keys, versions, strict=True):
+        if version is None:
+            continue  # deleted (expired) since the listing
+        hit = cache.get((metric_id, g, k, method), version)
+        if hit is None:
+            missing.append(k)
+        else:
+            out[k] = hit  # type: ignore[assignment]
+    if missing:
+        for k, (version, data) in zip(missing, storage.get_splits_versioned(metric_id, g, missing), strict=True):
+            if data is None:
+                continue
+            part = _part(Split.decode(data, g, k, (method,)), method)
+            if version is not None:
+                cache.put((metric_id, g, k, method), version, part)
+            out[k] = part
+    return out
+
+
 def read_series(
     storage: StorageDriver,
     metric_id: uuid.UUID,
@@ -109,19 +159,14 @@ def read_series(
     # Retention: only a split starting before newest + span - timespan can hold expired buckets.
     need_cutoff = item.timespan is not None and wanted[0] < newest + span - item.timespan
     to_read = wanted + ([newest] if need_cutoff and newest not in wanted else [])
-    splits = [
-        Split.decode(data, g, k, (method,))
-        for k, data in zip(to_read, storage.get_splits(metric_id, g, to_read), strict=True)
-        if data is not None
-    ]
-    if need_cutoff:
-        last_split = max(splits, key=lambda s: s.key, default=None)
-        if last_split is not None and len(last_split):
-            cutoff = retention_cutoff(item, int(last_split.timestamps[-1]))
+    parts = _read_parts(storage, metric_id, g, method, to_read)
+    if need_cutoff and parts:
+        last = parts[max(parts)][2]
+        if last.size:
+            cutoff = retention_cutoff(item, int(last[0]))
             if cutoff is not None and (lo is None or cutoff > lo):
                 lo = cutoff
-        splits = [s for s in splits if s.key in wanted]
-    return select(splits, method, lo, stop)
+    return select_parts([parts[k][:2] for k in wanted if k in parts], lo, stop)
 
 
 def get_measures(

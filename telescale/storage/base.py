@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import abc
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
-__all__ = ["StorageDriver"]
+from telescale.storage.cache import SplitCache
+
+__all__ = ["SplitCache", "StorageDriver"]
 
 
 class StorageDriver(abc.ABC):
-    """Interface of a storage driver (file today; Redis and S3 later)."""
+    """Interface of a storage driver (file today; Redis and S3 later).
+
+    ``read_cache``: decoded split columns kept by the read path (:mod:`telescale.query.measures`) for
+    drivers that can tell a split's version cheaply (:meth:`split_versions`); ``None`` = no cache.
+    """
+
+    read_cache: SplitCache | None = None
 
     @abc.abstractmethod
     def get_raw(self, metric_id: uuid.UUID) -> bytes | None: ...
@@ -31,6 +39,20 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     def get_splits(self, metric_id: uuid.UUID, granularity: int, keys: Iterable[int]) -> list[bytes | None]:
         """The stored bytes for each key (``None`` where absent), in the order of ``keys``."""
+
+    def split_versions(
+        self, metric_id: uuid.UUID, granularity: int, keys: Sequence[int]
+    ) -> list[Hashable | None] | None:
+        """A version for each key (``None`` where absent) that changes whenever the split's bytes do,
+        cheaper to get than the bytes; ``None`` when the driver cannot tell (then nothing is cached)."""
+        return None
+
+    def get_splits_versioned(
+        self, metric_id: uuid.UUID, granularity: int, keys: Sequence[int]
+    ) -> list[tuple[Hashable | None, bytes | None]]:
+        """``(version, bytes)`` for each key, the version being that of exactly these bytes (``None``
+        when unknown: not cacheable), as :meth:`split_versions` would report it."""
+        return [(None, data) for data in self.get_splits(metric_id, granularity, keys)]
 
     @abc.abstractmethod
     def put_splits(self, metric_id: uuid.UUID, granularity: int, splits: Mapping[int, bytes]) -> None: ...

@@ -43,6 +43,27 @@ def select(
     return np.concatenate(parts_ts).astype(np.int64), np.concatenate(parts_v)
 
 
+def select_parts(
+    parts: Sequence[tuple[np.ndarray, np.ndarray]], start: int | None = None, stop: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps, values) in ``[start, stop)`` of NaN-free ``(timestamps, values)`` parts given in time
+    order (one per split, as the read path keeps them); always new arrays, never views of the parts
+    (which may be shared, read-only cache entries). ``start`` is used as is (callers floor it)."""
+    out_ts: list[np.ndarray] = []
+    out_v: list[np.ndarray] = []
+    for ts, vals in parts:
+        lo = 0 if start is None else int(np.searchsorted(ts, start, side="left"))
+        hi = ts.size if stop is None else int(np.searchsorted(ts, stop, side="left"))
+        if hi > lo:
+            out_ts.append(ts[lo:hi])
+            out_v.append(vals[lo:hi])
+    if not out_ts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    if len(out_ts) == 1:
+        return out_ts[0].astype(np.int64, copy=True), out_v[0].copy()
+    return np.concatenate(out_ts).astype(np.int64, copy=False), np.concatenate(out_v)
+
+
 def resample(
     timestamps: np.ndarray, values: np.ndarray, granularity: int, method: str
 ) -> tuple[np.ndarray, np.ndarray]:
