@@ -36,6 +36,7 @@ class ApiSettings:
     max_body_size: int = 64 * 1024 * 1024
     enable_proxy_headers_parsing: bool = True
     refresh_timeout: float = 10.0
+    read_cache_mb: int = 256  # decoded splits kept by each process's read path (0 = off)
 
 
 @dataclass
@@ -168,7 +169,7 @@ def _apply(settings: Settings, section: str, key: str, value: Any) -> None:
 RANGES: dict[str, tuple[float, float | None]] = {
     "api.port": (1, 65535), "api.workers": (1, None), "api.max_limit": (1, None), "api.max_body_size": (1, None),
     "api.refresh_timeout": (0, None), "incoming.sacks": (1, None), "processing.workers": (0, None),
-    "processing.delay": (0, None), "processing.janitor_interval": (0.001, None),
+    "processing.delay": (0, None), "api.read_cache_mb": (0, None), "processing.janitor_interval": (0.001, None),
     "janitor.resource_end_after": (0, None), "janitor.history_retention": (0, None), "janitor.batch_size": (1, None),
 }
 

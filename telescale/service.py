@@ -44,7 +44,7 @@ def build_storage(settings: Settings) -> StorageDriver:
         raise ValueError(f"storage.driver {settings.storage.driver!r} is not available (known: file)")
     from telescale.storage.file import FileStorage
 
-    return FileStorage(settings.data_path / "storage")
+    return FileStorage(settings.data_path / "storage", read_cache_bytes=settings.api.read_cache_mb << 20)
 
 
 def build_locks(settings: Settings) -> coordination.SackLocks:
