@@ -13,8 +13,9 @@ sizes, so a second run against the same server finds the data loaded and only qu
     .venv/bin/python -m bench.aggregates_grouped --url http://127.0.0.1:8041 [--url gnocchi=http://127.0.0.1:18041]
     .venv/bin/python -m bench.aggregates_grouped --resources 1000 --groups 10 --queries 10 --url …
 
-Prints one JSON line per target (p50/p99 ms of the query, after one warm-up whose answer is checked),
-then a ratio line when both ``telescale`` and ``gnocchi`` ran.
+Prints one JSON line per target (p50/p99 ms of the query, after one warm-up whose answer is checked, and,
+for a server on this host, the CPU seconds its processes spent per query: on a shared machine wall times
+follow the load, CPU time much less), then ratio lines when both ``telescale`` and ``gnocchi`` ran.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
+import urllib.parse
 import uuid
 
 import httpx
@@ -123,6 +126,61 @@ def load(target: common.Target, resources: int, groups: int, timeout_s: float) -
             "drain_s": round(t3 - t2, 1)}
 
 
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and fields[1].endswith(f":{port:04X}"):
+                inodes.add(fields[9])
+    return inodes
+
+
+def _server_pids(port: int) -> list[int]:
+    """Processes holding the socket that listens on ``port`` on this host, and their descendants:
+    their CPU time per query is a figure the load of a shared machine does not distort."""
+    wanted = {f"socket:[{i}]" for i in _listening_inodes(port)}
+    found: set[int] = set()
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parents[pid] = int(f.read().rpartition(")")[2].split()[1])
+            if wanted and any(os.readlink(f"/proc/{entry}/fd/{fd}") in wanted
+                              for fd in os.listdir(f"/proc/{entry}/fd")):
+                found.add(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return sorted(found)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _check(answer: object, groups: int, resources: int) -> None:
     expected_groups = min(groups, resources)
     if not isinstance(answer, list) or len(answer) != expected_groups:
@@ -148,6 +206,9 @@ def run(target: common.Target, resources: int = 10_000, groups: int = 100, queri
         warmup = time.perf_counter() - t
         _check(answer, groups, resources)
         first = answer[0]["measures"]["measures"]["aggregated"][0]
+        port = urllib.parse.urlsplit(target.url).port
+        pids = _server_pids(port) if port else []
+        cpu_before = _cpu_seconds(pids)
         deadline = time.monotonic() + timeout_s
         for _ in range(queries):
             if time.monotonic() > deadline:
@@ -155,8 +216,10 @@ def run(target: common.Target, resources: int = 10_000, groups: int = 100, queri
             t = time.perf_counter()
             common.expect(c.post("/v1/aggregates", params={"groupby": "server_group"}, json=body), 200)
             samples.append(time.perf_counter() - t)
+        cpu = (_cpu_seconds(pids) - cpu_before) / len(samples) if pids and samples else None
     return {"resources": resources, "groups": groups, "points_per_metric": DAY_POINTS, "n": len(samples),
             "warmup_ms": round(warmup * 1000, 1), **common.percentiles_ms(samples),
+            **({"server_cpu_s_per_query": round(cpu, 3), "server_processes": len(pids)} if cpu is not None else {}),
             "first_group_first_point": first, **loading}
 
 
@@ -197,7 +260,7 @@ def ratios(lines: list[dict]) -> list[dict]:
     return [{"bench": "ratio", "figure": "aggregates_grouped", "key": key, "telescale": tel[key],
              "gnocchi": gno[key], "telescale_over_gnocchi": round(tel[key] / gno[key], 4),
              "higher_is_better": False, "telescale_advantage": round(gno[key] / tel[key], 4)}
-            for key in ("p50_ms", "p99_ms")]
+            for key in ("p50_ms", "p99_ms", "server_cpu_s_per_query") if tel.get(key) and gno.get(key)]
 
 
 if __name__ == "__main__":
