@@ -66,8 +66,10 @@ def _shuffle(arr: np.ndarray, width: int) -> bytes:
     return np.ascontiguousarray(b[:, :width].T).tobytes()
 
 
-def _unshuffle(buf: memoryview, n: int, width: int) -> np.ndarray:
+def _unshuffle(buf: memoryview | np.ndarray, n: int, width: int) -> np.ndarray:
     planes = np.frombuffer(buf, dtype=np.uint8, count=n * width).reshape(width, n)
+    if width == 8:
+        return np.ascontiguousarray(planes.T).view("<u8").reshape(n)
     out = np.zeros((n, 8), dtype=np.uint8)
     out[:, :width] = planes.T
     return out.view("<u8").reshape(n)
@@ -78,9 +80,13 @@ def _zigzag(x: np.ndarray) -> np.ndarray:
     return ((x << 1) ^ (x >> 63)).view(np.uint64)
 
 
+_ONE = np.uint64(1)
+
+
 def _unzigzag(z: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_zigzag`, in unsigned arithmetic (negation wraps: 0 or all ones)."""
     z = z.astype(np.uint64, copy=False)
-    return ((z >> np.uint64(1)).view(np.int64)) ^ -((z & np.uint64(1)).view(np.int64))
+    return ((z >> _ONE) ^ -(z & _ONE)).view(np.int64)
 
 
 def _delta(x: np.ndarray, first: int = 0) -> np.ndarray:
@@ -101,20 +107,52 @@ def _width(z: np.ndarray) -> int:
 
 
 class _Reader:
+    """Cursor over a decompressed payload. Decoding a split is ~70 small reads, so each one stays a
+    couple of bytecodes: header fields with precompiled ``Struct.unpack_from``, arrays straight from the
+    buffer with ``np.frombuffer(offset=)`` (no intermediate slices)."""
+
+    __slots__ = ("buf", "pos", "size")
+
     def __init__(self, data: bytes) -> None:
-        self.buf = memoryview(data)
+        self.buf = data
         self.pos = 0
+        self.size = len(data)
+
+    def _advance(self, n: int) -> int:
+        pos = self.pos
+        if n < 0 or pos + n > self.size:
+            raise CodecError("Unable to unpack, invalid data")
+        self.pos = pos + n
+        return pos
 
     def take(self, n: int) -> memoryview:
-        if self.pos + n > len(self.buf):
+        pos = self._advance(n)
+        return memoryview(self.buf)[pos:pos + n]
+
+    def skip(self, n: int) -> None:
+        self._advance(n)
+
+    def u8(self) -> int:
+        pos = self.pos
+        if pos >= self.size:
             raise CodecError("Unable to unpack, invalid data")
-        out = self.buf[self.pos:self.pos + n]
-        self.pos += n
-        return out
+        self.pos = pos + 1
+        return self.buf[pos]
+
+    def i8(self) -> int:
+        b = self.u8()
+        return b - 256 if b > 127 else b
+
+    def bytes_array(self, n: int) -> np.ndarray:
+        """The next ``n`` bytes as a read-only uint8 array (a view of the payload)."""
+        return np.frombuffer(self.buf, dtype=np.uint8, count=n, offset=self._advance(n))
 
     def unpack(self, fmt: str) -> tuple:
-        size = struct.calcsize(fmt)
-        return struct.unpack(fmt, self.take(size))
+        st = _STRUCTS.get(fmt) or _STRUCTS.setdefault(fmt, struct.Struct(fmt))
+        return st.unpack_from(self.buf, self._advance(st.size))
+
+
+_STRUCTS: dict[str, struct.Struct] = {}  # compiled formats (immutable once built; a cache, not state)
 
 
 # --- value columns ---------------------------------------------------------------------------------
@@ -134,7 +172,7 @@ def _encode_float(vals: np.ndarray) -> bytes:
 
 
 def _decode_float(r: _Reader, n: int) -> np.ndarray:
-    x = _unshuffle(r.take(n * 8), n, 8)
+    x = _unshuffle(r.bytes_array(n * 8), n, 8)
     return np.bitwise_xor.accumulate(x).view(np.float64) if n else np.empty(0)
 
 
@@ -210,9 +248,18 @@ def _pack_ints(x: np.ndarray) -> bytes:
 
 
 def _unpack_ints(r: _Reader, n: int) -> np.ndarray:
-    (w,) = r.unpack("<B")
-    z = _unshuffle(r.take(n * w), n, w) if w else np.zeros(n, dtype=np.uint64)
+    w = r.u8()
+    z = _unshuffle(r.bytes_array(n * w), n, w) if w else np.zeros(n, dtype=np.uint64)
     return _unzigzag(z)
+
+
+def _unpack_ints_or_none(r: _Reader, n: int) -> np.ndarray | None:
+    """:func:`_unpack_ints`, but ``None`` for a run of zeros (width 0): the usual ulp correction, whose
+    application can then be skipped."""
+    w = r.u8()
+    if not w:
+        return None
+    return _unzigzag(_unshuffle(r.bytes_array(n * w), n, w))
 
 
 def _encode_decimal(d: int, k: np.ndarray, corr: np.ndarray) -> bytes:
@@ -220,10 +267,12 @@ def _encode_decimal(d: int, k: np.ndarray, corr: np.ndarray) -> bytes:
 
 
 def _decode_decimal(r: _Reader, n: int) -> np.ndarray:
-    (d,) = r.unpack("<b")
+    d = r.i8()
     k = np.cumsum(_unpack_ints(r, n))
-    corr = _unpack_ints(r, n)
-    return _apply_correction(k.astype(np.float64) / (10.0 ** d), corr)
+    corr = _unpack_ints_or_none(r, n)
+    vals = k.astype(np.float64)
+    vals /= 10.0 ** d
+    return vals if corr is None else _apply_correction(vals, corr)
 
 
 def _std_prediction_raw(n_int: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
@@ -350,14 +399,21 @@ def _encode_column(name: str, cols: dict[str, np.ndarray]) -> bytes:
 
 
 def _read_name(r: _Reader) -> str:
-    (n,) = r.unpack("<B")
-    return bytes(r.take(n)).decode()
+    n = r.u8()
+    pos = r.pos
+    r.skip(n)
+    return r.buf[pos:pos + n].decode()
 
 
-def _read_mask(r: _Reader, has_mask: int, n: int) -> np.ndarray:
+def _skip_name(r: _Reader) -> None:
+    r.skip(r.u8())
+
+
+def _read_mask(r: _Reader, has_mask: int, n: int) -> np.ndarray | None:
+    """Valid (non-NaN) slots of a column, or ``None`` when all are (no mask stored)."""
     if not has_mask:
-        return np.ones(n, dtype=bool)
-    return np.unpackbits(np.frombuffer(r.take((n + 7) // 8), dtype=np.uint8))[:n].astype(bool)
+        return None
+    return np.unpackbits(r.bytes_array((n + 7) // 8), count=n).view(bool)
 
 
 
@@ -365,47 +421,58 @@ def _read_mask(r: _Reader, has_mask: int, n: int) -> np.ndarray:
 
 def _skip_ints(r: _Reader, n: int) -> None:
     """Step over one :func:`_pack_ints` run of ``n`` values without decoding it."""
-    (w,) = r.unpack("<B")
-    r.take(n * w)
+    r.skip(n * r.u8())
 
 
 def _column_starts(r: _Reader, n: int, n_cols: int, methods: Collection[str]) -> list[int]:
     """Offsets of the columns ``methods`` need (each wanted one and those it is rebuilt from), found by
-    stepping over every column's bytes without decoding any."""
-    found: dict[str, tuple[int, tuple[str, ...]]] = {}
+    stepping over columns' bytes without decoding any, and only as far as the last one needed."""
+    need = set(methods)
+    starts: dict[str, int] = {}  # every column passed so far (a dependency may come before its user)
     for _ in range(n_cols):
+        if need.issubset(starts):
+            break
         start = r.pos
         name = _read_name(r)
-        kind, has_mask = r.unpack("<BB")
+        kind = r.u8()
+        has_mask = r.u8()
+        starts[name] = start
+        wanted = name in need
         if kind == K_DERIVED_MEAN:
-            found[name] = (start, (_read_name(r), _read_name(r)))
+            deps = (_read_name(r), _read_name(r))
+            if wanted:
+                need.update(deps)
             continue
         n_valid = n
         if has_mask:
-            n_valid = int.from_bytes(r.take((n + 7) // 8), "big").bit_count()
-        deps: tuple[str, ...] = ()
+            n_valid = int(np.bitwise_count(r.bytes_array((n + 7) // 8)).sum(dtype=np.int64))
         if kind == K_SQRT_RATIO:
-            deps = (_read_name(r),)
-            r.unpack("<b")
+            c_name = _read_name(r)
+            if wanted:
+                need.add(c_name)
+            r.skip(1)
             _skip_ints(r, n_valid)
             _skip_ints(r, n_valid)
         elif kind == K_FLOAT:
-            r.take(n_valid * 8)
+            r.skip(n_valid * 8)
         elif kind == K_DECIMAL:
-            r.unpack("<b")
+            r.skip(1)
             _skip_ints(r, n_valid)
             _skip_ints(r, n_valid)
         else:
             raise CodecError(f"Unknown column encoding {kind}")
-        found[name] = (start, deps)
-    wanted: set[str] = set()
-    todo = [m for m in methods if m in found]
-    while todo:
-        name = todo.pop()
-        if name not in wanted:
-            wanted.add(name)
-            todo.extend(d for d in found[name][1] if d in found)
-    return sorted(found[name][0] for name in wanted)
+    return sorted(starts[name] for name in need if name in starts)
+
+
+def _place(n: int, valid: np.ndarray | None, vals: np.ndarray) -> np.ndarray:
+    """A full column from its valid values (NaN elsewhere)."""
+    if valid is None:
+        if vals.size != n:
+            raise CodecError("Unable to unpack, invalid data")
+        return vals
+    col = np.full(n, np.nan)
+    col[valid] = vals
+    return col
 
 
 def decode_block(
@@ -414,26 +481,29 @@ def decode_block(
     """Inverse of :func:`encode_block`.
 
     With ``methods``, only those columns (and the ones they are rebuilt from) are decoded; the others are
-    stepped over, which saves most of the work when a read wants one method of many.
+    stepped over, which saves most of the work when a read wants one method of many. The read path calls
+    this once per split read, so it is written to make few Python-level calls per column.
     """
     if not data:
         raise CodecError("Unable to unpack, invalid data")
     if data[0] != SPLIT_VERSION:
         raise CodecError(f"Unknown split format version {data[0]}")
     try:
-        payload = _zstd.decompressor.decompress(data[1:])
+        payload = _zstd.decompressor.decompress(memoryview(data)[1:])
     except zstandard.ZstdError as e:
         raise CodecError("Unable to unpack, invalid data") from e
     r = _Reader(payload)
     (n,) = r.unpack("<I")
     mode, n_slots = r.unpack("<BI")
     if mode == TS_GRID:
-        bitmap = np.unpackbits(np.frombuffer(r.take((n_slots + 7) // 8), dtype=np.uint8))[:n_slots]
-        ts = key + np.flatnonzero(bitmap).astype(np.int64) * granularity
+        bitmap = np.unpackbits(r.bytes_array((n_slots + 7) // 8), count=n_slots)
+        ts = np.flatnonzero(bitmap).astype(np.int64)
+        ts *= granularity
+        ts += key
         if ts.size != n:
             raise CodecError("Unable to unpack, invalid data")
     elif mode == TS_DELTA:
-        ts = key + np.cumsum(_unzigzag(_unshuffle(r.take(n * 8), n, 8)))
+        ts = key + np.cumsum(_unzigzag(_unshuffle(r.bytes_array(n * 8), n, 8)))
     else:
         raise CodecError("Unable to unpack, invalid data")
     (n_cols,) = r.unpack("<H")
@@ -444,15 +514,16 @@ def decode_block(
         if starts is not None:
             r.pos = starts[i]
         name = _read_name(r)
-        kind, has_mask = r.unpack("<BB")
+        kind = r.u8()
+        has_mask = r.u8()
         if kind == K_DERIVED_MEAN:
             later.append((name, ("mean", _read_name(r), _read_name(r))))
             continue
         valid = _read_mask(r, has_mask, n)
-        n_valid = int(valid.sum())
+        n_valid = n if valid is None else int(np.count_nonzero(valid))
         if kind == K_SQRT_RATIO:
             c_name = _read_name(r)
-            (d,) = r.unpack("<b")
+            d = r.i8()
             n_int = np.cumsum(_unpack_ints(r, n_valid))
             corr = _unpack_ints(r, n_valid)
             later.append((name, ("std", c_name, d, n_int, corr, valid)))
@@ -463,23 +534,21 @@ def decode_block(
             vals = _decode_decimal(r, n_valid)
         else:
             raise CodecError(f"Unknown column encoding {kind}")
-        col = np.full(n, np.nan)
-        col[valid] = vals
-        columns[name] = col
+        columns[name] = _place(n, valid, vals)
     for name, spec in sorted(later, key=lambda x: x[1][0] == "mean"):  # std before mean
         try:
             if spec[0] == "std":
                 _, c_name, d, n_int, corr, valid = spec
-                pred = _std_prediction(n_int, columns[c_name][valid], 10.0 ** (2 * d))
-                col = np.full(n, np.nan)
-                col[valid] = _apply_correction(pred, corr)
+                counts = columns[c_name] if valid is None else columns[c_name][valid]
+                pred = _std_prediction(n_int, counts, 10.0 ** (2 * d))
+                col = _place(n, valid, _apply_correction(pred, corr))
             else:
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     col = columns[spec[1]] / columns[spec[2]]
         except KeyError as e:
             raise CodecError("Unable to unpack, invalid data") from e
         columns[name] = col
-    return ts.astype(np.int64), columns
+    return ts, columns
 
 
 # --- raw tails ------------------------------------------------------------------------------------
