@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from telescale.indexer import errors
@@ -30,16 +31,28 @@ def _attribute_column(column: sa.ColumnElement[Any], name: str, kind: str) -> sa
 
 
 def _resource_types(s: Session) -> dict[str, dict[str, dict[str, Any]]]:
-    return {r.name: r.attributes for r in s.scalars(sa.select(ResourceTypeRow))}
+    """Every type's attribute schema (two columns, not ORM objects: this runs for every page listed)."""
+    rows = s.execute(sa.select(ResourceTypeRow.name, ResourceTypeRow.attributes))
+    return {name: attributes for name, attributes in rows}
 
 
 def _load_metrics(s: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, uuid.UUID]]:
+    """The named metrics of a page of resources, in one query.
+
+    On PostgreSQL the ids go as one array parameter (``= ANY(:ids)``): an ``IN`` of a page's hundreds of
+    parameters makes a different, long statement for SQLAlchemy and psycopg to build, parse and adapt on
+    every page, which measured as 40% of the CPU time of listing 100 resources."""
     by_resource: dict[uuid.UUID, dict[str, uuid.UUID]] = {}
     if not ids:
         return by_resource
+    unique = list(set(ids))
+    if s.get_bind().dialect.name == "postgresql":
+        match = MetricRow.resource_id == sa.any_(sa.bindparam("ids", unique, type_=postgresql.ARRAY(sa.Uuid)))
+    else:
+        match = MetricRow.resource_id.in_(unique)
     rows = s.execute(
         sa.select(MetricRow.resource_id, MetricRow.name, MetricRow.id)
-        .where(MetricRow.resource_id.in_(list(set(ids))), MetricRow.status == "active")
+        .where(match, MetricRow.status == "active")
         .order_by(MetricRow.name)
     )
     for resource_id, name, metric_id in rows:
