@@ -16,6 +16,12 @@ set first); metricd calls ``sync()`` before acking incoming measures.
 Because a split is only ever replaced by a rename, never rewritten in place, ``(inode, device, size,
 mtime, ctime)`` of its file is a version that changes with its bytes: :meth:`FileStorage.split_versions`
 (one ``stat`` per split) lets the read path reuse decoded splits (:mod:`telescale.storage.cache`).
+With that cache on, the listing of a granularity's split keys is kept too, keyed by its directory's
+``(inode, mtime, ctime)``: every change of a directory's entries (a temp file staged, renamed into place,
+a split deleted) updates its mtime. Timestamps are coarse (a clock tick, or a second on some file
+systems), so two changes within one tick could share an mtime: a listing is only kept when the
+directory's mtime was already ``_SETTLED_NS`` old before the listing started (git's "racily clean"
+rule), so any later change necessarily gets a different mtime.
 """
 
 from __future__ import annotations
@@ -31,12 +37,15 @@ import uuid
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from telescale.storage.base import StorageDriver
 from telescale.storage.cache import SplitCache
 
 LOG = logging.getLogger(__name__)
 
 _TMP_PREFIX = ".tmp-"
+_SETTLED_NS = 2_000_000_000  # > the coarsest mtime granularity of the file systems we run on (1 s)
 _FSYNC_THREADS = 8
 
 
@@ -188,15 +197,40 @@ class FileStorage(StorageDriver):
     # -- splits ------------------------------------------------------------------------------------
     def list_split_keys(self, metric_id: uuid.UUID, granularity: int) -> list[int]:
         d = self._gran_dir(metric_id, granularity)
+        keys = self._listing(d)
+        if self._staged:
+            with self._lock:
+                staged = self._staged.get(d)
+                if staged:
+                    return sorted(set(keys).union(int(n) for n in staged))
+        return keys
+
+    def _listing(self, d: str) -> list[int]:
+        """Sorted split keys on disk in ``d``; through the read cache when there is one (see the module
+        docstring for why a cached listing can be trusted)."""
+        cache = self.read_cache
+        if cache is None:
+            return self._listdir(d)
+        began = time.time_ns()
         try:
-            keys = {int(n) for n in os.listdir(d) if not n.startswith(".")}
+            st = os.stat(d)
         except (FileNotFoundError, NotADirectoryError):
-            keys = set()
-        with self._lock:
-            staged = self._staged.get(d)
-            if staged:
-                keys.update(int(n) for n in staged)
-        return sorted(keys)
+            return []
+        version = (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_ctime_ns)
+        hit = cache.get(("listing", d), version)
+        if hit is not None:
+            return hit[0].tolist()
+        keys = self._listdir(d)
+        if max(st.st_mtime_ns, st.st_ctime_ns) < began - _SETTLED_NS:
+            cache.put(("listing", d), version, (np.array(keys, dtype=np.int64),))
+        return keys
+
+    @staticmethod
+    def _listdir(d: str) -> list[int]:
+        try:
+            return sorted(int(n) for n in os.listdir(d) if not n.startswith("."))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
 
     def get_splits(self, metric_id: uuid.UUID, granularity: int, keys: Iterable[int]) -> list[bytes | None]:
         d = self._gran_dir(metric_id, granularity)

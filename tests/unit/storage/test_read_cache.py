@@ -1,5 +1,6 @@
 """The read path's cache of decoded splits: bounded, versioned by the split file, wired to `api.read_cache_mb`."""
 
+import time
 import uuid
 
 import numpy as np
@@ -82,3 +83,35 @@ def test_setting_sizes_the_cache(tmp_path):
     assert off.read_cache is None
     with pytest.raises(config.ConfigError):
         config.load(environ={}, overrides=["api.read_cache_mb=-1"])
+
+
+def test_listing_kept_only_for_settled_directories_and_renewed_on_change(tmp_path, monkeypatch):
+    later = [0]
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + later[0])
+
+    def _age(_d: str, seconds: float) -> None:  # as if the next reads came ``seconds`` later
+        later[0] = int(seconds * 1e9)
+
+    writer = FileStorage(tmp_path, fsync=False)
+    reader = FileStorage(tmp_path, read_cache_bytes=1 << 20)
+    mid = uuid.uuid4()
+    assert reader.list_split_keys(mid, G) == []
+    writer.put_splits(mid, G, {0: b"a"})
+    writer.sync()
+    d = writer._gran_dir(mid, G)
+    assert reader.list_split_keys(mid, G) == [0]
+    assert len(reader.read_cache) == 0  # just changed: a change in the same clock tick would go unseen
+    _age(d, 10)
+    assert reader.list_split_keys(mid, G) == [0]
+    assert len(reader.read_cache) == 1
+    assert reader.list_split_keys(mid, G) == [0] and reader.read_cache.hits == 1
+    writer.put_splits(mid, G, {5: b"b"})  # a new split: the directory changes, the listing is read again
+    writer.sync()
+    assert reader.list_split_keys(mid, G) == [0, 5]
+    _age(d, 20)
+    assert reader.list_split_keys(mid, G) == [0, 5]
+    writer.delete_splits(mid, G, [0])
+    assert reader.list_split_keys(mid, G) == [5]
+    writer.delete_metric(mid)
+    assert reader.list_split_keys(mid, G) == []
