@@ -39,12 +39,15 @@ def build_incoming(settings: Settings) -> IncomingDriver:
     return FileIncoming(settings.data_path / "incoming", sacks=settings.incoming.sacks)
 
 
-def build_storage(settings: Settings) -> StorageDriver:
+def build_storage(settings: Settings, *, read_cache: bool = True) -> StorageDriver:
+    """``read_cache``: keep decoded splits for repeated reads (``api.read_cache_mb``); processing does not read
+    through the read path, so its workers go without."""
     if settings.storage.driver != "file":
         raise ValueError(f"storage.driver {settings.storage.driver!r} is not available (known: file)")
     from telescale.storage.file import FileStorage
 
-    return FileStorage(settings.data_path / "storage", read_cache_bytes=settings.api.read_cache_mb << 20)
+    cache_bytes = settings.api.read_cache_mb << 20 if read_cache else 0
+    return FileStorage(settings.data_path / "storage", read_cache_bytes=cache_bytes)
 
 
 def build_locks(settings: Settings) -> coordination.SackLocks:
@@ -55,7 +58,7 @@ def build_drivers(settings: Settings) -> Any:
     """The processing workers' view of the drivers."""
     from telescale.processing.worker import Drivers
 
-    return Drivers(build_incoming(settings), build_storage(settings), Indexer(settings.indexer_url),
+    return Drivers(build_incoming(settings), build_storage(settings, read_cache=False), Indexer(settings.indexer_url),
                    build_locks(settings))
 
 

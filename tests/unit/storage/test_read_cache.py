@@ -115,3 +115,10 @@ def test_listing_kept_only_for_settled_directories_and_renewed_on_change(tmp_pat
     assert reader.list_split_keys(mid, G) == [5]
     writer.delete_metric(mid)
     assert reader.list_split_keys(mid, G) == []
+
+
+def test_processing_workers_go_without(tmp_path):
+    from telescale.service import build_drivers
+
+    drivers = build_drivers(config.load(environ={}, overrides=[f"storage.data_dir={tmp_path}"]))
+    assert drivers.storage.read_cache is None
