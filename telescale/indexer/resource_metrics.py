@@ -24,7 +24,12 @@ from telescale.indexer.engine import IndexerEngine
 from telescale.indexer.models import ArchivePolicyRow, MetricRow, ResourceRow
 from telescale.indexer.policies import policy_record
 from telescale.indexer.records import Metric
-from telescale.indexer.resource_search import _history_selectable, _resource_clauses, _resource_types
+from telescale.indexer.resource_search import (
+    _attribute_column,
+    _history_selectable,
+    _resource_clauses,
+    _resource_types,
+)
 from telescale.indexer.resources import RESOURCE_BASE_COLUMNS
 
 __all__ = ["MatchedResource", "ResourceMetrics", "has_wildcard", "name_matches"]
@@ -123,8 +128,11 @@ class ResourceMetrics(IndexerEngine):
             for key in groupby:
                 if key not in base_columns and key not in types[type]:
                     raise errors.InvalidSortKey(key)
-            # Group-by values straight from SQL: base columns as they are, attributes as their JSON value.
-            group_columns = [base.c[k] if k in base_columns else base.c.attributes[k] for k in groupby]
+            # Group-by values straight from SQL: base columns as they are, attributes cast to their type
+            # (numbers come back as floats, as Gnocchi's Float columns give them).
+            attributes = types[type]
+            group_columns = [base.c[k] if k in base_columns
+                             else _attribute_column(base.c.attributes, k, attributes[k]["type"]) for k in groupby]
             history_columns = [base.c.revision, base.c.revision_start, base.c.revision_end] if history else []
             on = [MetricRow.resource_id == base.c.id, MetricRow.status == "active"]
             names = _name_clause(patterns)
@@ -145,6 +153,8 @@ class ResourceMetrics(IndexerEngine):
             rows = s.execute(query).all()
             policies = {row.name: policy_record(row) for row in s.scalars(sa.select(ArchivePolicyRow))}
         first_group = 6 + len(history_columns)
+        # Exact names were matched exactly by SQL; only patterns need fnmatch (LIKE ignores case on SQLite).
+        recheck = any(has_wildcard(p) for p in patterns)
         out: list[MatchedResource] = []
         key: tuple[Any, ...] | None = None
         metrics: list[Metric] = []
@@ -156,7 +166,7 @@ class ResourceMetrics(IndexerEngine):
                     out.append(_matched(first, metrics, first_group, history))
                 key, first, metrics = this, r, []
             metric_id, name = r[1], r[2]
-            if metric_id is not None and name is not None and name_matches(name, patterns):
+            if metric_id is not None and name is not None and (not recheck or name_matches(name, patterns)):
                 metrics.append(Metric(id=metric_id, archive_policy=policies[r[3]], creator=r[4], name=name,
                                       unit=r[5], resource_id=r[0], status="active"))
         if key is not None:
