@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +93,17 @@ def test_carried_headers_apply_removals_and_additions() -> None:
     carried = dict(carried_headers(original, before, after))
     assert carried == {b"x-auth-token": b"t", b"x-roles": b"member", b"x-project-id": b"p",
                        b"content-type": b"application/json"}
+
+
+def test_policy_file_edits_are_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from telescale.api import policy as policy_module
+
+    monkeypatch.setattr(policy_module, "RELOAD_INTERVAL", 0.0)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"get status": "role:admin"\n')
+    with make_client(tmp_path, overrides=("api.auth_mode=noauth", f"api.policy_file={json.dumps(str(policy))}")) as c:
+        observer = {**ALICE, "x-roles": "observer"}
+        assert c.get("/v1/status", headers=observer).status_code == 403
+        policy.write_text('"get status": "role:observer"\n')
+        os.utime(policy, (time.time() + 5, time.time() + 5))  # a new mtime even on a coarse clock
+        assert c.get("/v1/status", headers=observer).status_code == 200
