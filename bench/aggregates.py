@@ -119,21 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from bench.run import _target, ratios  # the same NAME=URL convention and ratio lines as bench.run
+    from bench.run import measure_targets  # the same NAME=URL convention and ratio lines as bench.run
 
-    lines = []
-    for i, spec in enumerate(args.url):
-        target = _target(spec, {}, i)
-        try:
-            line = {"bench": "aggregates", "target": target.name, "url": target.url,
-                    **run(target, args.metrics, args.queries, args.timeout)}
-        except (common.BenchError, httpx.HTTPError) as e:
-            line = {"bench": "aggregates", "target": target.name, "error": f"{type(e).__name__}: {e}"}
-        print(json.dumps(line), flush=True)
-        lines.append(line)
-    for r in ratios(lines):
-        print(json.dumps(r), flush=True)
-    return 1 if any("error" in ln for ln in lines) else 0
+    return measure_targets("aggregates", args.url, lambda target: run(target, args.metrics, args.queries, args.timeout))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ follow the load, CPU time much less), then ratio lines when both ``telescale`` a
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -242,21 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from bench.run import _target  # the same NAME=URL convention as bench.run
+    from bench.run import measure_targets  # the same NAME=URL convention and ratio lines as bench.run
 
-    lines = []
-    for i, spec in enumerate(args.url):
-        target = _target(spec, {}, i)
-        try:
-            line = {"bench": "aggregates_grouped", "target": target.name, "url": target.url,
-                    **run(target, args.resources, args.groups, args.queries, args.timeout)}
-        except (common.BenchError, httpx.HTTPError) as e:
-            line = {"bench": "aggregates_grouped", "target": target.name, "error": f"{type(e).__name__}: {e}"}
-        print(json.dumps(line), flush=True)
-        lines.append(line)
-    for r in ratios(lines):
-        print(json.dumps(r), flush=True)
-    return 1 if any("error" in ln for ln in lines) else 0
+    return measure_targets("aggregates_grouped", args.url,
+                           lambda target: run(target, args.resources, args.groups, args.queries, args.timeout),
+                           ratios)
 
 
 def ratios(lines: list[dict]) -> list[dict]:

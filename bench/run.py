@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import urllib.parse
+from collections.abc import Callable
 
 import httpx
 
@@ -232,3 +233,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def measure_targets(bench: str, urls: list[str], run: Callable[[common.Target], dict],
+                    ratio_lines: Callable[[list[dict]], list[dict]] | None = None) -> int:
+    """The standalone entry point of a bench module: ``run`` against each ``[NAME=]URL``, one JSON line
+    each (errors included), then the ratio lines; exit status 1 when any target failed."""
+    lines = []
+    for i, spec in enumerate(urls):
+        target = _target(spec, {}, i)
+        try:
+            line = {"bench": bench, "target": target.name, "url": target.url, **run(target)}
+        except (common.BenchError, httpx.HTTPError) as e:
+            line = {"bench": bench, "target": target.name, "error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(line), flush=True)
+        lines.append(line)
+    for r in (ratio_lines or ratios)(lines):
+        print(json.dumps(r), flush=True)
+    return 1 if any("error" in ln for ln in lines) else 0
+
