@@ -7,7 +7,6 @@ operations tree to `telescale.query.aggregates`, which does the work in a worker
 from __future__ import annotations
 
 import datetime
-import itertools
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -40,7 +39,7 @@ from telescale.query.aggregates import resources as agg_resources
 from telescale.query.aggregates.evaluate import AggregationDoesNotExist, Reference, Result, evaluate
 from telescale.query.aggregates.operations import AGGREGATE_METHODS, UnAggregableTimeseries
 from telescale.query.aggregates.parser import Aggregation, MetricNode
-from telescale.timeutil import NS, format_timestamps
+from telescale.timeutil import NS
 
 router = APIRouter(tags=["aggregates"], dependencies=[Depends(require_json_accept)])
 
@@ -106,16 +105,6 @@ async def _refresh(request: Request, metrics: Sequence[Any]) -> None:
 # Rendering
 
 
-def _rows(measures: Sequence[tuple[Any, np.ndarray, np.ndarray]]) -> list[tuple[str, Any, float]]:
-    """``(timestamp, granularity seconds (or the calendar unit), value)`` rows, zipped in C (both JSON
-    encoders write tuples as arrays)."""
-    out: list[tuple[str, Any, float]] = []
-    for g, ts, values in measures:
-        label = g if isinstance(g, str) else g / NS
-        out.extend(zip(format_timestamps(ts), itertools.repeat(label), values.tolist(), strict=False))
-    return out
-
-
 def _finite(result: Result) -> bool:
     return all(np.isfinite(v).all() for series in result.series.values() for _, _, v in series)
 
@@ -130,10 +119,10 @@ def respond(body: Any, finite: bool) -> Response:
 
 def _measures_body(result: Result, refs: Sequence[Reference]) -> dict[str, Any]:
     if result.aggregated:
-        return {"aggregated": _rows(result.series.get(None, []))}
+        return {"aggregated": api_measures.render(result.series.get(None, []))}
     body: dict[str, Any] = {}
     for i, ref in enumerate(refs):
-        body.setdefault(ref.name, {}).setdefault(ref.method, []).extend(_rows(result.series.get(i, [])))
+        body.setdefault(ref.name, {}).setdefault(ref.method, []).extend(api_measures.render(result.series.get(i, [])))
     return body
 
 
@@ -319,8 +308,9 @@ def _reference_views(request: Request, search: ResourceSearch, wanted: set[tuple
 
 def _resource_measures_body(result: Result, refs: Sequence[Reference]) -> dict[str, Any]:
     if result.aggregated:
-        return {"aggregated": _rows(result.series.get(None, []))}
-    return {rid: {name: {method: _rows(m) for method, m in methods.items()} for name, methods in names.items()}
+        return {"aggregated": api_measures.render(result.series.get(None, []))}
+    return {rid: {name: {method: api_measures.render(m) for method, m in methods.items()}
+                  for name, methods in names.items()}
             for rid, names in agg_resources.results_by_resource(refs, result).items()}
 
 
@@ -389,7 +379,7 @@ def _history_response(request: Request, search: ResourceSearch, groups: list[agg
     schema = type_schema(request, search.type)
     for group in groups:
         finite = finite and all(np.isfinite(v).all() for _, _, v in group.measures)
-        measures: dict[str, Any] = {"measures": {"aggregated": _rows(group.measures)}}
+        measures: dict[str, Any] = {"measures": {"aggregated": api_measures.render(group.measures)}}
         if details:
             measures["references"] = [views[(r.id, r.revision)] for r in group.revisions
                                       if (r.id, r.revision) in views]
@@ -526,7 +516,7 @@ def cross_metric_rows(result: Result | list) -> tuple[list[list[Any]], bool]:
     """What :func:`cross_metric_measures` computed, as Gnocchi's rows, and whether every value is finite."""
     if isinstance(result, list):
         return [], True
-    return _rows(result.series.get(None, [])), _finite(result)
+    return api_measures.render(result.series.get(None, [])), _finite(result)
 
 
 async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUID]) -> Response:

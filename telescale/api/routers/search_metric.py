@@ -34,7 +34,7 @@ from telescale.query import measures as query
 from telescale.query import value_search
 from telescale.storage.base import StorageDriver
 from telescale.timeseries import PolicyItem
-from telescale.timeutil import NS, TimeParseError, format_timestamps, parse_timestamp
+from telescale.timeutil import NS, TimeParseError, parse_timestamp
 
 router = APIRouter(tags=["search"], dependencies=[Depends(require_json_accept)])
 
@@ -106,15 +106,12 @@ def _plan(metrics: Sequence[idx.Metric], method: str, granularities: list[int] |
 
 
 def _search(storage: StorageDriver, plan: Plan, method: str, predicate: value_search.Predicate,
-            start: int | None, stop: int | None) -> dict[str, list[list[Any]]]:
-    out: dict[str, list[list[Any]]] = {}
+            start: int | None, stop: int | None) -> dict[str, list[tuple[str, Any, float]]]:
+    out: dict[str, list[tuple[str, Any, float]]] = {}
     for metric, items in plan:
-        rows: list[list[Any]] = []
-        for item in items:
-            ts, values = predicate.select(*query.read_series(storage, metric.id, item, method, start, stop))
-            seconds = item.granularity / NS
-            rows.extend([t, seconds, v] for t, v in zip(format_timestamps(ts), values.tolist(), strict=True))
-        out[str(metric.id)] = rows
+        series = [(item.granularity, *predicate.select(*query.read_series(storage, metric.id, item, method, start,
+                                                                         stop))) for item in items]
+        out[str(metric.id)] = api_measures.render(series)
     return out
 
 
