@@ -74,25 +74,11 @@ def _policy_from_key(name: str, back_window: int, definition: bytes, methods: tu
                                           aggregation_methods=list(methods)))
 
 
-class _PolicyCache:
-    """Converts each policy row once per call, however many metrics share it."""
-
-    def __init__(self) -> None:
-        self._by_name: dict[str, ArchivePolicy] = {}
-
-    def metric(self, row: MetricRow) -> Metric:
-        policy = self._by_name.get(row.archive_policy_name)
-        if policy is None:
-            policy = self._by_name[row.archive_policy_name] = policy_record(row.archive_policy)
-        return Metric(
-            id=row.id,
-            archive_policy=policy,
-            creator=row.creator,
-            name=row.name,
-            unit=row.unit,
-            resource_id=row.resource_id,
-            status=row.status,
-        )
+def _metric_record(row: MetricRow) -> Metric:
+    """An ORM metric row as a record; its policy converted once per distinct definition (:func:`_policy`)."""
+    p = row.archive_policy
+    return Metric(id=row.id, archive_policy=_policy(p.name, p.back_window, p.definition, p.aggregation_methods),
+                  creator=row.creator, name=row.name, unit=row.unit, resource_id=row.resource_id, status=row.status)
 
 
 def _metric_filters(filters: Mapping[str, Any] | None) -> list[sa.ColumnElement[bool]]:
@@ -283,7 +269,6 @@ class Metrics(IndexerEngine):
         """
         keys = parse_sorts(sorts, _METRIC_SORT_COLUMNS, _METRIC_NULLABLE, "id")
         clauses = _metric_filters(filters)
-        cache = _PolicyCache()
         with self._read() as s:
             if marker is not None:
                 try:
@@ -292,7 +277,7 @@ class Metrics(IndexerEngine):
                     raise errors.InvalidMarker(marker) from None
                 clauses.append(after_marker(s, keys, MetricRow.id == marker_id, marker))
             query = page(sa.select(MetricRow).where(*clauses), keys, limit)
-            return [cache.metric(row) for row in s.scalars(query)]
+            return [_metric_record(row) for row in s.scalars(query)]
 
     def delete_metric(self, id: uuid.UUID) -> None:
         """Mark the metric deleted; the janitor expunges its data, then :meth:`expunge_metric` the row.
