@@ -44,8 +44,8 @@ def _environ(scope: Scope) -> dict[str, Any]:
 def carried_headers(original: Iterable[tuple[bytes, bytes]], before: Mapping[str, Any],
                     after: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
     """The ASGI headers once the filter's removals and additions (``before`` → ``after``) are applied."""
-    headers = [(n, v) for n, v in original if after.get(_wsgi_key(n.decode("latin-1"))) == before.get(
-        _wsgi_key(n.decode("latin-1")))]
+    keys = [(n, v, _wsgi_key(n.decode("latin-1"))) for n, v in original]
+    headers = [(n, v) for n, v, key in keys if after.get(key) == before.get(key)]
     for key, value in after.items():
         if key.startswith("HTTP_") and isinstance(value, str) and before.get(key) != value:
             headers.append((key[5:].replace("_", "-").lower().encode("latin-1"), value.encode("latin-1")))
