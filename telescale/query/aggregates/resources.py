@@ -13,11 +13,16 @@ Gnocchi's semantics (``gnocchi/rest/aggregates/api.py``), and where we differ on
 * ``groupby``: resources are grouped by the values of those attributes, groups ordered by value (None
   last); a group where nothing matched is left out, and if nothing matched anywhere the answer is 404;
 * ``use_history``: every revision of a resource contributes over its own time window (the first one
-  from the beginning of time, the current one without end), clipped to ``start``/``stop``; each point is
-  weighted by the part of its bucket the window covers and the weighted points of a group that share a
-  timestamp and granularity are summed.  Gnocchi means the same but sums only points that happen to be
-  adjacent in its list, and merges the windows of different resources that start at the same time
-  (so it drops all but one resource per group); we sum them all and keep every resource.
+  from the beginning of time, the current one without end), clipped to ``start``/``stop``; the operations
+  are evaluated per resource and window, each point weighted by the part of its bucket the window covers,
+  and the points of a group that share a timestamp and granularity are combined with the method of the
+  outermost ``aggregate`` (:func:`combine_by_time`): ``mean`` a weighted mean, ``sum`` and ``count`` a
+  weighted sum, any other method applied to the points whose weight is not zero.  So a group of two
+  resources valued 10 and 30 answers 20 for ``mean`` and 30 for ``max``, as without ``use_history``.
+  Gnocchi 4.7.1 sums the weighted points whatever the method (its intent: 40 for both), but first merges
+  the windows of different resources that start at the same time, so it actually answers the value of
+  one resource per group (10 or 30 here, by resource id); an outermost operation other than
+  ``aggregate`` keeps Gnocchi's weighted sum.
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ from telescale.query.aggregates.evaluate import (
     pick_granularities,
     read_columns,
 )
-from telescale.query.aggregates.parser import Node, Ref
+from telescale.query.aggregates.parser import Aggregation, Node, Ref
 from telescale.storage.base import StorageDriver
+from telescale.timeseries import aggregation
 
 __all__ = [
     "Group",
@@ -263,20 +269,34 @@ def coverage(times: np.ndarray, granularity: int, start: int | None, stop: int |
     return (hi - lo).astype(np.float64) / granularity
 
 
-def _sum_by_time(parts: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> Measures:
-    """Weighted points of one group: summed per (granularity, timestamp), coarsest granularity first."""
-    by_gran: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for g, t, v in parts:
-        by_gran.setdefault(g, []).append((t, v))
+def combine_by_time(parts: Sequence[tuple[int, np.ndarray, np.ndarray, np.ndarray]], method: str | None) -> Measures:
+    """Weighted points ``(granularity, times, values, weights)`` of one group, combined per (granularity,
+    timestamp) with ``method`` (None: Gnocchi's weighted sum), coarsest granularity first."""
+    by_gran: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for g, t, v, w in parts:
+        by_gran.setdefault(g, []).append((t, v, w))
     out: Measures = []
     for g in sorted(by_gran, reverse=True):
-        ts = np.concatenate([t for t, _ in by_gran[g]])
-        vs = np.concatenate([v for _, v in by_gran[g]])
-        times, where = np.unique(ts, return_inverse=True)
-        sums = np.zeros(times.size)
-        np.add.at(sums, where.ravel(), vs)
-        out.append((g, times.astype(np.int64), sums))
+        ts, vs, ws = (np.concatenate(column) for column in zip(*by_gran[g], strict=True))
+        covered = ws > 0
+        ts, vs, ws = ts[covered], vs[covered], ws[covered]
+        if method in (None, "sum", "count", "mean"):
+            groups = aggregation.group(ts, vs * ws)
+            combined = aggregation.aggregate(groups, "sum")
+            if method == "mean":  # same keys in the same order: group() sorts stably by the same timestamps
+                combined = combined / aggregation.aggregate(aggregation.group(ts, ws), "sum")
+        else:
+            groups = aggregation.group(ts, vs)
+            combined = aggregation.aggregate(groups, method)
+        out.append((g, groups.keys.astype(np.int64), combined))
     return out
+
+
+def _combining_method(tree: Node) -> str | None:
+    """The method that combines a group's resources under ``use_history`` (see the module docstring)."""
+    if isinstance(tree, Aggregation) and tree.op == "aggregate" and tree.method in aggregation.AGGREGATORS:
+        return tree.method
+    return None
 
 
 def evaluate_history(
@@ -295,8 +315,9 @@ def evaluate_history(
     nothing matched and :class:`NotAggregated` when the operations do not reduce to one series."""
     out: list[HistoryGroup] = []
     matched_any = False
+    method = _combining_method(tree)
     for key, windows in history_windows(revisions, start, stop):
-        parts: list[tuple[int, np.ndarray, np.ndarray]] = []
+        parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         contributors: list[ResourceLike] = []
         for w in windows:
             refs, lookup = match([w.resource], patterns)
@@ -312,10 +333,10 @@ def evaluate_history(
                                     "(e.g. '(aggregate mean (metric cpu mean))')")
             series = result.series.get(None, [])
             for g, t, v in series:
-                parts.append((g, t, v * coverage(t, g, w.start, w.stop)))
+                parts.append((g, t, v, coverage(t, g, w.start, w.stop)))
             if any(t.size for _, t, _ in series):
                 contributors.extend(w.revisions)
-        measures = _sum_by_time(parts)
+        measures = combine_by_time(parts, method)
         if any(t.size for _, t, _ in measures):
             out.append(HistoryGroup(key, measures, contributors))
     if not matched_any:

@@ -136,7 +136,7 @@ def test_evaluate_groups_errors_and_no_match(tmp_path) -> None:
         R.evaluate_groups(storage, tree, refs, [((), mixed)])
 
 
-def test_history_weights_points_by_window_and_sums_a_group(tmp_path) -> None:
+def test_history_weights_points_by_window(tmp_path) -> None:
     storage = FileStorage(tmp_path, fsync=False)
     m1, m2 = M("cpu"), M("cpu")
     _store(storage, m1, {T0: 10.0, T0 + G: 20.0, T0 + 2 * G: 30.0})
@@ -155,7 +155,32 @@ def test_history_weights_points_by_window_and_sums_a_group(tmp_path) -> None:
     assert [g.key for g in out] == [("a",), ("b",)]
     (_, ta, va), = out[0].measures
     (_, tb, vb), = out[1].measures
-    assert ta.tolist() == [T0, T0 + G] and va.tolist() == [10.0, 20.0 * 0.5 + 5.0]
-    assert tb.tolist() == [T0 + G, T0 + 2 * G] and vb.tolist() == [20.0 * 0.5, 30.0]
+    # a weighted mean: r1 counts half in the second bucket of "a" and half in that of "b"
+    assert ta.tolist() == [T0, T0 + G] and va.tolist() == [10.0, (20.0 * 0.5 + 5.0) / 1.5]
+    assert tb.tolist() == [T0 + G, T0 + 2 * G] and vb.tolist() == [20.0, 30.0]
+    tree = parser.parse("(aggregate sum (metric cpu mean))")
+    (_, _, va), = R.evaluate_history(storage, tree, parser.references(tree), revisions, fill="dropna")[0].measures
+    assert va.tolist() == [10.0, 20.0 * 0.5 + 5.0]
     with pytest.raises(R.NotAggregated):
         R.evaluate_history(storage, parser.parse("(metric cpu mean)"), [("cpu", "mean")], revisions)
+
+
+@pytest.mark.parametrize(("operations", "expected"), [
+    ("(aggregate mean (metric cpu mean))", 20.0),
+    ("(aggregate max (metric cpu mean))", 30.0),
+    ("(aggregate min (metric cpu mean))", 10.0),
+    ("(aggregate sum (metric cpu mean))", 40.0),
+    ("(* 1 (aggregate mean (metric cpu mean)))", 40.0),  # no outer aggregate: Gnocchi's weighted sum
+])
+def test_history_combines_a_group_with_the_outer_aggregate_method(tmp_path, operations: str, expected: float) -> None:
+    """Two resources of one group valued 10 and 30 over a whole bucket: as without use_history."""
+    storage = FileStorage(tmp_path, fsync=False)
+    m1, m2 = M("cpu"), M("cpu")
+    _store(storage, m1, {T0: 10.0})
+    _store(storage, m2, {T0: 30.0})
+    storage.sync()
+    revisions = [Res(uuid.uuid4(), ("a",), (m,), revision=-1, revision_start=_dt(T0 - G)) for m in (m1, m2)]
+    tree = parser.parse(operations)
+    (group,) = R.evaluate_history(storage, tree, parser.references(tree), revisions, fill="dropna")
+    (_, times, values), = group.measures
+    assert times.tolist() == [T0] and values.tolist() == [expected]
