@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench services clean
+.PHONY: install run test lint bench services tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ services:
 	@pg_isready -q -h 127.0.0.1 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 
+# Programs the README examples use (tests/e2e/test_readme_examples.py runs them): curl and jq.
+tools:
+	@command -v curl >/dev/null && command -v jq >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq)
+
 lint: install
 	$(BIN)/ruff check telescale tests bench
 
-test: install services lint
+test: install services tools lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 bench: install
