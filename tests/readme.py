@@ -162,3 +162,42 @@ def output_matches(expected_lines: list[str], actual: str) -> bool:
             pass
     normalise = "\n".join(line.rstrip() for line in actual.splitlines())
     return _string_matches(expected, normalise)
+
+
+# ---------------------------------------------------------------------------------------------------
+# which API operations the examples call
+
+
+def curl_requests(command: str, host: str = "localhost:8041") -> set[tuple[str, str]]:
+    """``(METHOD, path)`` of every curl call to ``host`` in a command (``$VAR`` left in the path)."""
+    found: set[tuple[str, str]] = set()
+    for call in re.split(r"\bcurl\b", command)[1:]:
+        lexer = shlex.shlex(call.replace("\\\n", " "), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words = []
+        try:
+            for word in lexer:
+                if word and set(word) <= set("|;&()"):  # the end of this curl call
+                    break
+                words.append(word)
+        except ValueError:
+            continue
+        urls = [w for w in words if host in w]
+        if not urls:
+            continue
+        method = None
+        for flag, value in zip(words, [*words[1:], ""], strict=True):
+            if flag in ("-X", "--request"):
+                method = value
+        has_data = any(w in ("-d", "--data", "--data-urlencode", "--data-binary") for w in words)
+        if method is None:
+            method = "GET" if "-G" in words or not has_data else "POST"
+        path = urls[0].split(host, 1)[1].split("?", 1)[0] or "/"
+        found.add((method.upper(), path))
+    return found
+
+
+def operation_called(template: str, method: str, calls: set[tuple[str, str]]) -> bool:
+    """Whether one of ``calls`` is ``METHOD template`` (an OpenAPI path with ``{param}`` parts)."""
+    pattern = re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "/?$")
+    return any(m == method.upper() and pattern.match(path) for m, path in calls)

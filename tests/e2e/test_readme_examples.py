@@ -7,7 +7,8 @@ suite — `make` targets (the suite is one of them), the `pipx` install of gnocc
 cached gnocchiclient venv of `tests/e2e/gnocchi_cli.py` on PATH instead), benchmarks that run for minutes
 and the command that drops a benchmark's database — so they are checked differently: the make target
 exists (`make -n`), the requirement is the one the suite installs, the benchmark module accepts every
-flag README gives it.
+flag README gives it.  Every operation of the server's OpenAPI description must be called by at least one
+example, so a new API cannot land without one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests import readme, server
@@ -139,6 +141,7 @@ def test_every_readme_example_runs_and_prints_what_readme_shows(tmp_path: Path, 
         env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), str(gnocchi_bin),
                                                        os.environ.get("PATH", "")])}
         env.pop("TELESCALE_CONFIG", None)
+        spec = httpx.get(main.url + "/openapi.json", timeout=30).json()
         proc = subprocess.Popen(["bash", str(script)], cwd=work, env=env, start_new_session=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -160,6 +163,11 @@ def test_every_readme_example_runs_and_prints_what_readme_shows(tmp_path: Path, 
         elif rc_file.read_text().strip() != "0":
             failures.append(f"README line {c.line}: `{c.text}` exited with {rc_file.read_text().strip()}:\n"
                             f"    {printed.strip()[:3000]}")
+    calls = set().union(*(readme.curl_requests(c.text) for c in shown))
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            if not readme.operation_called(path, method, calls):
+                failures.append(f"no README example calls {method.upper()} {path}: every API gets one")
     assert not failures, "\n\n".join(failures) + (f"\n\nscript output:\n{log[-2000:]}" if log.strip() else "")
 
 

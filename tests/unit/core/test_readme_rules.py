@@ -63,3 +63,16 @@ def test_a_command_runs_on_while_a_quote_or_a_loop_is_open() -> None:
     assert first.text.endswith("2}' x") and first.expected == ["{}"]
     assert loop.text.endswith("done") and loop.expected == ["1", "2"]
     assert not readme.complete("echo 'open") and readme.complete("echo 'closed'")
+
+
+def test_curl_calls_are_recognised_with_their_method() -> None:
+    calls = readme.curl_requests(
+        "ID=$(curl -u admin: -d '{}' http://localhost:8041/v1/metric | jq -r .id); "
+        "curl -X PATCH http://localhost:8041/v1/resource/instance/web-2 -d '{}'; "
+        "curl -G http://localhost:8041/v1/search/resource/instance --data-urlencode 'filter=a' -X POST; "
+        "curl \"http://localhost:8041/v1/metric/$ID/measures?refresh=true\"")
+    assert calls == {("POST", "/v1/metric"), ("PATCH", "/v1/resource/instance/web-2"),
+                     ("POST", "/v1/search/resource/instance"), ("GET", "/v1/metric/$ID/measures")}
+    assert readme.operation_called("/v1/metric/{metric_id}/measures", "get", calls)
+    assert not readme.operation_called("/v1/metric/{metric_id}", "get", calls)
+    assert readme.operation_called("/v1/resource/{rtype}/{resource_id}", "patch", calls)
