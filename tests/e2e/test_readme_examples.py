@@ -106,7 +106,7 @@ def _script(commands: list[readme.Command], ports: dict[str, str], out: Path) ->
         parts.append(f"{{ {text}\n}} >{out}/{i} 2>&1; echo $? >{out}/{i}.rc")
         if not c.shows_output:
             parts.append(f'[ "$(cat {out}/{i}.rc)" = 0 ] || exit 0')
-        serve = re.match(r"telescale serve\b.*--port (\d+).*&\s*(#.*)?$", text)
+        serve = re.match(r"telescale (?:serve|api)\b.*--port (\d+).*&\s*(#.*)?$", text)
         if serve:
             parts.append(f"wait_ready http://127.0.0.1:{serve.group(1)} >>{out}/{i} 2>&1")
     return "\n".join(parts) + "\n"
