@@ -112,8 +112,8 @@ _ATTRIBUTE = object_schema({
     "type": {"enum": ["string", "uuid", "number", "bool", "datetime"]}, "required": {"type": "boolean"},
     "min_length": {"type": "integer"}, "max_length": {"type": "integer"}, "min": _nullable("number"),
     "max": _nullable("number"), "options": object_schema({"fill": {}})}, ("type",))
-_ROW = {"type": "array", "prefixItems": [STRING, {"type": ["number", "string"]}, _nullable("number")],
-        "minItems": 3, "maxItems": 3, "description": "[timestamp, granularity in seconds (or calendar unit), value]"}
+_ROW = {"type": "array", "items": {"type": ["string", "number", "null"]}, "minItems": 3, "maxItems": 3,
+        "description": "[timestamp, granularity in seconds (or calendar unit), value]"}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": object_schema({"code": {"type": "integer"}, "title": STRING,

@@ -18,3 +18,9 @@ def test_huge_epoch_timestamp_in_a_query_is_a_400(client: TestClient) -> None:
     r = client.get(f"/v1/metric/{metric}/measures", params={"start": "1e308"})
     assert r.status_code == 400, r.text
     assert r.json()["description"]["detail"] == "start"
+
+
+def test_empty_batches_are_accepted(client: TestClient) -> None:
+    for url in ("/v1/batch/metrics/measures", "/v1/batch/resources/metrics/measures"):
+        r = client.post(url, json={})
+        assert r.status_code == 202, r.text

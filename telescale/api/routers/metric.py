@@ -97,7 +97,7 @@ def _resource_for_metric(request: Request, identity: Identity, body: dict) -> uu
     return rid
 
 
-@router.post("", **doc(body="MetricCreate", status=201, returns="Metric", headers=("Location",)))
+@router.post("", **doc(body="MetricCreate", status=201, returns="Metric", headers=("Location",), errors=(404,)))
 async def post_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     body = validate(METRIC, await read_json(request))
     resource_id = _resource_for_metric(request, identity, body)
