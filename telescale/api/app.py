@@ -41,6 +41,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
         title="Telescale",
         version=__version__,
         description=openapi.DESCRIPTION,
+        openapi_url=openapi.OPENAPI_URL,
         docs_url=None,
         redoc_url=None,
         default_response_class=Response,  # handlers build their responses; openapi.doc describes them

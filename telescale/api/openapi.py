@@ -423,8 +423,14 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
 
 # --- /docs ------------------------------------------------------------------------------------------------
 
+OPENAPI_URL = "/openapi.json"
 DOCS_URL = "/docs"
 DOCS_STATIC = "/docs/static"
+
+
+def is_public_doc(path: str) -> bool:
+    """The description and its browser, open in every auth mode (keystone's middleware lets them through)."""
+    return path in (OPENAPI_URL, DOCS_URL) or path.startswith(DOCS_STATIC + "/")
 
 
 def install(app: FastAPI) -> None:
@@ -437,7 +443,7 @@ def install(app: FastAPI) -> None:
     def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
-            openapi_url=root + (app.openapi_url or "/openapi.json"), title=f"{app.title} API",
+            openapi_url=root + OPENAPI_URL, title=f"{app.title} API",
             swagger_js_url=f"{root}{DOCS_STATIC}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{DOCS_STATIC}/swagger-ui.css",
             swagger_favicon_url=f"{root}{DOCS_STATIC}/favicon.png",
