@@ -55,7 +55,9 @@ def parse_timespan(value: Any) -> int:
         raise TimeParseError("Unable to parse timespan")
     if not np.isfinite(seconds):
         raise TimeParseError("Unable to parse timespan")
-    ns = round(seconds * NS)
+    if seconds > MAX_TIMESTAMP_SECONDS:  # past the int64 nanosecond range, as timestamps
+        raise TimeParseError(f"Timespan out of range: must be at most {MAX_TIMESTAMP_SECONDS} seconds")
+    ns = round(max(seconds, 0.0) * NS)
     if ns <= 0:
         raise TimeParseError("Timespan must be positive")
     return ns
@@ -81,18 +83,24 @@ def parse_timestamp(value: Any, now: int | None = None) -> int:
     return ns
 
 
+def _epoch_ns(seconds: float) -> int:
+    """Epoch seconds in ns, checked against the range first (a huge float times NS would be infinite)."""
+    _check_range(seconds)
+    return round(seconds * NS)
+
+
 def _parse_one(value: Any, now: int | None) -> int:
     if isinstance(value, bool):
         raise TimeParseError(f"Unable to parse timestamp {value!r}")
     if isinstance(value, int | float):
         if not np.isfinite(value):
             raise TimeParseError(f"Unable to parse timestamp {value!r}")
-        return round(float(value) * NS)
+        return _epoch_ns(float(value))
     if not isinstance(value, str):
         raise TimeParseError(f"Unable to parse timestamp {value!r}")
     text = value.strip()
     if _NUMBER.match(text):
-        return round(float(text) * NS)
+        return _epoch_ns(float(text))
     if text.lower() == "now":
         return now if now is not None else now_ns()
     relative = _RELATIVE.match(text)

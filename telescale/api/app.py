@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from telescale import __version__
+from telescale.api import openapi
 from telescale.api.auth import AUTH_MODES
 from telescale.api.errors import ApiError, error_response
 from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware, SlashesMiddleware
@@ -38,9 +40,11 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app = FastAPI(
         title="Telescale",
         version=__version__,
-        description="Metric storage, alarming and autoscaling with Gnocchi-compatible APIs.",
-        docs_url="/docs",
+        description=openapi.DESCRIPTION,
+        openapi_url=openapi.OPENAPI_URL,
+        docs_url=None,
         redoc_url=None,
+        default_response_class=Response,  # handlers build their responses; openapi.doc describes them
     )
     if settings.api.auth_mode not in AUTH_MODES:
         raise ValueError(f"api.auth_mode must be one of {', '.join(AUTH_MODES)}, not {settings.api.auth_mode!r}")
@@ -71,6 +75,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
                    aggregation_resource, search_metric):
         app.include_router(module.router)
+    openapi.install(app)
     if settings.api.auth_mode == "keystone":
         from telescale.api.keystone import KeystoneMiddleware  # imported only when used: it is heavy
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from fastapi.openapi.models import HTTPBase
+from fastapi.security.base import SecurityBase
 
 from telescale.api.errors import ApiError
 
@@ -81,8 +83,7 @@ def _header_identity(request: Request) -> Identity:
     return Identity(user=user, project=project or None, roles=roles, scoped=True)
 
 
-async def get_identity(request: Request) -> Identity:
-    """FastAPI dependency: the caller, or 401 (async: no I/O, so no thread hop per request)."""
+def _identity(request: Request) -> Identity:
     mode = request.app.state.settings.api.auth_mode
     if mode in SCOPED_MODES:
         return _header_identity(request)
@@ -95,3 +96,19 @@ async def get_identity(request: Request) -> Identity:
     if not header.strip():
         raise _unauthorized()
     return _named_user(_basic_user(header))
+
+
+class _IdentityDependency(SecurityBase):
+    """The caller as a FastAPI security dependency, so that the OpenAPI description marks the routes needing
+    auth (:mod:`telescale.api.openapi` lists the scheme of each mode there)."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBase(scheme="basic")
+        self.scheme_name = "basic"
+
+    async def __call__(self, request: Request) -> Identity:  # async: no I/O, so no thread hop per request
+        return _identity(request)
+
+
+get_identity = _IdentityDependency()
+"""FastAPI dependency: the caller, or 401."""

@@ -69,6 +69,8 @@ def parse_many(bodies: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
     The lists of a batch are converted together — one numpy conversion for all timestamps and one for all
     values — because per-call overhead, not per-point work, dominates requests of many small lists.
     """
+    if not bodies:  # an empty batch: np.split below would still return one (empty) pair
+        return []
     columns = [_columns(body) for body in bodies]
     counts = np.cumsum([len(ts) for ts, _ in columns])[:-1]
     all_ts = [t for ts, _ in columns for t in ts]

@@ -76,6 +76,15 @@ def test_keystone_refuses_requests_without_a_valid_token(keystone_client: tuple)
     assert client.get("/healthcheck", headers=no_basic).status_code in (200, 204)
 
 
+def test_keystone_leaves_the_api_description_and_docs_open(keystone_client: tuple) -> None:
+    client, no_basic = keystone_client
+    docs = client.get("/docs", headers=no_basic)
+    assert docs.status_code == 200
+    assert client.get("/openapi.json", headers=no_basic).status_code == 200
+    assert client.get("/docs/static/swagger-ui.css", headers=no_basic).status_code == 200
+    assert client.get("/docs/../v1/metric", headers=no_basic).status_code in (401, 404)
+
+
 def test_keystone_identity_comes_from_the_token_not_from_forged_headers(keystone_client: tuple) -> None:
     client, no_basic = keystone_client
     headers = {**no_basic, "x-auth-token": "tok-alice", "x-project-id": "p-admin", "x-roles": "admin"}

@@ -24,10 +24,11 @@ from telescale.api import measures as api_measures
 from telescale.api.access import enforce_metrics, resource_scope, with_scope
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
-from telescale.api.deps import require_json_accept, services
+from telescale.api.deps import services
 from telescale.api.errors import ApiError, argument_error, bad_request, not_found, query_not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import JSON_TYPE
+from telescale.api.openapi import CROSS_METRIC, JSON_ONLY, READ_RANGE, doc
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
 from telescale.api.routers.resource import resource_view
 from telescale.api.routers.resource_type import render_value
@@ -41,7 +42,7 @@ from telescale.query.aggregates.operations import AGGREGATE_METHODS, UnAggregabl
 from telescale.query.aggregates.parser import Aggregation, MetricNode
 from telescale.timeutil import NS
 
-router = APIRouter(tags=["aggregates"], dependencies=[Depends(require_json_accept)])
+router = APIRouter(tags=["aggregates"], **JSON_ONLY)
 
 BODY_KEYS = ("operations", "resource_type", "search")
 
@@ -171,7 +172,9 @@ def _run(request: Request, tree: parser.Node, refs: list[Reference], lookup: dic
         raise bad_request(e.jsonify()) from None
 
 
-@router.post("/v1/aggregates")
+@router.post("/v1/aggregates", **doc(body="AggregatesRequest", returns="AggregatesResult", errors=(404, 503),
+                                      query=("details", "use_history", "refresh", *READ_RANGE, "needed_overlap",
+                                             "fill", "groupby")))
 async def post_aggregates(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
     details = parse_bool(q.get("details"), "details")
@@ -531,11 +534,12 @@ async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUI
     return respond(rows, finite)
 
 
-@router.get("/v1/aggregation/metric")
+@router.get("/v1/aggregation/metric", **doc(query=("metric", *CROSS_METRIC), returns="MeasureRows", errors=(404, 503)))
 async def get_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     return await _cross_metric(request, identity, _metric_ids_from_query(request))
 
 
-@router.post("/v1/aggregation/metric")
+@router.post("/v1/aggregation/metric", **doc(body="MetricIds", query=CROSS_METRIC, returns="MeasureRows",
+                                             errors=(404, 503)))
 async def post_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     return await _cross_metric(request, identity, _metric_ids_from_body(await read_json(request)))

@@ -20,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from telescale import indexer as idx
 from telescale.api.access import enforce_metrics, resource_scope, with_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import require_json_accept, services
+from telescale.api.deps import services
 from telescale.api.errors import ApiError, bad_request, not_found
 from telescale.api.ids import resource_uuid
+from telescale.api.openapi import CROSS_METRIC, JSON_ONLY, doc
 from telescale.api.routers.aggregates import (
     cross_metric_args,
     cross_metric_measures,
@@ -36,7 +37,7 @@ from telescale.api.routers.resource import request_filter
 from telescale.indexer import search as search_language
 from telescale.query.aggregates.resources import group_resources
 
-router = APIRouter(tags=["aggregates"], dependencies=[Depends(require_json_accept)])
+router = APIRouter(tags=["aggregates"], **JSON_ONLY)
 PATH = "/v1/aggregation/resource/{rtype}/metric"
 
 
@@ -63,7 +64,8 @@ def _resources(request: Request, identity: Identity, rtype: str, name: str, node
         raise bad_request(str(e)) from None
 
 
-@router.post(PATH + "/{name}")
+@router.post(PATH + "/{name}", **doc(body="SearchQuery", body_required=False, returns="GroupedMeasureRows",
+                                      query=("filter", "groupby", *CROSS_METRIC), errors=(503,)))
 async def post_aggregation_resource(rtype: str, name: str, request: Request,
                                     identity: Identity = Depends(get_identity)) -> Response:
     _check_type(request, rtype)

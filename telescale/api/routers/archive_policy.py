@@ -9,15 +9,16 @@ from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
-from telescale.api.deps import require_json_accept, services, url_for
+from telescale.api.deps import services, url_for
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.jsonio import json_response
+from telescale.api.openapi import JSON_ONLY, doc, many
 from telescale.api.schemas import ARCHIVE_POLICY, ARCHIVE_POLICY_PATCH, validate
 from telescale.api.views import policy_view
 from telescale.timeseries import ArchivePolicy, PolicyError, PolicyItem, resolve_methods
 
 router = APIRouter(prefix="/v1/archive_policy", tags=["archive policies"],
-                   dependencies=[Depends(require_json_accept)])
+                   **JSON_ONLY)
 
 
 def _items(definition: list[dict]) -> tuple[PolicyItem, ...]:
@@ -27,12 +28,13 @@ def _items(definition: list[dict]) -> tuple[PolicyItem, ...]:
         raise bad_request(str(e)) from None
 
 
-@router.get("")
+@router.get("", **doc(returns=many("ArchivePolicy")))
 def list_policies(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     return json_response([policy_view(p) for p in services(request).indexer.list_archive_policies()])
 
 
-@router.post("", status_code=201)
+@router.post("", **doc(body="ArchivePolicyCreate", status=201, returns="ArchivePolicy", headers=("Location",),
+                       errors=(409,)))
 async def create_policy(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "create archive policy")
     body = validate(ARCHIVE_POLICY, await read_json(request))
@@ -60,12 +62,12 @@ def _get(request: Request, name: str) -> ArchivePolicy:
     return policy
 
 
-@router.get("/{name}")
+@router.get("/{name}", **doc(returns="ArchivePolicy"))
 def get_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     return json_response(policy_view(_get(request, name)))
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", **doc(body="ArchivePolicyUpdate", returns="ArchivePolicy"))
 async def update_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "update archive policy")
     body = validate(ARCHIVE_POLICY_PATCH, await read_json(request))
@@ -82,7 +84,7 @@ async def update_policy(name: str, request: Request, identity: Identity = Depend
     return json_response(policy_view(updated))
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", **doc(status=204, errors=(400,)))
 def delete_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "delete archive policy")
     try:

@@ -9,22 +9,24 @@ from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
-from telescale.api.deps import require_json_accept, services, url_for
+from telescale.api.deps import services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
 from telescale.api.jsonio import json_response
+from telescale.api.openapi import JSON_ONLY, doc, many
 from telescale.api.schemas import ARCHIVE_POLICY_RULE, ARCHIVE_POLICY_RULE_PATCH, validate
 from telescale.api.views import rule_view
 
 router = APIRouter(prefix="/v1/archive_policy_rule", tags=["archive policy rules"],
-                   dependencies=[Depends(require_json_accept)])
+                   **JSON_ONLY)
 
 
-@router.get("")
+@router.get("", **doc(returns=many("ArchivePolicyRule")))
 def list_rules(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     return json_response([rule_view(r) for r in services(request).indexer.list_archive_policy_rules()])
 
 
-@router.post("", status_code=201)
+@router.post("", **doc(body="ArchivePolicyRuleCreate", status=201, returns="ArchivePolicyRule",
+                       headers=("Location",), errors=(409,)))
 async def create_rule(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "create archive policy rule")
     body = validate(ARCHIVE_POLICY_RULE, await read_json(request))
@@ -41,7 +43,7 @@ async def create_rule(request: Request, identity: Identity = Depends(get_identit
                          headers={"Location": url_for(request, "v1", "archive_policy_rule", rule.name)})
 
 
-@router.get("/{name}")
+@router.get("/{name}", **doc(returns="ArchivePolicyRule"))
 def get_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     rule = services(request).indexer.get_archive_policy_rule(name)
     if rule is None:
@@ -49,7 +51,7 @@ def get_rule(name: str, request: Request, identity: Identity = Depends(get_ident
     return json_response(rule_view(rule))
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", **doc(body="ArchivePolicyRuleUpdate", returns="ArchivePolicyRule"))
 async def rename_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     """Only the name of a rule may change (Gnocchi's rule)."""
     enforce(request, identity, "update archive policy rule")
@@ -63,7 +65,7 @@ async def rename_rule(name: str, request: Request, identity: Identity = Depends(
     return json_response(rule_view(rule))
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", **doc(status=204))
 def delete_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "delete archive policy rule")
     try:

@@ -16,6 +16,7 @@ from telescale.api.body import read_json
 from telescale.api.deps import services
 from telescale.api.errors import bad_request
 from telescale.api.ids import resource_uuid
+from telescale.api.openapi import doc
 from telescale.api.params import parse_bool
 from telescale.api.routers.metric import create_metric
 
@@ -29,7 +30,7 @@ def _uuid(key: str) -> uuid.UUID | None:
         return None
 
 
-@router.post("/metrics/measures", status_code=202)
+@router.post("/metrics/measures", **doc(body="BatchMetricsMeasures", status=202, errors=(403,)))
 async def post_metrics_measures(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     """Body `{metric_id: [{timestamp, value}, …], …}`; every metric must exist or nothing is written."""
     body = await read_json(request)
@@ -54,7 +55,8 @@ def _split_spec(spec: object) -> tuple[object, dict]:
     return spec, {}
 
 
-@router.post("/resources/metrics/measures", status_code=202)
+@router.post("/resources/metrics/measures", **doc(body="BatchResourcesMeasures", query=("create_metrics",),
+                                                  status=202))
 async def post_resources_metrics_measures(request: Request, identity: Identity = Depends(get_identity)
                                           ) -> Response:
     """Body `{resource_id: {metric_name: measures | {archive_policy_name?, unit?, measures}}}`.

@@ -12,14 +12,15 @@ from telescale.api import measures
 from telescale.api.access import enforce, enforce_metrics, enforce_resource, metric_scope
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
-from telescale.api.deps import next_link, page_limit, require_json_accept, services, url_for
+from telescale.api.deps import next_link, page_limit, services, url_for
 from telescale.api.errors import bad_request, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response
+from telescale.api.openapi import JSON_ONLY, MEASURES_READ, PAGINATION, doc, equals, many
 from telescale.api.schemas import METRIC, validate
 from telescale.api.views import metric_view, resource_view
 
-router = APIRouter(prefix="/v1/metric", tags=["metrics"], dependencies=[Depends(require_json_accept)])
+router = APIRouter(prefix="/v1/metric", tags=["metrics"], **JSON_ONLY)
 
 LIST_FILTERS = ("id", "name", "unit", "creator", "archive_policy_name", "resource_id", "status",
                 "user_id", "project_id")
@@ -96,7 +97,7 @@ def _resource_for_metric(request: Request, identity: Identity, body: dict) -> uu
     return rid
 
 
-@router.post("", status_code=201)
+@router.post("", **doc(body="MetricCreate", status=201, returns="Metric", headers=("Location",), errors=(404,)))
 async def post_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     body = validate(METRIC, await read_json(request))
     resource_id = _resource_for_metric(request, identity, body)
@@ -105,7 +106,8 @@ async def post_metric(request: Request, identity: Identity = Depends(get_identit
                          headers={"Location": url_for(request, "v1", "metric", str(metric.id))})
 
 
-@router.get("")
+@router.get("", **doc(query=(*PAGINATION, *equals(LIST_FILTERS, "metrics")), returns=many("Metric"),
+                      headers=("Link",)))
 def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
     filters = {k: q[k] for k in LIST_FILTERS if k in q}
@@ -128,14 +130,14 @@ def list_metrics(request: Request, identity: Identity = Depends(get_identity)) -
     return json_response([metric_view(m) for m in metrics], headers=headers)
 
 
-@router.get("/{metric_id}")
+@router.get("/{metric_id}", **doc(returns="MetricDetail"))
 def get_metric(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "get metric", [metric])
     return json_response(metric_detail(request, metric))
 
 
-@router.delete("/{metric_id}", status_code=204)
+@router.delete("/{metric_id}", **doc(status=204))
 def delete_metric(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "delete metric", [metric])
@@ -146,7 +148,7 @@ def delete_metric(metric_id: str, request: Request, identity: Identity = Depends
     return Response(status_code=204)
 
 
-@router.post("/{metric_id}/measures", status_code=202)
+@router.post("/{metric_id}/measures", **doc(body="Measures", status=202))
 async def post_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "post measures", [metric])
@@ -154,7 +156,7 @@ async def post_measures(metric_id: str, request: Request, identity: Identity = D
     return await measures.store(request, {metric.id: (ts, values)})
 
 
-@router.get("/{metric_id}/measures")
+@router.get("/{metric_id}/measures", **doc(query=MEASURES_READ, returns="MeasureRows", errors=(503,)))
 async def get_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "get measures", [metric])

@@ -25,10 +25,11 @@ from telescale.api import measures
 from telescale.api.access import enforce, enforce_metrics, enforce_resource, resource_scope, with_scope
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json, read_raw
-from telescale.api.deps import base_url, page_limit, require_json_accept, services, url_for
+from telescale.api.deps import base_url, page_limit, services, url_for
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import is_json_content, json_response
+from telescale.api.openapi import JSON_ONLY, LISTING, MEASURES_READ, doc, many, object_schema
 from telescale.api.params import parse_bool
 from telescale.api.routers.metric import get_metric_or_404, metric_detail
 from telescale.api.routers.resource_type import attributes_schema
@@ -37,7 +38,7 @@ from telescale.api.views import metric_view, resource_view
 from telescale.indexer import search
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
-router = APIRouter(tags=["resources"], dependencies=[Depends(require_json_accept)])
+router = APIRouter(tags=["resources"], **JSON_ONLY)
 PREFIX = "/v1/resource"
 
 DEFAULT_SORTS = ("revision_start:asc", "started_at:asc")
@@ -268,14 +269,16 @@ async def request_filter(request: Request) -> Any:
 # --- routes -------------------------------------------------------------------------------------------
 
 
-@router.get(PREFIX)
+@router.get(PREFIX, **doc(returns={"type": "object", "additionalProperties": {"type": "string"},
+                                  "description": "resource type name → URL of its resources"}))
 @router.get(PREFIX + "/", include_in_schema=False)
 def list_types(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     types = services(request).indexer.list_resource_types()
     return json_response({t: url_for(request, "v1", "resource", t) for t in types})
 
 
-@router.post(PREFIX + "/{rtype}", status_code=201)
+@router.post(PREFIX + "/{rtype}", **doc(body="ResourceCreate", status=201, returns="Resource",
+                                         headers=("Location", "ETag", "Last-Modified"), errors=(409,)))
 async def create_resource(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     resource_type = _type(request, rtype)
     def resource_id(value: Any) -> Any:
@@ -313,7 +316,7 @@ async def create_resource(rtype: str, request: Request, identity: Identity = Dep
     return json_response(resource_view(resource, resource_type.attributes), status=201, headers=headers)
 
 
-@router.get(PREFIX + "/{rtype}")
+@router.get(PREFIX + "/{rtype}", **doc(query=(*LISTING, "history"), returns=many("Resource"), headers=("Link",)))
 def list_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
     q = request.query_params
@@ -323,7 +326,9 @@ def list_resources(rtype: str, request: Request, identity: Identity = Depends(ge
                      identity=identity)
 
 
-@router.post("/v1/search/resource/{rtype}")
+@router.post("/v1/search/resource/{rtype}", **doc(body="SearchQuery", body_required=False,
+                                                     query=(*LISTING, "history", "filter"), returns=many("Resource"),
+                                                     headers=("Link",)))
 async def search_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
     q = request.query_params
@@ -340,7 +345,8 @@ def search_resources_get(rtype: str, request: Request, identity: Identity = Depe
     raise ApiError(405, "Method Not Allowed", {"Allow": "POST"})
 
 
-@router.delete(PREFIX + "/{rtype}")
+@router.delete(PREFIX + "/{rtype}", **doc(body="SearchQuery", body_required=False, query=("filter",),
+                                          returns=object_schema({"deleted": {"type": "integer"}}, ("deleted",))))
 async def delete_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
     node = await request_filter(request)
@@ -357,7 +363,8 @@ async def delete_resources(rtype: str, request: Request, identity: Identity = De
     return json_response({"deleted": deleted})
 
 
-@router.get(PREFIX + "/{rtype}/{resource_id}")
+@router.get(PREFIX + "/{rtype}/{resource_id}", **doc(returns="Resource", headers=("ETag", "Last-Modified"),
+                                                     errors=(412,)))
 def get_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                  ) -> Response:
     resource_type = _type(request, rtype)
@@ -377,7 +384,8 @@ def _revision_needed(resource: idx.Resource, body: dict[str, Any]) -> bool:
     return False
 
 
-@router.patch(PREFIX + "/{rtype}/{resource_id}")
+@router.patch(PREFIX + "/{rtype}/{resource_id}", **doc(body="ResourceUpdate", returns="Resource",
+                                                       headers=("ETag", "Last-Modified"), errors=(409, 412)))
 async def patch_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                          ) -> Response:
     resource_type = _type(request, rtype)
@@ -400,7 +408,7 @@ async def patch_resource(rtype: str, resource_id: str, request: Request, identit
     return json_response(resource_view(resource, schema), headers=etag_headers(resource))
 
 
-@router.delete(PREFIX + "/{rtype}/{resource_id}", status_code=204)
+@router.delete(PREFIX + "/{rtype}/{resource_id}", **doc(status=204, errors=(412,)))
 def delete_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                     ) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity, "delete resource")
@@ -412,7 +420,8 @@ def delete_resource(rtype: str, resource_id: str, request: Request, identity: Id
     return Response(status_code=204)
 
 
-@router.get(PREFIX + "/{rtype}/{resource_id}/history")
+@router.get(PREFIX + "/{rtype}/{resource_id}/history", **doc(query=LISTING, returns=many("Resource"),
+                                                             headers=("Link",)))
 def get_history(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                 ) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity)
@@ -420,7 +429,7 @@ def get_history(rtype: str, resource_id: str, request: Request, identity: Identi
     return list_page(request, rtype, history=True, details=details, resource_id=resource.id)
 
 
-@router.get(PREFIX + "/{rtype}/{resource_id}/metric")
+@router.get(PREFIX + "/{rtype}/{resource_id}/metric", **doc(returns=many("Metric")))
 def list_resource_metrics(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
                           ) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity)
@@ -428,7 +437,8 @@ def list_resource_metrics(rtype: str, resource_id: str, request: Request, identi
     return json_response([metric_view(m) for m in metrics])
 
 
-@router.post(PREFIX + "/{rtype}/{resource_id}/metric")
+@router.post(PREFIX + "/{rtype}/{resource_id}/metric", **doc(body="ResourceMetrics", returns=many("Metric"),
+                                                             errors=(409,)))
 async def post_resource_metrics(rtype: str, resource_id: str, request: Request,
                                 identity: Identity = Depends(get_identity)) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity, "update resource")
@@ -457,14 +467,14 @@ def _named_metric(request: Request, rtype: str, resource_id: str, name: str, ide
     return metric
 
 
-@router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}")
+@router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}", **doc(returns="MetricDetail"))
 def get_named_metric(rtype: str, resource_id: str, name: str, request: Request,
                      identity: Identity = Depends(get_identity)) -> Response:
     return json_response(metric_detail(request, _named_metric(request, rtype, resource_id, name, identity,
                                                                "get metric")))
 
 
-@router.post(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures", status_code=202)
+@router.post(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures", **doc(body="Measures", status=202))
 async def post_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                               identity: Identity = Depends(get_identity)) -> Response:
     metric = _named_metric(request, rtype, resource_id, name, identity, "post measures")
@@ -472,7 +482,8 @@ async def post_named_measures(rtype: str, resource_id: str, name: str, request: 
     return await measures.store(request, {metric.id: (ts, values)})
 
 
-@router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures")
+@router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures",
+             **doc(query=MEASURES_READ, returns="MeasureRows", errors=(503,)))
 async def get_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                              identity: Identity = Depends(get_identity)) -> Response:
     return await measures.read(request, _named_metric(request, rtype, resource_id, name, identity, "get measures"))

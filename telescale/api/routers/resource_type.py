@@ -24,14 +24,15 @@ from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
-from telescale.api.deps import require_json_accept, services, url_for
+from telescale.api.deps import services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
-from telescale.api.jsonio import json_response
+from telescale.api.jsonio import JSON_TYPE, json_response
+from telescale.api.openapi import JSON_ONLY, doc, many
 from telescale.api.schemas import validate
 from telescale.api.views import render_value  # noqa: F401  (re-exported: routers import it from here)
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
-router = APIRouter(prefix="/v1/resource_type", tags=["resource types"], dependencies=[Depends(require_json_accept)])
+router = APIRouter(prefix="/v1/resource_type", tags=["resource types"], **JSON_ONLY)
 
 INVALID_NAMES = frozenset({
     "id", "type", "metrics", "revision", "revision_start", "revision_end", "started_at", "ended_at",
@@ -178,12 +179,13 @@ def get_type_or_404(request: Request, name: str) -> idx.ResourceType:
 # --- routes -------------------------------------------------------------------------------------------
 
 
-@router.get("")
+@router.get("", **doc(returns=many("ResourceType")))
 def list_types(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     return json_response([type_view(t) for t in services(request).indexer.list_resource_type_records()])
 
 
-@router.post("", status_code=201)
+@router.post("", **doc(body="ResourceTypeCreate", status=201, returns="ResourceType", headers=("Location",),
+                       errors=(409,)))
 async def create_type(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     body = validate(TYPE_SCHEMA, await read_json(request))
     enforce(request, identity, "create resource type")
@@ -199,7 +201,7 @@ async def create_type(request: Request, identity: Identity = Depends(get_identit
                          headers={"Location": url_for(request, "v1", "resource_type", created.name)})
 
 
-@router.get("/{name}")
+@router.get("/{name}", **doc(returns="ResourceType"))
 def get_type(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     return json_response(type_view(get_type_or_404(request, name)))
 
@@ -223,7 +225,7 @@ def _apply_patch(current: dict[str, Any], patch: list[dict[str, Any]]) -> dict[s
     return doc
 
 
-@router.patch("/{name}")
+@router.patch("/{name}", **doc(body="ResourceTypePatch", body_types=(JSON_PATCH, JSON_TYPE), returns="ResourceType"))
 async def patch_type(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     rtype = get_type_or_404(request, name)
     enforce(request, identity, "update resource type")
@@ -260,7 +262,7 @@ async def patch_type(name: str, request: Request, identity: Identity = Depends(g
     return json_response(type_view(updated))
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", **doc(status=204, errors=(400,)))
 def delete_type(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     get_type_or_404(request, name)
     enforce(request, identity, "delete resource type")

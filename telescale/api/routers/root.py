@@ -7,8 +7,9 @@ from fastapi.responses import Response
 
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import base_url, require_json_accept, services
+from telescale.api.deps import base_url, services
 from telescale.api.jsonio import json_response
+from telescale.api.openapi import JSON_ONLY, doc
 from telescale.api.params import parse_bool
 from telescale.timeseries import BASIC_METHODS
 
@@ -18,7 +19,7 @@ V1_LINKS = tuple(sorted(("archive_policy", "archive_policy_rule", "metric", "res
                          "search", "aggregates", "aggregation", "capabilities", "status", "influxdb")))
 
 
-@router.get("/")
+@router.get("/", **doc(returns="Versions"))
 def versions(request: Request) -> Response:
     return json_response({"versions": [{
         "id": "v1.0",
@@ -28,7 +29,7 @@ def versions(request: Request) -> Response:
     }]})
 
 
-@router.get("/healthcheck")
+@router.get("/healthcheck", **doc(errors=(503,)))
 @router.head("/healthcheck", include_in_schema=False)
 def healthcheck(request: Request) -> Response:
     """200 when the indexer answers; 503 otherwise, so load balancers stop routing here."""
@@ -39,8 +40,8 @@ def healthcheck(request: Request) -> Response:
     return Response(status_code=200)
 
 
-@router.get("/v1", dependencies=[Depends(require_json_accept)])
-@router.get("/v1/", dependencies=[Depends(require_json_accept)], include_in_schema=False)
+@router.get("/v1", **JSON_ONLY, **doc(returns="Links"))
+@router.get("/v1/", **JSON_ONLY, include_in_schema=False)
 def v1_index(request: Request) -> Response:
     base = base_url(request)
     links = [{"rel": "self", "href": f"{base}/v1"}]
@@ -48,13 +49,14 @@ def v1_index(request: Request) -> Response:
     return json_response({"version": "1.0", "links": links})
 
 
-@router.get("/v1/capabilities", dependencies=[Depends(require_json_accept)])
+@router.get("/v1/capabilities", **JSON_ONLY, **doc(returns="Capabilities"))
 def capabilities() -> Response:
     methods = list(BASIC_METHODS) + [f"rate:{m}" for m in BASIC_METHODS]
     return json_response({"aggregation_methods": sorted(methods)})
 
 
-@router.get("/v1/status", dependencies=[Depends(require_json_accept)])
+@router.get("/v1/status", **JSON_ONLY,
+            **doc(query=("details",), returns="Status"))
 def status(request: Request, details: str = "true", identity: Identity = Depends(get_identity)) -> Response:
     """How many measures wait to be processed, per metric when `details` is true (admin only)."""
     enforce(request, identity, "get status")

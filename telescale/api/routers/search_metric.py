@@ -26,9 +26,10 @@ from telescale.api import measures as api_measures
 from telescale.api.access import enforce_metrics
 from telescale.api.auth import Identity, get_identity
 from telescale.api.body import read_json
-from telescale.api.deps import require_json_accept, services
+from telescale.api.deps import services
 from telescale.api.errors import ApiError, argument_error, bad_request
 from telescale.api.jsonio import fast_json_response
+from telescale.api.openapi import GRANULARITIES, JSON_ONLY, doc, ref
 from telescale.api.params import parse_bool, timespan_arg
 from telescale.query import measures as query
 from telescale.query import value_search
@@ -36,7 +37,7 @@ from telescale.storage.base import StorageDriver
 from telescale.timeseries import PolicyItem
 from telescale.timeutil import NS, TimeParseError, parse_timestamp
 
-router = APIRouter(tags=["search"], dependencies=[Depends(require_json_accept)])
+router = APIRouter(tags=["search"], **JSON_ONLY)
 
 Plan = list[tuple[idx.Metric, list[PolicyItem]]]
 
@@ -115,7 +116,10 @@ def _search(storage: StorageDriver, plan: Plan, method: str, predicate: value_se
     return out
 
 
-@router.post("/v1/search/metric")
+@router.post("/v1/search/metric", **doc(body="ValueQuery",
+                                         query=("metric_id", "start", "stop", "aggregation", GRANULARITIES, "refresh"),
+                                         returns={"type": "object", "additionalProperties": ref("MeasureRows")},
+                                         errors=(503,)))
 async def search_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
     metrics = _metrics(request, q.getlist("metric_id"))
