@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 
 def free_port() -> int:
@@ -35,6 +36,44 @@ class Server:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
         self.process.wait(timeout=30)
+
+    def kill_main(self, sig: int = signal.SIGKILL, timeout: float = 30.0) -> int:
+        """Signal the main process alone, as the OOM killer or a supervisor does; returns its exit code."""
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+    def children(self) -> list[psutil.Process]:
+        """Every live descendant of the main process (API workers, processing workers, helpers)."""
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+
+def titles(procs: Sequence[psutil.Process]) -> list[str]:
+    """What ps shows for each process (its title when it set one)."""
+    found = []
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(" ".join(proc.cmdline()).strip())
+    return found
+
+
+def still_running(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """The processes still running after up to ``timeout`` seconds (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something still listens on 127.0.0.1:port."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def start(data_dir: Path, overrides: Sequence[str] = (), port: int | None = None, timeout: float = 60.0,
