@@ -127,7 +127,7 @@ def app_factory() -> Any:
 
     settings = settings_from_json(os.environ[RESOLVED_SETTINGS_ENV])
     assert isinstance(settings, _Settings)
-    lifecycle.bind_to_parent(int(os.environ[MAIN_PID_ENV]))
+    lifecycle.bind_to_parent(int(os.environ.get(MAIN_PID_ENV, os.getppid())))
     lifecycle.set_title(f"telescale: api worker (port {settings.api.port})")
     configure_logging(settings)
     return create_app(settings, Services.build(settings))

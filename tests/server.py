@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+TELESCALE = [sys.executable, "-m", "telescale.cli"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -76,14 +78,19 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def serve_command(data_dir: Path, port: int, overrides: Sequence[str] = ()) -> list[str]:
+    """`telescale serve` on 127.0.0.1:port with its data in data_dir."""
+    cmd = [*TELESCALE, "serve", "--port", str(port), "--data-dir", str(data_dir), "--set", "api.host=127.0.0.1"]
+    for item in overrides:
+        cmd += ["--set", item]
+    return cmd
+
+
 def start(data_dir: Path, overrides: Sequence[str] = (), port: int | None = None, timeout: float = 60.0,
           ) -> Server:
     port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}-server.log"
-    cmd = [sys.executable, "-m", "telescale.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-           "--set", "api.host=127.0.0.1"]
-    for item in overrides:
-        cmd += ["--set", item]
+    cmd = serve_command(data_dir, port, overrides)
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
