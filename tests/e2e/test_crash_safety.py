@@ -10,6 +10,7 @@ readable.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -100,21 +101,21 @@ def _ingest_and_kill(url: str, srv: server.Server, metrics: list[str], acked: di
 def test_sigkill_loses_no_accepted_measure(tmp_path: Path) -> None:
     data = tmp_path / "data"
     acked: dict[str, list[int]] = {}
-    srv = server.start(data, OVERRIDES)
-    metrics = _setup(srv.url)
-    acked.update({m: [] for m in metrics})
-    # 1: the main process alone killed while clients are posting (and workers processing)
-    _ingest_and_kill(srv.url, srv, metrics, acked, 1_500_000_000, 3.0, main_only=True)
-    assert sum(len(v) for v in acked.values()) > 0
-    # 2: restart on the same port, post more, kill the whole group with a backlog still pending
-    srv = server.start(data, OVERRIDES, port=srv.port)
-    _ingest_and_kill(srv.url, srv, metrics, acked, 1_600_000_000, 2.0, main_only=False)
-    total = sum(len(v) for v in acked.values())
-    # 3: restart on the same port and check every acknowledged measure is there
-    srv = server.start(data, OVERRIDES, port=srv.port)
-    try:
+    port = server.free_port()
+    # each server's whole group is killed at the end, so a failing run leaves no orphan behind
+    with contextlib.ExitStack() as cleanup:
+        srv = cleanup.enter_context(server.running(data, OVERRIDES, port=port))
+        metrics = _setup(srv.url)
+        acked.update({m: [] for m in metrics})
+        # 1: the main process alone killed while clients are posting (and workers processing)
+        _ingest_and_kill(srv.url, srv, metrics, acked, 1_500_000_000, 3.0, main_only=True)
+        assert sum(len(v) for v in acked.values()) > 0
+        # 2: restart on the same port, post more, kill the whole group with a backlog still pending
+        srv = cleanup.enter_context(server.running(data, OVERRIDES, port=port))
+        _ingest_and_kill(srv.url, srv, metrics, acked, 1_600_000_000, 2.0, main_only=False)
+        total = sum(len(v) for v in acked.values())
+        # 3: restart on the same port and check every acknowledged measure is there
+        srv = cleanup.enter_context(server.running(data, OVERRIDES, port=port))
         for m in metrics:
             missing = set(acked[m]) - _stored(srv.url, m)
             assert not missing, f"metric {m}: {len(missing)} of {total} accepted measures lost"
-    finally:
-        srv.kill(signal.SIGTERM)
