@@ -58,6 +58,19 @@ def titles(procs: Sequence[psutil.Process]) -> list[str]:
     return found
 
 
+def wait_for_roles(main: int, roles: Sequence[str], timeout: float = 60.0) -> list[psutil.Process]:
+    """The descendants of process ``main`` once every role shows in a title (main's included), as many
+    times as ``roles`` lists it: the workers have started and named themselves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        children = psutil.Process(main).children(recursive=True)
+        shown = titles([psutil.Process(main), *children])
+        if all(sum(role in t for t in shown) >= roles.count(role) for role in roles):
+            return children
+        assert time.monotonic() < deadline, f"{list(roles)} not all in {shown}"
+        time.sleep(0.1)
+
+
 def still_running(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.Process]:
     """The processes still running after up to ``timeout`` seconds (zombies count as gone)."""
     deadline = time.monotonic() + timeout

@@ -63,23 +63,11 @@ def _stored(url: str, metric: str) -> set[int]:
         return set(stamps.tolist())
 
 
-def _children_with_roles(srv: server.Server, timeout: float = 60.0) -> list:
-    """The server's children once every API and processing worker has started (and named its role)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        children = srv.children()
-        titles = server.titles(children)
-        if all(sum(role in t for t in titles) >= ROLES.count(role) for role in ROLES):
-            return children
-        assert time.monotonic() < deadline, f"workers did not all start: {titles}"
-        time.sleep(0.1)
-
-
 def _ingest_and_kill(url: str, srv: server.Server, metrics: list[str], acked: dict, start: int,
                      seconds: float, main_only: bool) -> None:
     """Post from two clients, then SIGKILL the main process alone or its whole group; check every
     child went away and the port is free."""
-    children = _children_with_roles(srv)
+    children = server.wait_for_roles(srv.process.pid, ROLES)
     stop = threading.Event()
     threads = [threading.Thread(target=_post_until_killed, args=(url, metrics[i::2], start, acked, stop, i))
                for i in range(2)]

@@ -19,20 +19,6 @@ ADMIN = ("admin", "")
 STOP_SECONDS = 15.0  # graceful stop of every process on a busy test machine
 
 
-def _wait_for_titles(main: int, wanted: list[str], timeout: float = 60.0) -> list[str]:
-    """The titles of ``main`` and its descendants once each of ``wanted`` shows up."""
-    import psutil
-
-    deadline = time.monotonic() + timeout
-    while True:
-        proc = psutil.Process(main)
-        titles = server.titles([proc, *proc.children(recursive=True)])
-        if all(any(w in t for t in titles) for w in wanted):
-            return titles
-        assert time.monotonic() < deadline, f"{wanted} not all in {titles}"
-        time.sleep(0.1)
-
-
 def _wait_for_line(log: Path, text: str, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -45,10 +31,11 @@ def _wait_for_line(log: Path, text: str, timeout: float = 30.0) -> str:
 
 def test_ps_tells_the_roles_apart(tmp_path: Path) -> None:
     with server.running(tmp_path / "data", ["api.workers=2", "processing.workers=2"]) as srv:
-        titles = _wait_for_titles(srv.process.pid, [
-            f"telescale serve: main (port {srv.port})", f"telescale: api worker (port {srv.port})",
+        api = f"telescale: api worker (port {srv.port})"
+        children = server.wait_for_roles(srv.process.pid, [
+            f"telescale serve: main (port {srv.port})", api, api,
             "telescale: metricd worker 0", "telescale: metricd worker 1"])
-        assert sum(f"telescale: api worker (port {srv.port})" in t for t in titles) == 2, titles
+        assert sum(api in t for t in server.titles(children)) == 2, server.titles(children)
 
 
 def test_start_lines_name_the_setup_without_the_password(tmp_path: Path, postgresql_url: str) -> None:
@@ -86,8 +73,7 @@ def test_access_log_setting(tmp_path: Path) -> None:
 def test_sigterm_stops_serve_and_all_its_workers(tmp_path: Path, api_workers: int) -> None:
     data = tmp_path / "data"
     with server.running(data, [f"api.workers={api_workers}", "processing.workers=2"]) as srv:
-        _wait_for_titles(srv.process.pid, ["metricd worker 0", "metricd worker 1"])
-        children = srv.children()
+        children = server.wait_for_roles(srv.process.pid, ["metricd worker 0", "metricd worker 1"])
         assert srv.kill_main(signal.SIGTERM, timeout=STOP_SECONDS) == 0
         assert not server.still_running(children, STOP_SECONDS), server.titles(children)
         assert not server.port_in_use(srv.port)
@@ -96,8 +82,6 @@ def test_sigterm_stops_serve_and_all_its_workers(tmp_path: Path, api_workers: in
 
 
 def test_sigterm_stops_metricd_and_its_workers(tmp_path: Path) -> None:
-    import psutil
-
     data = tmp_path / "data"
     subprocess.run([*server.TELESCALE, "upgrade", "--data-dir", str(data)], check=True, capture_output=True)
     log = tmp_path / "metricd.log"
@@ -105,8 +89,8 @@ def test_sigterm_stops_metricd_and_its_workers(tmp_path: Path) -> None:
         cmd = [*server.TELESCALE, "metricd", "--data-dir", str(data), "--set", "processing.workers=2"]
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for_titles(proc.pid, ["telescale metricd: main", "metricd worker 0", "metricd worker 1"])
-        children = psutil.Process(proc.pid).children(recursive=True)
+        children = server.wait_for_roles(proc.pid, ["telescale metricd: main", "metricd worker 0",
+                                                     "metricd worker 1"])
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=STOP_SECONDS) == 0, log.read_text()[-3000:]
         assert not server.still_running(children, STOP_SECONDS), server.titles(children)
