@@ -72,6 +72,7 @@ def bind_to_parent(parent: int, *, grace: float = STOP_GRACE, interval: float = 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     LOG.info("received %s; stopping", signal.Signals(signum).name)
+    signal.signal(signum, signal.SIG_IGN)  # a second one must not cut the clean-up short
     raise SystemExit(0)
 
 

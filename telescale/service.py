@@ -301,13 +301,13 @@ def serve(settings: Settings, command: str = "serve") -> None:
              api.host, api.port, api.auth_mode, settings.data_path, public_indexer_url(settings), api.workers,
              settings.processing.workers)
     pool = WorkerPool(settings)
-    if settings.processing.workers > 0:
-        pool.start()
     served = threading.Event()
-    threading.Thread(target=_announce_ready, args=(settings, served), name="ready", daemon=True).start()
     options: dict[str, Any] = {"host": api.host, "port": api.port, "log_config": None, "log_level": None,
                                "access_log": access_log(settings)}
     try:
+        if settings.processing.workers > 0:
+            pool.start()
+        threading.Thread(target=_announce_ready, args=(settings, served), name="ready", daemon=True).start()
         if api.workers > 1:
             os.environ[RESOLVED_SETTINGS_ENV] = json.dumps(settings.to_dict())
             os.environ[MAIN_PID_ENV] = str(os.getpid())
@@ -328,10 +328,10 @@ def run_metricd(settings: Settings) -> None:
     lifecycle.exit_on_sigterm()
     configure_logging(settings)
     pool = WorkerPool(settings)
-    pool.start()
-    LOG.info("ready: %d processing workers, data %s, indexer %s", pool.count, settings.data_path,
-             public_indexer_url(settings))
     try:
+        pool.start()
+        LOG.info("ready: %d processing workers, data %s, indexer %s", pool.count, settings.data_path,
+                 public_indexer_url(settings))
         threading.Event().wait()
     finally:
         pool.stop()
