@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-import threading
 from collections.abc import Sequence
 
 from telescale import __version__, config
@@ -43,23 +42,14 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings.processing.workers = 0
     from telescale import service
 
-    service.serve(settings)
+    service.serve(settings, command="api")
     return 0
 
 
 def cmd_metricd(args: argparse.Namespace) -> int:
     from telescale import service
 
-    settings = _settings(args)
-    service.configure_logging(settings)
-    pool = service.WorkerPool(settings)
-    pool.start()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        pool.stop()
+    service.run_metricd(_settings(args))
     return 0
 
 

@@ -37,6 +37,7 @@ class ApiSettings:
     enable_proxy_headers_parsing: bool = True
     refresh_timeout: float = 10.0
     read_cache_mb: int = 256  # decoded splits kept by each process's read path (0 = off)
+    access_log: bool = False  # one log line per request (always on when logging.level is DEBUG)
 
 
 @dataclass

@@ -1,13 +1,16 @@
 """Process wiring: build the drivers from settings, and run `serve` = API + processing workers.
 
-`telescale serve` runs uvicorn in this process and a supervised pool of processing (metricd) worker
-processes beside it, so slow aggregation never stalls the API.  Workers notice when the parent dies and
-exit; a worker that dies is restarted.  Every piece of state lives in the indexer, incoming and storage,
-so killing anything at any moment loses no accepted measure.
+`telescale serve` runs uvicorn in this process (which starts `api.workers` API worker processes when
+there are several) and a supervised pool of processing (metricd) worker processes beside it, so slow
+aggregation never stalls the API.  Every child ends with its parent, however the parent died
+(:mod:`telescale.lifecycle`), so a restart always finds the port free; a processing worker that dies
+is restarted.  Every piece of state lives in the indexer, incoming and storage, so killing anything at
+any moment loses no accepted measure.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import multiprocessing
@@ -20,14 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telescale import coordination
+from telescale import coordination, lifecycle
 from telescale.config import Settings
 from telescale.incoming.base import IncomingDriver
 from telescale.indexer import Indexer
+from telescale.processing import heartbeat
 from telescale.storage.base import StorageDriver
 
 LOG = logging.getLogger(__name__)
 RESOLVED_SETTINGS_ENV = "TELESCALE_RESOLVED_SETTINGS"
+MAIN_PID_ENV = "TELESCALE_MAIN_PID"  # the process API workers must not outlive
 HEARTBEAT_SECONDS = 2.0
 
 
@@ -95,14 +100,9 @@ class Services:
         """Raise when the indexer does not answer a trivial query."""
         self.indexer.list_resource_types()
 
-    def processors(self) -> list[str]:
-        """Processing workers that reported in the last few seconds."""
-        now = time.time()
-        try:
-            entries = list(os.scandir(heartbeat_dir(self.settings)))
-        except FileNotFoundError:
-            return []
-        return sorted(e.name for e in entries if now - e.stat().st_mtime < 3 * HEARTBEAT_SECONDS)
+    def processors(self) -> dict[str, dict[str, Any]]:
+        """Processing workers that reported in the last few seconds, with their statistics, by name."""
+        return heartbeat.alive(heartbeat_dir(self.settings), 3 * HEARTBEAT_SECONDS)
 
     def close(self) -> None:
         self.indexer.dispose()
@@ -127,6 +127,9 @@ def app_factory() -> Any:
 
     settings = settings_from_json(os.environ[RESOLVED_SETTINGS_ENV])
     assert isinstance(settings, _Settings)
+    lifecycle.bind_to_parent(int(os.environ.get(MAIN_PID_ENV, os.getppid())))
+    lifecycle.set_title(f"telescale: api worker (port {settings.api.port})")
+    configure_logging(settings)
     return create_app(settings, Services.build(settings))
 
 
@@ -139,33 +142,42 @@ def settings_from_json(text: str) -> Settings:
     return config.load(environ={}, overrides=overrides)
 
 
+def _publish_heartbeat(path: Path, stats: Any, stop: threading.Event) -> None:
+    """Rewrite this worker's heartbeat with its statistics until ``stop``."""
+    while True:
+        try:
+            heartbeat.publish(path, stats.to_dict())
+        except OSError as e:
+            LOG.warning("cannot write heartbeat %s: %s", path, e)
+        if stop.wait(HEARTBEAT_SECONDS / 2):
+            return
+
+
 def _worker_main(settings_json: str, index: int, count: int, parent: int) -> None:
     """Entry point of one processing worker process."""
-    from telescale.processing.worker import run_worker
+    from telescale.processing.worker import WorkerStats, run_worker
 
-    settings = settings_from_json(settings_json)
-    configure_logging(settings)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifecycle.bind_to_parent(parent)
+    lifecycle.set_title(f"telescale: metricd worker {index}")
+    settings = settings_from_json(settings_json)
+    configure_logging(settings)
     name = f"metricd-{os.uname().nodename}-{index}"
     beat = heartbeat_dir(settings) / name
     beat.parent.mkdir(parents=True, exist_ok=True)
-
-    def alive() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS / 2):
-            if os.getppid() != parent:
-                LOG.warning("%s: parent process %d is gone, stopping", name, parent)
-                stop.set()
-                return
-            beat.touch()
-
-    beat.touch()
-    threading.Thread(target=alive, daemon=True).start()
+    stats = WorkerStats()
+    publisher = threading.Thread(target=_publish_heartbeat, args=(beat, stats, stop), name="heartbeat",
+                                 daemon=True)
+    publisher.start()
     try:
         run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
-                   janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor)
+                   janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor,
+                   stats=stats)
     finally:
+        stop.set()
+        publisher.join()
         beat.unlink(missing_ok=True)
 
 
@@ -178,6 +190,7 @@ class WorkerPool:
         self.ctx = multiprocessing.get_context("spawn")
         self.procs: list[multiprocessing.process.BaseProcess | None] = [None] * self.count
         self.stopping = threading.Event()
+        self.spawning = threading.Lock()  # no restart slips in while stop() terminates the workers
         self.thread = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
 
     def _spawn(self, index: int) -> None:
@@ -194,17 +207,21 @@ class WorkerPool:
         self.thread.start()
 
     def _supervise(self) -> None:
+        """Restart dead workers (from this thread, which lives as long as the process: the workers'
+        parent-death signal follows the thread that started them)."""
         while not self.stopping.wait(1.0):
-            for i, proc in enumerate(self.procs):
-                if proc is not None and not proc.is_alive():
-                    LOG.warning("processing worker %d exited with %s; restarting it", i, proc.exitcode)
-                    self._spawn(i)
+            with self.spawning:
+                for i, proc in enumerate(self.procs):
+                    if proc is not None and not proc.is_alive() and not self.stopping.is_set():
+                        LOG.warning("processing worker %d exited with %s; restarting it", i, proc.exitcode)
+                        self._spawn(i)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
-        for proc in self.procs:
-            if proc is not None and proc.is_alive():
-                proc.terminate()
+        with self.spawning:
+            for proc in self.procs:
+                if proc is not None and proc.is_alive():
+                    proc.terminate()
         deadline = time.monotonic() + timeout
         for proc in self.procs:
             if proc is not None:
@@ -214,31 +231,108 @@ class WorkerPool:
 
 
 def configure_logging(settings: Settings) -> None:
+    """Our format for everything, uvicorn's loggers included (its errors, such as "Address already in
+    use", stay visible; its start-up chatter only at DEBUG, since `serve` logs its own)."""
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    level = logging.getLogger().getEffectiveLevel()
+    logging.getLogger("uvicorn.error").setLevel(logging.DEBUG if level <= logging.DEBUG
+                                                else max(level, logging.WARNING))
+    logging.getLogger("uvicorn.access").setLevel(logging.INFO)
 
 
-def serve(settings: Settings) -> None:
+def access_log(settings: Settings) -> bool:
+    """uvicorn's per-request lines: on with `api.access_log`, or when debugging."""
+    return settings.api.access_log or settings.logging.level.upper() == "DEBUG"
+
+
+def public_indexer_url(settings: Settings) -> str:
+    """The indexer URL with its password masked, fit for a log line."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.indexer_url).render_as_string(hide_password=True)
+
+
+def _probe_host(settings: Settings) -> str:
+    """Where this host reaches the API (loopback when it listens on every address)."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(settings.api.host, settings.api.host)
+
+
+def _listens_on(port: int) -> bool:
+    """Whether this process holds a listening socket on ``port`` (uvicorn has bound it, not a stranger)."""
+    import psutil
+
+    proc = psutil.Process()
+    conns = proc.net_connections("inet") if hasattr(proc, "net_connections") else proc.connections("inet")
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns)
+
+
+def _answers(host: str, port: int) -> bool:
+    conn = http.client.HTTPConnection(host, port, timeout=2.0)
+    try:
+        conn.request("GET", "/healthcheck")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def _announce_ready(settings: Settings, stop: threading.Event) -> None:
+    """Log once that the server serves: our socket is bound and a worker answers /healthcheck."""
+    host, port = _probe_host(settings), settings.api.port
+    while not stop.wait(0.1):
+        if _answers(host, port) and _listens_on(port):
+            url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+            LOG.info("ready: serving on %s", url)
+            return
+
+
+def serve(settings: Settings, command: str = "serve") -> None:
     """API on api.host:api.port plus the processing workers, until SIGINT/SIGTERM."""
     import uvicorn
 
+    lifecycle.set_title(f"telescale {command}: main (port {settings.api.port})")
+    lifecycle.exit_on_sigterm()
     configure_logging(settings)
     upgrade(settings)
-    LOG.info("data in %s, indexer %s", settings.data_path, settings.indexer_url.split("@")[-1])
+    api = settings.api
+    LOG.info("listening on %s:%d: auth %s, data %s, indexer %s, %d API workers, %d processing workers",
+             api.host, api.port, api.auth_mode, settings.data_path, public_indexer_url(settings), api.workers,
+             settings.processing.workers)
     pool = WorkerPool(settings)
-    if settings.processing.workers > 0:
-        pool.start()
+    served = threading.Event()
+    options: dict[str, Any] = {"host": api.host, "port": api.port, "log_config": None, "log_level": None,
+                               "access_log": access_log(settings)}
     try:
-        if settings.api.workers > 1:
+        if settings.processing.workers > 0:
+            pool.start()
+        threading.Thread(target=_announce_ready, args=(settings, served), name="ready", daemon=True).start()
+        if api.workers > 1:
             os.environ[RESOLVED_SETTINGS_ENV] = json.dumps(settings.to_dict())
-            uvicorn.run("telescale.service:app_factory", factory=True, host=settings.api.host,
-                        port=settings.api.port, workers=settings.api.workers, log_level="warning",
-                        access_log=False)
+            os.environ[MAIN_PID_ENV] = str(os.getpid())
+            uvicorn.run("telescale.service:app_factory", factory=True, workers=api.workers, **options)
         else:
             from telescale.api.app import create_app
 
-            services = Services.build(settings)
-            uvicorn.run(create_app(settings, services), host=settings.api.host, port=settings.api.port,
-                        log_level="warning", access_log=False)
+            uvicorn.run(create_app(settings, Services.build(settings)), **options)
+    finally:
+        served.set()
+        pool.stop()
+        LOG.info("stopped")
+
+
+def run_metricd(settings: Settings) -> None:
+    """Only the processing workers (scale-out), until SIGINT/SIGTERM."""
+    lifecycle.set_title("telescale metricd: main")
+    lifecycle.exit_on_sigterm()
+    configure_logging(settings)
+    pool = WorkerPool(settings)
+    try:
+        pool.start()
+        LOG.info("ready: %d processing workers, data %s, indexer %s", pool.count, settings.data_path,
+                 public_indexer_url(settings))
+        threading.Event().wait()
     finally:
         pool.stop()
+        LOG.info("stopped")

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
+
+TELESCALE = [sys.executable, "-m", "telescale.cli"]
 
 
 def free_port() -> int:
@@ -36,15 +39,71 @@ class Server:
             os.killpg(self.process.pid, sig)
         self.process.wait(timeout=30)
 
+    def kill_main(self, sig: int = signal.SIGKILL, timeout: float = 30.0) -> int:
+        """Signal the main process alone, as the OOM killer or a supervisor does; returns its exit code."""
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+    def children(self) -> list[psutil.Process]:
+        """Every live descendant of the main process (API workers, processing workers, helpers)."""
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+
+def titles(procs: Sequence[psutil.Process]) -> list[str]:
+    """What ps shows for each process (its title when it set one)."""
+    found = []
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(" ".join(proc.cmdline()).strip())
+    return found
+
+
+def wait_for_roles(main: int, roles: Sequence[str], timeout: float = 60.0) -> list[psutil.Process]:
+    """The descendants of process ``main`` once every role shows in a title (main's included), as many
+    times as ``roles`` lists it: the workers have started and named themselves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        children = psutil.Process(main).children(recursive=True)
+        shown = titles([psutil.Process(main), *children])
+        if all(sum(role in t for t in shown) >= roles.count(role) for role in roles):
+            return children
+        assert time.monotonic() < deadline, f"{list(roles)} not all in {shown}"
+        time.sleep(0.1)
+
+
+def still_running(procs: Sequence[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """The processes still running after up to ``timeout`` seconds (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something still listens on 127.0.0.1:port."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def serve_command(data_dir: Path, port: int, overrides: Sequence[str] = ()) -> list[str]:
+    """`telescale serve` on 127.0.0.1:port with its data in data_dir."""
+    cmd = [*TELESCALE, "serve", "--port", str(port), "--data-dir", str(data_dir), "--set", "api.host=127.0.0.1"]
+    for item in overrides:
+        cmd += ["--set", item]
+    return cmd
+
 
 def start(data_dir: Path, overrides: Sequence[str] = (), port: int | None = None, timeout: float = 60.0,
           ) -> Server:
     port = port or free_port()
     log = data_dir.parent / f"{data_dir.name}-server.log"
-    cmd = [sys.executable, "-m", "telescale.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-           "--set", "api.host=127.0.0.1"]
-    for item in overrides:
-        cmd += ["--set", item]
+    cmd = serve_command(data_dir, port, overrides)
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

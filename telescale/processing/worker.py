@@ -9,10 +9,13 @@ rule, is what guarantees that a sack is processed by one worker at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from telescale.config import JanitorSettings
@@ -26,7 +29,7 @@ from telescale.processing.janitor import (  # noqa: F401 - re-exported: the jani
     expunge_deleted_metrics,
     run_janitor,
 )
-from telescale.processing.processor import process_sack
+from telescale.processing.processor import ProcessStats, process_sack
 from telescale.storage.base import StorageDriver
 from telescale.storage.file import FileStorage
 
@@ -68,6 +71,44 @@ class FileDrivers:
         return Drivers(incoming, storage, Indexer(self.indexer_url), locks)
 
 
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class WorkerStats:
+    """What one worker did since it started; published in its heartbeat for `/v1/status`, so an operator
+    sees which workers do the work and whether they fail."""
+
+    pid: int = field(default_factory=os.getpid)
+    started_at: str = field(default_factory=_now_iso)
+    last_pass_at: str | None = None  # end of the last scan over the sacks
+    passes: int = 0
+    sacks: int = 0  # sacks drained
+    metrics: int = 0  # metrics updated
+    measures: int = 0  # measures read from incoming
+    dropped: int = 0  # measures refused: older than the archive policy's back window
+    discarded: int = 0  # measures of deleted metrics
+    errors: int = 0  # failed sack passes, unreadable metrics and janitor failures
+
+    def add(self, sack: ProcessStats) -> None:
+        if not sack.locked:
+            return
+        self.sacks += 1
+        self.metrics += sack.metrics
+        self.measures += sack.measures
+        self.dropped += sack.dropped
+        self.discarded += sack.discarded
+        self.errors += sack.failed_metrics
+
+    def pass_done(self) -> None:
+        self.passes += 1
+        self.last_pass_at = _now_iso()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
     """Own sacks first, then the others (so a dead worker's sacks still drain)."""
     sacks = list(sacks)
@@ -75,18 +116,23 @@ def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[in
     return mine + [s for s in sacks if s % workers != worker_index]
 
 
-def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_event: Any = None) -> int:
+def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_event: Any = None,
+             stats: WorkerStats | None = None) -> int:
     """One scan: process every sack with work that this worker can lock; returns measures read."""
+    stats = stats if stats is not None else WorkerStats()
     total = 0
     for sack in sack_order(drivers.incoming.sacks_with_work(), worker_index, workers):
         if stop_event is not None and stop_event.is_set():
             break
         try:
-            stats = process_sack(sack, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
+            sack_stats = process_sack(sack, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
         except Exception:
             LOG.exception("metricd worker %d: processing sack %d failed; will retry", worker_index, sack)
+            stats.errors += 1
             continue
-        total += stats.measures
+        stats.add(sack_stats)
+        total += sack_stats.measures
+    stats.pass_done()
     return total
 
 
@@ -98,9 +144,12 @@ def run_worker(
     delay: float = DEFAULT_DELAY,
     janitor_interval: float | None = DEFAULT_JANITOR_INTERVAL,
     janitor_settings: JanitorSettings | None = None,
+    stats: WorkerStats | None = None,
 ) -> None:
     """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set; every
-    ``janitor_interval`` seconds (None: never) run a janitor pass unless another worker's is running."""
+    ``janitor_interval`` seconds (None: never) run a janitor pass unless another worker's is running.
+    ``stats`` accumulates what was done (the caller publishes it)."""
+    stats = stats if stats is not None else WorkerStats()
     drivers = make_drivers()
     janitor = Janitor(janitor_settings)
     LOG.info("metricd worker %d/%d started (pid %d)", worker_index, workers, os.getpid())
@@ -108,9 +157,10 @@ def run_worker(
     try:
         while not stop_event.is_set():
             try:
-                processed = run_once(drivers, worker_index, workers, stop_event)
+                processed = run_once(drivers, worker_index, workers, stop_event, stats)
             except Exception:
                 LOG.exception("metricd worker %d: processing failed; retrying", worker_index)
+                stats.errors += 1
                 processed = 0
             if janitor_interval is not None and time.monotonic() >= next_janitor:
                 next_janitor = time.monotonic() + janitor_interval
@@ -118,6 +168,7 @@ def run_worker(
                     janitor.run(drivers)
                 except Exception:
                     LOG.exception("metricd worker %d: janitor failed", worker_index)
+                    stats.errors += 1
             if not processed:
                 stop_event.wait(delay)
     finally:

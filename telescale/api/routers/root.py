@@ -74,5 +74,5 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     processors = svc.processors()
     return json_response({
         "storage": storage,
-        "metricd": {"processors": processors, "statistics": {p: {} for p in processors}},
+        "metricd": {"processors": list(processors), "statistics": processors},
     })

@@ -62,3 +62,13 @@ def test_free_form_keystone_section_takes_any_key() -> None:
     s = config.load(environ={"TELESCALE_KEYSTONE_AUTHTOKEN__AUTH_URL": "http://k:5000"},
                     overrides=["keystone_authtoken.memcached_servers=127.0.0.1:11211"])
     assert s.keystone_authtoken == {"auth_url": "http://k:5000", "memcached_servers": "127.0.0.1:11211"}
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ([], False), (["api.access_log=true"], True), (["logging.level=debug"], True),
+    (["api.access_log=false", "logging.level=WARNING"], False),
+])
+def test_access_log_is_on_when_asked_or_when_debugging(overrides: list[str], expected: bool) -> None:
+    from telescale import service
+
+    assert service.access_log(config.load(environ={}, overrides=overrides)) is expected
