@@ -41,7 +41,8 @@ async def post_metrics_measures(request: Request, identity: Identity = Depends(g
     if unknown:
         raise bad_request("Unknown metrics: " + ", ".join(unknown))
     enforce_metrics(request, identity, "post measures", list(known.values()))
-    parsed = await run_in_threadpool(measures.parse_many, list(body.values()))
+    keys = list(body)
+    parsed = await run_in_threadpool(measures.parse_many, list(body.values()), lambda i: f"metric {keys[i]}")
     return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)))
 
 
@@ -69,6 +70,7 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
         raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary of dictionaries", "detail": []})
     indexer = services(request).indexer
     targets: list[tuple[idx.Metric | None, object]] = []
+    labels: list[tuple[str, str]] = []
     unknown_metrics: list[str] = []
     unknown_resources: list[dict[str, str]] = []
     for original, named in body.items():
@@ -94,12 +96,14 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
                     unknown_metrics.append(f"{rid}/{name}")
                 continue
             targets.append((metric, raw))
+            labels.append((original, name))
     if unknown_resources:
         raise bad_request({"cause": "Unknown resources", "reason": "Unknown resources", "detail": unknown_resources})
     if unknown_metrics:
         raise bad_request("Unknown metrics: " + ", ".join(sorted(unknown_metrics)))
     enforce_metrics(request, identity, "post measures", [m for m, _ in targets if m is not None])
-    parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets])
+    parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets],
+                                     lambda i: "resource {} metric {}".format(*labels[i]))
     return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from telescale import __version__
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
 from telescale.api.deps import base_url, require_json_accept, services
@@ -20,7 +21,8 @@ V1_LINKS = tuple(sorted(("archive_policy", "archive_policy_rule", "metric", "res
 
 @router.get("/")
 def versions(request: Request) -> Response:
-    return json_response({"versions": [{
+    """Gnocchi's version document; gnocchiclient reads the server version from `build` (ours, not Gnocchi's)."""
+    return json_response({"build": __version__, "versions": [{
         "id": "v1.0",
         "status": "CURRENT",
         "updated": "2026-11-23T00:00:00Z",
