@@ -12,7 +12,7 @@ from typing import Any
 import voluptuous
 from fastapi.responses import Response
 
-from telescale.api.jsonio import dumps, json_response
+from telescale.api.jsonio import dumps, json_response, names_json
 
 
 class ApiError(Exception):
@@ -46,15 +46,10 @@ EXPLANATIONS = {
 }
 
 
-def wants_json_errors(accept: str | None) -> bool:
-    """Errors are JSON when the client names JSON in Accept; otherwise plain text, as Gnocchi answers."""
-    return bool(accept) and ("application/json" in accept or "+json" in accept)  # type: ignore[operator]
-
-
 def error_response(status: int, description: Any, headers: dict[str, str] | None = None,
                    accept: str | None = "application/json", hint: str | None = None) -> Response:
     phrase = HTTPStatus(status).phrase
-    if wants_json_errors(accept):
+    if names_json(accept):  # otherwise plain text, as Gnocchi answers
         body = {"code": status, "title": phrase, "description": description}
         return json_response({**body, "hint": hint} if hint else body, status=status, headers=headers)
     detail = description if isinstance(description, str) else dumps(description).decode()

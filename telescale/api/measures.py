@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from telescale.api.deps import services
 from telescale.api.errors import ApiError, bad_request, query_not_found
-from telescale.api.jsonio import dumps, fast_json_response
+from telescale.api.jsonio import dumps, fast_json_response, json_response, names_json
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
+from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW
+from telescale.indexer.records import Metric
+from telescale.processing.backwindow import drop_older_than_back_window
 from telescale.query import measures as query
 from telescale.timeutil import NS, TimeParseError, TimestampOutOfRange, format_timestamps, parse_timestamps
 
@@ -134,12 +137,26 @@ def parse_measures(body: Any) -> tuple[np.ndarray, np.ndarray]:
     return parse_many([body])[0]
 
 
-async def store(request: Request, batch: Batch) -> Response:
-    """Make the batch durable, then answer 202 with an empty body."""
+async def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Response:
+    """Make the batch durable, then answer 202: an empty body, or what was dropped and why.
+
+    Measures older than their metric's back window would be dropped by processing; they are refused here
+    instead (see `telescale.processing.backwindow`) and counted in `/v1/status`.  A client that asks for
+    JSON is told how many in the body; others get Gnocchi's empty 202 (its conformance suite expects it).
+    """
+    svc = services(request)
+    batch, dropped = await run_in_threadpool(
+        drop_older_than_back_window, svc.storage, batch, {m.id: m.archive_policy for m in metrics})
     batch = {k: v for k, v in batch.items() if v[0].size}
     if batch:
-        await run_in_threadpool(services(request).incoming.add_measures, batch)
-    return Response(status_code=202, headers={"content-length": "0"})
+        await run_in_threadpool(svc.incoming.add_measures, batch)
+    total = sum(dropped.values())
+    if total:
+        await run_in_threadpool(svc.indexer.add_to_counters, {MEASURES_DROPPED_BACK_WINDOW: total})
+    if not total or not names_json(request.headers.get("accept")):
+        return Response(status_code=202, headers={"content-length": "0"})
+    return json_response({"accepted": sum(int(ts.size) for ts, _ in batch.values()), "dropped": {
+        "older_than_back_window": total, "metrics": {str(k): n for k, n in dropped.items()}}}, status=202)
 
 
 async def read(request: Request, metric: Any) -> Response:

@@ -43,7 +43,7 @@ async def post_metrics_measures(request: Request, identity: Identity = Depends(g
     enforce_metrics(request, identity, "post measures", list(known.values()))
     keys = list(body)
     parsed = await run_in_threadpool(measures.parse_many, list(body.values()), lambda i: f"metric {keys[i]}")
-    return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)))
+    return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)), known.values())
 
 
 def _split_spec(spec: object) -> tuple[object, dict]:
@@ -69,7 +69,7 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
     if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
         raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary of dictionaries", "detail": []})
     indexer = services(request).indexer
-    targets: list[tuple[idx.Metric | None, object]] = []
+    targets: list[tuple[idx.Metric, object]] = []
     labels: list[tuple[str, str]] = []
     unknown_metrics: list[str] = []
     unknown_resources: list[dict[str, str]] = []
@@ -101,10 +101,11 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
         raise bad_request({"cause": "Unknown resources", "reason": "Unknown resources", "detail": unknown_resources})
     if unknown_metrics:
         raise bad_request("Unknown metrics: " + ", ".join(sorted(unknown_metrics)))
-    enforce_metrics(request, identity, "post measures", [m for m, _ in targets if m is not None])
+    enforce_metrics(request, identity, "post measures", [m for m, _ in targets])
     parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets],
                                      lambda i: "resource {} metric {}".format(*labels[i]))
-    return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)})
+    return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)},
+                                [m for m, _ in targets])
 
 
 def _create_named(request: Request, identity: Identity, rid: uuid.UUID, name: str, options: dict) -> idx.Metric:

@@ -58,7 +58,7 @@ def capabilities() -> Response:
 
 @router.get("/v1/status", dependencies=[Depends(require_json_accept)])
 def status(request: Request, details: str = "true", identity: Identity = Depends(get_identity)) -> Response:
-    """How many measures wait to be processed, per metric when `details` is true (admin only)."""
+    """How many measures wait to be processed (per metric when `details` is true), and running totals."""
     enforce(request, identity, "get status")
     with_details = parse_bool(details, "details")
     svc = services(request)
@@ -68,7 +68,8 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     else:
         metrics, measures = svc.incoming.backlog()
         summary = {"metrics": metrics, "measures": measures}
-    storage: dict = {"summary": summary}
+    # Running totals since the indexer was created, summed over every API and metricd process.
+    storage: dict = {"summary": summary, "totals": svc.indexer.totals()}
     if with_details:
         storage["measures_to_process"] = {str(k): v for k, v in per_metric.items()}
     processors = svc.processors()
