@@ -46,13 +46,14 @@ def _format_error(where: str, what: str) -> ApiError:
     return _invalid("unexpected measures format", f"{where}{what}")
 
 
-def _columns(body: Any, where: str) -> tuple[list[Any], list[Any]]:
+def _columns(body: Any, i: int, label: Callable[[int], str]) -> tuple[list[Any], list[Any]]:
+    """The timestamps and values of list `i`; `label(i)` names it in an error, and is only called then."""
     if not isinstance(body, list):
-        raise _format_error(where, f"measures: expected a list of objects, got {_JSON_KINDS.get(type(body))}")
+        raise _format_error(label(i), f"measures: expected a list of objects, got {_JSON_KINDS.get(type(body))}")
     try:
         return [m["timestamp"] for m in body], [m["value"] for m in body]
     except (TypeError, KeyError):
-        raise _format_error(where, _bad_entry(body)) from None
+        raise _format_error(label(i), _bad_entry(body)) from None
 
 
 def _bad_entry(body: list[Any]) -> str:
@@ -70,7 +71,7 @@ def _bad_entry(body: list[Any]) -> str:
 
 
 def _values(raw: list[Any]) -> np.ndarray:
-    """float64 values; raises ValueError with the index of the first bad one (found only on failure)."""
+    """float64 values; raises `_BadValue` naming the first bad one (looked for only on failure)."""
     try:
         if bool in set(map(type, raw)):
             raise TypeError
@@ -78,7 +79,7 @@ def _values(raw: list[Any]) -> np.ndarray:
         if values.ndim != 1:
             raise TypeError
     except (TypeError, ValueError):
-        i = next(i for i, v in enumerate(raw) if isinstance(v, bool) or not isinstance(v, int | float))
+        i = next((i for i, v in enumerate(raw) if isinstance(v, bool) or not isinstance(v, int | float)), 0)
         raise _BadValue(i, f"value {dumps(raw[i]).decode()} is not a number") from None
     if not np.isfinite(values).all():
         i = int(np.argmin(np.isfinite(values)))
@@ -114,7 +115,7 @@ def parse_many(bodies: list[Any], where: Where | None = None) -> list[tuple[np.n
     def label(i: int) -> str:
         return f"{where(i)}: " if where else ""
 
-    columns = [_columns(body, label(i)) for i, body in enumerate(bodies)]
+    columns = [_columns(body, i, label) for i, body in enumerate(bodies)]
     sizes = [len(ts) for ts, _ in columns]
     counts = np.cumsum(sizes)[:-1]
     all_ts = [t for ts, _ in columns for t in ts]
