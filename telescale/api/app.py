@@ -54,7 +54,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return error_response(exc.status, exc.description, exc.headers, request.headers.get("accept"))
+        return error_response(exc.status, exc.description, exc.headers, request.headers.get("accept"), exc.hint)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

@@ -12,17 +12,23 @@ from typing import Any
 import voluptuous
 from fastapi.responses import Response
 
-from telescale.api.jsonio import dumps, json_response
+from telescale.api.jsonio import dumps, json_response, names_json
 
 
 class ApiError(Exception):
-    """An HTTP error with a user-facing description (a string, or a dict with cause/reason/detail)."""
+    """An HTTP error with a user-facing description (a string, or a dict with cause/reason/detail).
 
-    def __init__(self, status: int, description: Any, headers: dict[str, str] | None = None) -> None:
+    `hint` says what exactly is wrong where Gnocchi's description is too vague to act on but clients (and
+    its conformance suite) depend on its exact text: it goes beside the description, never into it.
+    """
+
+    def __init__(self, status: int, description: Any, headers: dict[str, str] | None = None,
+                 hint: str | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.headers = headers or {}
+        self.hint = hint
 
 
 # What each status means, in the words WSGI servers (and so Gnocchi) put in plain-text error pages.
@@ -40,24 +46,21 @@ EXPLANATIONS = {
 }
 
 
-def wants_json_errors(accept: str | None) -> bool:
-    """Errors are JSON when the client names JSON in Accept; otherwise plain text, as Gnocchi answers."""
-    return bool(accept) and ("application/json" in accept or "+json" in accept)  # type: ignore[operator]
-
-
 def error_response(status: int, description: Any, headers: dict[str, str] | None = None,
-                   accept: str | None = "application/json") -> Response:
+                   accept: str | None = "application/json", hint: str | None = None) -> Response:
     phrase = HTTPStatus(status).phrase
-    if wants_json_errors(accept):
-        return json_response({"code": status, "title": phrase, "description": description}, status=status,
-                             headers=headers)
+    if names_json(accept):  # otherwise plain text, as Gnocchi answers
+        body = {"code": status, "title": phrase, "description": description}
+        return json_response({**body, "hint": hint} if hint else body, status=status, headers=headers)
     detail = description if isinstance(description, str) else dumps(description).decode()
     text = f"{status} {phrase}\n\n{EXPLANATIONS.get(status, phrase)}\n\n {detail}\n"
+    if hint:
+        text += f"\n {hint}\n"
     return Response(text, status_code=status, media_type="text/plain", headers=headers)
 
 
-def bad_request(description: Any) -> ApiError:
-    return ApiError(400, description)
+def bad_request(description: Any, hint: str | None = None) -> ApiError:
+    return ApiError(400, description, hint=hint)
 
 
 def not_found(description: Any) -> ApiError:

@@ -36,6 +36,12 @@ def fast_json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=JSON_TYPE)
 
 
+def names_json(accept: str | None) -> bool:
+    """The client asked for JSON by name: only then do errors and 202s carry Telescale's JSON bodies, since
+    Gnocchi answers plain-text errors and empty 202s, and clients that do not ask may depend on that."""
+    return bool(accept) and ("application/json" in accept or "+json" in accept)  # type: ignore[operator]
+
+
 def accepts_json(request: Request) -> bool:
     """True when the Accept header allows JSON (absent, */*, application/*, application/json)."""
     accept = request.headers.get("accept")

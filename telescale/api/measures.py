@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -18,68 +19,117 @@ from starlette.concurrency import run_in_threadpool
 
 from telescale.api.deps import services
 from telescale.api.errors import ApiError, bad_request, query_not_found
-from telescale.api.jsonio import fast_json_response
+from telescale.api.jsonio import dumps, fast_json_response, json_response, names_json
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
+from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW
+from telescale.indexer.records import Metric
+from telescale.processing.backwindow import drop_older_than_back_window
 from telescale.query import measures as query
-from telescale.timeutil import NS, TimeParseError, format_timestamps, parse_timestamps
+from telescale.timeutil import NS, TimeParseError, TimestampOutOfRange, format_timestamps, parse_timestamps
 
 Batch = dict[Any, tuple[np.ndarray, np.ndarray]]
 
 
-def _invalid(reason: str) -> ApiError:
-    return bad_request({"cause": "Invalid input", "reason": reason, "detail": []})
+Where = Callable[[int], str]
+_KEYS = ("timestamp", "value")
+_EXPECTED = ", ".join(map(repr, _KEYS))
+_JSON_KINDS = {list: "a list", dict: "an object", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
 
 
-def _columns(body: Any) -> tuple[list[Any], list[Any]]:
+def _invalid(reason: str, hint: str | None = None) -> ApiError:
+    return bad_request({"cause": "Invalid input", "reason": reason, "detail": []}, hint)
+
+
+def _format_error(where: str, what: str) -> ApiError:
+    """Gnocchi's reason (its clients and conformance suite match it) plus a hint naming the entry."""
+    return _invalid("unexpected measures format", f"{where}{what}")
+
+
+def _columns(body: Any, i: int, label: Callable[[int], str]) -> tuple[list[Any], list[Any]]:
+    """The timestamps and values of list `i`; `label(i)` names it in an error, and is only called then."""
     if not isinstance(body, list):
-        raise _invalid("unexpected measures format")
+        raise _format_error(label(i), f"measures: expected a list of objects, got {_JSON_KINDS.get(type(body))}")
     try:
         return [m["timestamp"] for m in body], [m["value"] for m in body]
     except (TypeError, KeyError):
-        raise _invalid("unexpected measures format") from None
+        raise _format_error(label(i), _bad_entry(body)) from None
+
+
+def _bad_entry(body: list[Any]) -> str:
+    """Only called once the fast path failed: the first entry that is not `{"timestamp", "value"}`."""
+    for i, m in enumerate(body):
+        if not isinstance(m, dict):
+            return f"measures[{i}]: expected an object with {_EXPECTED}, got {_JSON_KINDS.get(type(m))}"
+        missing = [k for k in _KEYS if k not in m]
+        unknown = sorted(set(m) - set(_KEYS))
+        if missing and unknown:
+            return f"measures[{i}]: unknown key {unknown[0]!r} (expected {_EXPECTED})"
+        if missing:
+            return f"measures[{i}]: missing key {missing[0]!r}"
+    raise AssertionError("no bad entry")  # pragma: no cover — called only after a TypeError/KeyError
 
 
 def _values(raw: list[Any]) -> np.ndarray:
-    if bool in set(map(type, raw)):
-        raise _invalid("unexpected measures value: values must be numbers")
+    """float64 values; raises `_BadValue` naming the first bad one (looked for only on failure)."""
     try:
+        if bool in set(map(type, raw)):
+            raise TypeError
         values = np.array(raw, dtype=np.float64)
+        if values.ndim != 1:
+            raise TypeError
     except (TypeError, ValueError):
-        raise _invalid("unexpected measures value: values must be numbers") from None
-    if values.ndim != 1:
-        raise _invalid("unexpected measures value: values must be numbers")
+        i = next((i for i, v in enumerate(raw) if isinstance(v, bool) or not isinstance(v, int | float)), 0)
+        raise _BadValue(i, f"value {dumps(raw[i]).decode()} is not a number") from None
     if not np.isfinite(values).all():
-        raise _invalid("unexpected measures value: NaN and infinite values are not accepted")
+        i = int(np.argmin(np.isfinite(values)))
+        raise _BadValue(i, "NaN and infinite values are not accepted")
     return values
 
 
-def _timestamps(raw: list[Any]) -> np.ndarray:
+class _BadValue(ValueError):
+    def __init__(self, index: int, what: str) -> None:
+        super().__init__(what)
+        self.index, self.what = index, what
+
+
+def _timestamps(raw: list[Any], where: str) -> np.ndarray:
     try:
-        timestamps = parse_timestamps(raw)
+        return parse_timestamps(raw)
+    except TimestampOutOfRange as e:
+        raise _invalid(f"{where}{e}") from None
     except TimeParseError as e:
-        raise _invalid(f"unexpected timestamp: {e}") from None
-    if timestamps.size and timestamps.min() < 0:
-        raise bad_request("Timestamp must be after Epoch")
-    return timestamps
+        raise _invalid(f"{where}unexpected timestamp: {e}") from None
 
 
-def parse_many(bodies: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+def parse_many(bodies: list[Any], where: Where | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Several `[{"timestamp": t, "value": v}, …]` lists to (int64 ns, float64) arrays; 400 on anything else.
 
     The lists of a batch are converted together — one numpy conversion for all timestamps and one for all
-    values — because per-call overhead, not per-point work, dominates requests of many small lists.
+    values — because per-call overhead, not per-point work, dominates requests of many small lists.  Only
+    when that fails is the offending entry looked for; `where(i)` names list i in the error (batches).
     """
-    if not bodies:  # an empty batch: np.split below would still return one (empty) pair
+    if not bodies:  # np.split would still return one (empty) part
         return []
-    columns = [_columns(body) for body in bodies]
-    counts = np.cumsum([len(ts) for ts, _ in columns])[:-1]
+
+    def label(i: int) -> str:
+        return f"{where(i)}: " if where else ""
+
+    columns = [_columns(body, i, label) for i, body in enumerate(bodies)]
+    sizes = [len(ts) for ts, _ in columns]
+    counts = np.cumsum(sizes)[:-1]
     all_ts = [t for ts, _ in columns for t in ts]
     try:
-        timestamps = np.split(_timestamps(all_ts), counts)
-    except ApiError:
+        timestamps = np.split(parse_timestamps(all_ts), counts)
+    except TimeParseError:
         # one list may use epoch numbers and another strings: that is allowed across lists
-        timestamps = [_timestamps(ts) for ts, _ in columns]
-    values = np.split(_values([v for _, vs in columns for v in vs]), counts)
+        timestamps = [_timestamps(ts, label(i)) for i, (ts, _) in enumerate(columns)]
+    try:
+        values = np.split(_values([v for _, vs in columns for v in vs]), counts)
+    except _BadValue as e:
+        which = int(np.searchsorted(np.cumsum(sizes), e.index, side="right"))
+        raise _invalid(f"unexpected measures value: {label(which)}measures[{e.index - sum(sizes[:which])}]: "
+                       f"{e.what}") from None
     return list(zip(timestamps, values, strict=True))
 
 
@@ -88,12 +138,26 @@ def parse_measures(body: Any) -> tuple[np.ndarray, np.ndarray]:
     return parse_many([body])[0]
 
 
-async def store(request: Request, batch: Batch) -> Response:
-    """Make the batch durable, then answer 202 with an empty body."""
+async def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Response:
+    """Make the batch durable, then answer 202: an empty body, or what was dropped and why.
+
+    Measures older than their metric's back window would be dropped by processing; they are refused here
+    instead (see `telescale.processing.backwindow`) and counted in `/v1/status`.  A client that asks for
+    JSON is told how many in the body; others get Gnocchi's empty 202 (its conformance suite expects it).
+    """
+    svc = services(request)
+    batch, dropped = await run_in_threadpool(
+        drop_older_than_back_window, svc.storage, batch, {m.id: m.archive_policy for m in metrics})
     batch = {k: v for k, v in batch.items() if v[0].size}
     if batch:
-        await run_in_threadpool(services(request).incoming.add_measures, batch)
-    return Response(status_code=202, headers={"content-length": "0"})
+        await run_in_threadpool(svc.incoming.add_measures, batch)
+    total = sum(dropped.values())
+    if total:
+        await run_in_threadpool(svc.indexer.add_to_counters, {MEASURES_DROPPED_BACK_WINDOW: total})
+    if not total or not names_json(request.headers.get("accept")):
+        return Response(status_code=202, headers={"content-length": "0"})
+    return json_response({"accepted": sum(int(ts.size) for ts, _ in batch.values()), "dropped": {
+        "older_than_back_window": total, "metrics": {str(k): n for k, n in dropped.items()}}}, status=202)
 
 
 async def read(request: Request, metric: Any) -> Response:

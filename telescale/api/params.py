@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telescale.api.errors import argument_error, bad_request
 from telescale.timeseries import CALENDAR_UNITS
-from telescale.timeutil import TimeParseError, parse_timespan, parse_timestamp
+from telescale.timeutil import TimeParseError, TimestampOutOfRange, parse_timespan, parse_timestamp
 
 _TRUE = ("true", "1", "yes", "y", "on", "t")
 _FALSE = ("false", "0", "no", "n", "off", "f")
@@ -28,6 +28,8 @@ def timestamp_arg(value: str | None, name: str) -> int | None:
         return None
     try:
         return parse_timestamp(value)
+    except TimestampOutOfRange as e:
+        raise argument_error(str(e), name) from None
     except TimeParseError:
         raise argument_error("Must be a datetime or a timestamp", name) from None
 

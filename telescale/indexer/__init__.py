@@ -27,6 +27,7 @@ from telescale.indexer.errors import (
     ResourceTypeAlreadyExists,
     ResourceTypeInUse,
     ResourceValueError,
+    UnknownGroupby,
     UnsupportedArchivePolicyRuleChange,
 )
 from telescale.indexer.indexer import DEFAULT_RULE, Indexer
@@ -61,6 +62,7 @@ __all__ = [
     "ResourceTypeAlreadyExists",
     "ResourceTypeInUse",
     "ResourceValueError",
+    "UnknownGroupby",
     "UnsupportedArchivePolicyRuleChange",
     "split_creator",
 ]

@@ -139,6 +139,18 @@ class InvalidSortKey(InvalidPagination):
         self.key = key
 
 
+class UnknownGroupby(InvalidSortKey):
+    """A group-by key that is neither a resource column nor an attribute of the type.
+
+    ``str(e)`` stays Gnocchi's sort-key text (its clients and conformance suite match it); ``hint`` names
+    the attribute and the type so that the user can fix the request.
+    """
+
+    def __init__(self, key: str, resource_type: str) -> None:
+        super().__init__(key)
+        self.hint = f"groupby: unknown attribute {key!r} of resource type {resource_type!r}"
+
+
 class InvalidSortDirection(InvalidSortKey):
     """An unknown direction in ``key:direction``; a subclass of InvalidSortKey so it maps to 400 too."""
 

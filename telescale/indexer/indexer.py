@@ -6,6 +6,7 @@ transactions every method runs in.
 
 from __future__ import annotations
 
+from telescale.indexer.counters import Counters
 from telescale.indexer.metrics import Metrics
 from telescale.indexer.policies import DEFAULT_RULE, ArchivePolicies
 from telescale.indexer.resource_metrics import ResourceMetrics
@@ -18,5 +19,5 @@ __all__ = ["DEFAULT_RULE", "Indexer"]
 
 
 class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
-              ResourceMetrics):
+              ResourceMetrics, Counters):
     """Archive policies, rules, metrics and resources in SQL (SQLite by default, PostgreSQL to scale out)."""

@@ -205,3 +205,12 @@ class MetricRow(Base):
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, server_default="active", index=True)
 
     archive_policy: Mapped[ArchivePolicyRow] = relationship(ArchivePolicyRow, lazy="joined", innerjoin=True)
+
+
+class CounterRow(Base):
+    """A cluster-wide running total (``telescale.indexer.counters``): one row per name, added to in place."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")

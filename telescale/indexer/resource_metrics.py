@@ -115,7 +115,7 @@ class ResourceMetrics(IndexerEngine):
         Resources with no matching metric are included (with no metrics): the deprecated resource
         aggregation answers an empty group for them.  With ``history`` each revision is its own entry
         (the current one has ``revision`` -1 and no ``revision_end``).  The order is by resource id then
-        revision start; metrics are sorted by name.  Raises ``NoSuchResourceType``, ``InvalidSortKey``
+        revision start; metrics are sorted by name.  Raises ``NoSuchResourceType``, ``UnknownGroupby``
         for a group-by key that is neither a resource column nor an attribute of the type, and the
         filter's own errors.
         """
@@ -127,7 +127,7 @@ class ResourceMetrics(IndexerEngine):
             base_columns = set(RESOURCE_BASE_COLUMNS) | ({"revision_end"} if history else set())
             for key in groupby:
                 if key not in base_columns and key not in types[type]:
-                    raise errors.InvalidSortKey(key)
+                    raise errors.UnknownGroupby(key, type)
             # Group-by values straight from SQL: base columns as they are, attributes cast to their type
             # (numbers come back as floats, as Gnocchi's Float columns give them).
             attributes = types[type]

@@ -578,6 +578,8 @@ class _Compiler:
             return None
         try:
             return self._convert(f, value, op)
+        except timeutil.TimestampOutOfRange as e:
+            raise InvalidSearch(f"{_invalid_value(value, f.name)}: {e}") from None
         except (ValueError, TypeError, OverflowError):
             raise _invalid_value(value, f.name) from None
 

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from telescale.coordination import LockTimeout, SackLocks
 from telescale.incoming.base import IncomingDriver
+from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW, MEASURES_PROCESSED
 from telescale.storage.base import StorageDriver
 from telescale.timeseries import (
     ArchivePolicy,
@@ -57,6 +58,8 @@ class MetricSource(Protocol):
 
     def get_metrics(self, ids: Iterable[uuid.UUID]) -> list[MetricLike]: ...
 
+    def add_to_counters(self, increments: Mapping[str, int]) -> None: ...
+
 
 @dataclass
 class ProcessStats:
@@ -64,6 +67,7 @@ class ProcessStats:
     locked: bool = True  # False: another worker holds the sack; nothing was done
     metrics: int = 0  # metrics updated
     measures: int = 0  # measures read from incoming (all metrics, including discarded)
+    processed: int = 0  # merged into storage
     dropped: int = 0  # refused: older than the back window allows
     discarded: int = 0  # measures of metrics that no longer exist
     failed_metrics: int = 0  # metrics skipped because their stored data is unreadable
@@ -221,15 +225,19 @@ def _process_locked(
                 stats.discarded += len(ts)
                 continue
             try:
-                stats.dropped += process_metric_measures(storage, mid, metric.archive_policy, ts, vals)
+                dropped = process_metric_measures(storage, mid, metric.archive_policy, ts, vals)
             except (CodecError, ValueError):
                 # Unreadable stored data: keeping the measures would wedge the whole sack forever.
                 LOG.exception("Metric %s: cannot merge %d measures; they are discarded", mid, len(ts))
                 stats.failed_metrics += 1
                 continue
+            stats.dropped += dropped
+            stats.processed += len(ts) - dropped
             stats.metrics += 1
         storage.sync()
     incoming.ack(batch.handle)
+    # After the ack, once per sack: a crash before it replays the measures, which must not count twice.
+    indexer.add_to_counters({MEASURES_PROCESSED: stats.processed, MEASURES_DROPPED_BACK_WINDOW: stats.dropped})
 
 
 def process_sack(

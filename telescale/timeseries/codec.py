@@ -574,7 +574,7 @@ def encode_raw(timestamps: np.ndarray, values: np.ndarray) -> bytes:
     return bytes([RAW_VERSION]) + _zstd.compressor.compress(b"".join(parts))
 
 
-def decode_raw(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _raw_timestamps(data: bytes) -> tuple[_Reader, np.ndarray]:
     if data[0] != RAW_VERSION:
         raise CodecError(f"Unknown raw format version {data[0]}")
     try:
@@ -583,7 +583,18 @@ def decode_raw(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         raise CodecError("Unable to unpack, invalid data") from e
     n, w = r.unpack("<IB")
     z = _unshuffle(r.take(n * w), n, w) if w else np.zeros(n, dtype=np.uint64)
-    ts = np.cumsum(_unzigzag(z)).astype(np.int64)
+    return r, np.cumsum(_unzigzag(z)).astype(np.int64)
+
+
+def raw_last_timestamp(data: bytes) -> int | None:
+    """The newest timestamp of an encoded raw tail, without decoding its values (the API's back-window check)."""
+    ts = _raw_timestamps(data)[1]
+    return int(ts[-1]) if ts.size else None
+
+
+def decode_raw(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    r, ts = _raw_timestamps(data)
+    n = ts.size
     (has_mask,) = r.unpack("<B")
     if has_mask:
         valid = np.unpackbits(np.frombuffer(r.take((n + 7) // 8), dtype=np.uint8))[:n].astype(bool)

@@ -106,7 +106,8 @@ def test_bad_arguments_are_400_with_gnocchi_wording(client: TestClient) -> None:
         (f"metric_id={unknown}", {"=": 1}, {"cause": "Metric does not exist", "detail": {"metric": unknown}}),
         (f"metric_id={mid}&metric_id=foo", {"=": 1}, {"cause": "Metric does not exist", "detail": {"metric": "foo"}}),
         (f"metric_id={mid}&start=foobar", {"=": 1}, "Invalid value for start"),
-        (f"metric_id={mid}&stop=3000-01-01", {"=": 1}, "Invalid value for stop"),
+        (f"metric_id={mid}&stop=3000-01-01", {"=": 1}, "Invalid value for stop: timestamp 3000-01-01 is out of "
+         "range; Timestamp must be after Epoch (1970-01-01T00:00:00+00:00) and before 2261-01-01T00:00:00+00:00"),
         (f"metric_id={mid}&granularity=1s&granularity=300", {"=": 1},
          {"cause": "Aggregation does not exist", "detail": {"granularity": 300.0, "aggregation_method": "mean"}}),
         (f"metric_id={mid}&aggregation=min", {"=": 1},

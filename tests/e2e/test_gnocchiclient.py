@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+import telescale
 from tests import server
 from tests.conftest import service_unavailable
 from tests.e2e import gnocchi_cli
@@ -97,7 +98,8 @@ def test_endpoint_and_user_from_the_environment(gnocchi: Gnocchi) -> None:
 
 
 def test_server_version(gnocchi: Gnocchi) -> None:
-    assert gnocchi.ok("server", "version", "-f", "value").strip()
+    """gnocchiclient reads `build` from `GET /`: Telescale's own version, not a Gnocchi one."""
+    assert gnocchi.ok("server", "version", "-f", "value").strip() == telescale.__version__
 
 
 # --- archive policies and rules -------------------------------------------------------------------------

@@ -289,8 +289,8 @@ def _find_resources(request: Request, search: ResourceSearch, patterns: Sequence
             id_transform=search.id_transform)
     except idx.NoSuchResourceType as e:
         raise bad_request(str(e)) from None
-    except idx.InvalidPagination as e:
-        raise bad_request(f"Invalid pagination: `{e}'") from None
+    except idx.UnknownGroupby as e:
+        raise bad_request(f"Invalid pagination: `{e}'", e.hint) from None
     except search_language.InvalidSearch as e:
         raise bad_request(e.description) from None
     except (idx.InvalidFilter, idx.ResourceAttributeError) as e:

@@ -56,8 +56,8 @@ def _resources(request: Request, identity: Identity, rtype: str, name: str, node
         return services(request).indexer.search_resource_metrics(
             rtype, [glob.escape(name)], filter_node=node, groupby=groupby,
             id_transform=lambda value: resource_uuid(value, identity.creator))
-    except idx.InvalidPagination:
-        raise bad_request("Invalid groupby attribute") from None
+    except idx.UnknownGroupby as e:
+        raise bad_request("Invalid groupby attribute", e.hint) from None
     except search_language.InvalidSearch as e:
         raise bad_request(e.description) from None
     except (idx.InvalidFilter, idx.ResourceAttributeError) as e:

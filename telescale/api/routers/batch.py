@@ -42,8 +42,9 @@ async def post_metrics_measures(request: Request, identity: Identity = Depends(g
     if unknown:
         raise bad_request("Unknown metrics: " + ", ".join(unknown))
     enforce_metrics(request, identity, "post measures", list(known.values()))
-    parsed = await run_in_threadpool(measures.parse_many, list(body.values()))
-    return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)))
+    keys = list(body)
+    parsed = await run_in_threadpool(measures.parse_many, list(body.values()), lambda i: f"metric {keys[i]}")
+    return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)), known.values())
 
 
 def _split_spec(spec: object) -> tuple[object, dict]:
@@ -70,7 +71,8 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
     if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
         raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary of dictionaries", "detail": []})
     indexer = services(request).indexer
-    targets: list[tuple[idx.Metric | None, object]] = []
+    targets: list[tuple[idx.Metric, object]] = []
+    labels: list[tuple[str, str]] = []
     unknown_metrics: list[str] = []
     unknown_resources: list[dict[str, str]] = []
     for original, named in body.items():
@@ -96,13 +98,16 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
                     unknown_metrics.append(f"{rid}/{name}")
                 continue
             targets.append((metric, raw))
+            labels.append((original, name))
     if unknown_resources:
         raise bad_request({"cause": "Unknown resources", "reason": "Unknown resources", "detail": unknown_resources})
     if unknown_metrics:
         raise bad_request("Unknown metrics: " + ", ".join(sorted(unknown_metrics)))
-    enforce_metrics(request, identity, "post measures", [m for m, _ in targets if m is not None])
-    parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets])
-    return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)})
+    enforce_metrics(request, identity, "post measures", [m for m, _ in targets])
+    parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets],
+                                     lambda i: "resource {} metric {}".format(*labels[i]))
+    return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)},
+                                [m for m, _ in targets])
 
 
 def _create_named(request: Request, identity: Identity, rid: uuid.UUID, name: str, options: dict) -> idx.Metric:

@@ -153,7 +153,7 @@ async def post_measures(metric_id: str, request: Request, identity: Identity = D
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "post measures", [metric])
     ts, values = measures.parse_measures(await read_json(request))
-    return await measures.store(request, {metric.id: (ts, values)})
+    return await measures.store(request, {metric.id: (ts, values)}, [metric])
 
 
 @router.get("/{metric_id}/measures", **doc(query=MEASURES_READ, returns="MeasureRows", errors=(503,)))

@@ -479,7 +479,7 @@ async def post_named_measures(rtype: str, resource_id: str, name: str, request: 
                               identity: Identity = Depends(get_identity)) -> Response:
     metric = _named_metric(request, rtype, resource_id, name, identity, "post measures")
     ts, values = measures.parse_measures(await read_json(request))
-    return await measures.store(request, {metric.id: (ts, values)})
+    return await measures.store(request, {metric.id: (ts, values)}, [metric])
 
 
 @router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures",

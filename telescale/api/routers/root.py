@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from telescale import __version__
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
 from telescale.api.deps import base_url, services
@@ -21,7 +22,8 @@ V1_LINKS = tuple(sorted(("archive_policy", "archive_policy_rule", "metric", "res
 
 @router.get("/", **doc(returns="Versions"))
 def versions(request: Request) -> Response:
-    return json_response({"versions": [{
+    """Gnocchi's version document; gnocchiclient reads the server version from `build` (ours, not Gnocchi's)."""
+    return json_response({"build": __version__, "versions": [{
         "id": "v1.0",
         "status": "CURRENT",
         "updated": "2026-11-23T00:00:00Z",
@@ -58,7 +60,7 @@ def capabilities() -> Response:
 @router.get("/v1/status", **JSON_ONLY,
             **doc(query=("details",), returns="Status"))
 def status(request: Request, details: str = "true", identity: Identity = Depends(get_identity)) -> Response:
-    """How many measures wait to be processed, per metric when `details` is true (admin only)."""
+    """How many measures wait to be processed (per metric when `details` is true), and running totals."""
     enforce(request, identity, "get status")
     with_details = parse_bool(details, "details")
     svc = services(request)
@@ -75,4 +77,7 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     return json_response({
         "storage": storage,
         "metricd": {"processors": list(processors), "statistics": processors},
+        # Beside Gnocchi's two keys (its clients count theirs): running totals since the indexer was
+        # created, summed over every API and metricd process.
+        "totals": svc.indexer.totals(),
     })

@@ -35,7 +35,7 @@ from telescale.query import measures as query
 from telescale.query import value_search
 from telescale.storage.base import StorageDriver
 from telescale.timeseries import PolicyItem
-from telescale.timeutil import NS, TimeParseError, parse_timestamp
+from telescale.timeutil import NS, TimeParseError, TimestampOutOfRange, parse_timestamp
 
 router = APIRouter(tags=["search"], **JSON_ONLY)
 
@@ -78,6 +78,8 @@ def _timestamp(value: str | None, name: str) -> int | None:
         return None
     try:
         return parse_timestamp(value)
+    except TimestampOutOfRange as e:
+        raise bad_request(f"Invalid value for {name}: {e}") from None
     except TimeParseError:
         raise bad_request(f"Invalid value for {name}") from None
 

@@ -27,6 +27,7 @@ SERVER = {
     "vcpus": {"type": "number", "required": False, "min": None, "max": None},
     "active": {"type": "bool", "required": False},
 }
+HEAD = "0003"
 NEW_INDEXES = {
     "resource": {"ix_resource_type_revision_start_started_at_id", "ix_resource_revision_start_started_at_id",
                  "ix_resource_attributes"},
@@ -64,7 +65,7 @@ def _revision(indexer: Indexer) -> str | None:
 
 def test_migration_0002_downgrades_and_upgrades(indexer: Indexer) -> None:
     engine = indexer._engine
-    assert _revision(indexer) == "0002"
+    assert _revision(indexer) == HEAD
     for table, names in NEW_INDEXES.items():
         assert names <= _indexes(engine, table)
     assert "ix_resource_type" not in _indexes(engine, "resource")  # covered by the (type, ...) index
@@ -82,13 +83,23 @@ def test_migration_0002_downgrades_and_upgrades(indexer: Indexer) -> None:
     assert _statistics_targets(engine) == ({"resource": -1, "resource_history": -1} if postgresql else {})
 
     _migrate(indexer, "upgrade", "head")
-    assert _revision(indexer) == "0002"
+    assert _revision(indexer) == HEAD
     for table, names in NEW_INDEXES.items():
         assert names <= _indexes(engine, table)
     assert _statistics_targets(engine) == ({"resource": 1000, "resource_history": 1000} if postgresql else {})
     # Data survived both ways and is found through the new indexes.
     found = indexer.list_resources("server", filter_node=parse_string_filter('host = "h1"'))
     assert [r.id for r in found] == [rid]
+
+
+def test_migration_0003_counters_downgrade_and_upgrade(indexer: Indexer) -> None:
+    """The counters' rows exist from the upgrade on, so that adding to them is a plain UPDATE."""
+    indexer.add_to_counters({"measures_processed": 5})
+    _migrate(indexer, "downgrade", "0002")
+    assert "counter" not in sa.inspect(indexer._engine).get_table_names()
+    _migrate(indexer, "upgrade", "head")
+    indexer.add_to_counters({"measures_processed": 2, "measures_dropped_back_window": 1})
+    assert indexer.totals() == {"metrics": 0, "measures_processed": 2, "measures_dropped_back_window": 1}
 
 
 @pytest.fixture

@@ -58,6 +58,13 @@ def test_batch_parsing_and_mixing() -> None:
         parse_timestamps([1478012832, "-5 minutes"])
 
 
+def test_epoch_numbers_sent_as_strings_are_seconds_not_years() -> None:
+    """numpy reads "1764590400" as the year 1764…; the ISO fast path must leave such strings alone."""
+    assert parse_timestamps(["1764590400", "2025-12-01T12:00:00"]).tolist() == [1764590400 * S, 1764590400 * S]
+    with pytest.raises(TimeParseError, match="looks like milliseconds since the epoch: send seconds"):
+        parse_timestamps(["1764590400000"])
+
+
 def test_formatting() -> None:
     assert format_timestamps(np.array([1425652452 * S])) == ["2015-03-06T14:34:12+00:00"]
     assert format_timestamps(np.array([S + S // 2])) == ["1970-01-01T00:00:01.500000+00:00"]

@@ -24,6 +24,7 @@ class MemoryIndexer:
     """Plain in-memory stand-in for the indexer's processing-facing methods (unit tests only)."""
 
     metrics: dict = field(default_factory=dict)
+    counters: dict = field(default_factory=dict)
     calls: int = 0
 
     def add(self, policy, mid=None):
@@ -37,6 +38,10 @@ class MemoryIndexer:
     def get_metrics(self, ids):
         self.calls += 1
         return [self.metrics[i] for i in ids if i in self.metrics]
+
+    def add_to_counters(self, increments):
+        for name, n in increments.items():
+            self.counters[name] = self.counters.get(name, 0) + n
 
     def list_deleted_metric_ids(self, limit=None):
         return [m.id for m in self.metrics.values() if m.status == "delete"][:limit]
