@@ -1,3 +1,10 @@
 """Telescale: measure, store, evaluate and act on metrics in one service."""
 
 __version__ = "0.1.0"
+
+# What this release does and what comes next, said once for `telescale --help`, the OpenAPI description
+# and README: each feature that lands moves its words from LATER to SUMMARY.
+SUMMARY = ("Telescale is a metric store speaking the Gnocchi v1 API: durable ingest, pre-aggregated time "
+           "series, resources with history and search, dynamic aggregates.")
+LATER = ("Alarming (the Aodh v2 API), autoscaling and metric collection (the agent, Prometheus remote_write and "
+         "query API) come in later releases.")

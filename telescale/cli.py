@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from telescale import __version__, config
+from telescale import LATER, SUMMARY, __version__, config
 
 LOG = logging.getLogger(__name__)
 
@@ -73,8 +73,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="telescale",
-        description="Telescale: collect, store, alarm on and autoscale from metrics. "
-                    "Speaks the Gnocchi v1 API on port 8041.",
+        description=f"{SUMMARY} It serves on port 8041 unless told otherwise. {LATER}",
     )
     parser.add_argument("--version", action="version", version=f"telescale {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -110,9 +110,9 @@ def parse_timestamp(value: Any, now: int | None = None) -> int:
     return ns
 
 
-def _epoch_ns(seconds: float) -> int:
+def _epoch_ns(seconds: float, value: Any) -> int:
     """Epoch seconds in ns, checked against the range first (a huge float times NS would be infinite)."""
-    _check_range(seconds)
+    _check_range(np.array([seconds]), [value])
     return round(seconds * NS)
 
 
@@ -122,12 +122,12 @@ def _parse_one(value: Any, now: int | None) -> int:
     if isinstance(value, int | float):
         if not np.isfinite(value):
             raise TimeParseError(f"Unable to parse timestamp {value!r}")
-        return _epoch_ns(float(value))
+        return _epoch_ns(float(value), value)
     if not isinstance(value, str):
         raise TimeParseError(f"Unable to parse timestamp {value!r}")
     text = value.strip()
     if _NUMBER.match(text):
-        return _epoch_ns(float(text))
+        return _epoch_ns(float(text), value)
     if text.lower() == "now":
         return now if now is not None else now_ns()
     relative = _RELATIVE.match(text)

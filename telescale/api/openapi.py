@@ -23,11 +23,12 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+import telescale
 from telescale.api.deps import require_json_accept
 from telescale.api.errors import EXPLANATIONS
 from telescale.api.jsonio import JSON_TYPE
 
-# What this release does. Later features add their line to FEATURES and leave LATER.
+# What this release does. Later features add their line to FEATURES and leave telescale.LATER.
 FEATURES = (
     "**archive policies** and **archive policy rules** (`/v1/archive_policy`, `/v1/archive_policy_rule`): "
     "how long and how finely the aggregates of each metric are kept, and which policy a new metric gets;",
@@ -42,8 +43,6 @@ FEATURES = (
     "**status** and **capabilities** (`/v1/status`, `/v1/capabilities`): the processing backlog and the "
     "aggregation methods.",
 )
-LATER = ("Alarming (the Aodh v2 API), autoscaling and metric collection (the agent, Prometheus remote_write and "
-         "query API) come in later releases.")
 DESCRIPTION = "\n".join((
     "Telescale stores metrics behind the **Gnocchi v1 REST API**: gnocchiclient, Ceilometer's gnocchi publisher, "
     "Grafana's gnocchi datasource and Aodh's gnocchi rules work unchanged. This release is the metric store:",
@@ -55,7 +54,7 @@ DESCRIPTION = "\n".join((
     "default, a front proxy's `X-Remote-User`, a Keystone `X-Auth-Token`, or trusted "
     "`X-User-Id`/`X-Project-Id`/`X-Roles` headers.",
     "",
-    LATER,
+    telescale.LATER,
 ))
 
 SCHEMA_REF = "#/components/schemas/"

@@ -138,7 +138,11 @@ def test_empty_batches_are_accepted(client: TestClient, path: str, body: dict) -
 
 
 def test_root_carries_the_build_version(client: TestClient) -> None:
-    """gnocchiclient reads the server version from `build`; it is Telescale's own version."""
+    """gnocchiclient reads the server version from `build`: the Gnocchi API level, then Telescale's version."""
+    from packaging.version import Version
+
     body = client.get("/").json()
-    assert body["build"] == telescale.__version__
+    assert body["build"] == f"4.7.1+telescale.{telescale.__version__}"
+    build = Version(body["build"])
+    assert build >= Version("4.7.1") and build.local == f"telescale.{telescale.__version__}"
     assert body["versions"][0]["id"] == "v1.0"

@@ -20,10 +20,17 @@ V1_LINKS = tuple(sorted(("archive_policy", "archive_policy_rule", "metric", "res
                          "search", "aggregates", "aggregation", "capabilities", "status", "influxdb")))
 
 
+# The Gnocchi release whose API this one serves.  `build` leads with it, so a client that checks for a
+# minimum Gnocchi version compares against the API it gets, and carries Telescale's own version as PEP 440
+# local version label ("4.7.1+telescale.0.1.0" sorts after 4.7.1's API level, never below it).
+GNOCCHI_API_VERSION = "4.7.1"
+BUILD = f"{GNOCCHI_API_VERSION}+telescale.{__version__}"
+
+
 @router.get("/", **doc(returns="Versions"))
 def versions(request: Request) -> Response:
-    """Gnocchi's version document; gnocchiclient reads the server version from `build` (ours, not Gnocchi's)."""
-    return json_response({"build": __version__, "versions": [{
+    """Gnocchi's version document; gnocchiclient shows `build` as the server version."""
+    return json_response({"build": BUILD, "versions": [{
         "id": "v1.0",
         "status": "CURRENT",
         "updated": "2026-11-23T00:00:00Z",
