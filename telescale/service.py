@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from telescale.config import Settings
 from telescale.incoming.base import IncomingDriver
 from telescale.indexer import Indexer
 from telescale.processing import heartbeat
+from telescale.processing.backwindow import BackWindowGuard
 from telescale.storage.base import StorageDriver
 
 LOG = logging.getLogger(__name__)
@@ -80,8 +81,12 @@ class Services:
     incoming: IncomingDriver
     storage: StorageDriver
     locks: coordination.SackLocks
+    back_window: BackWindowGuard = field(init=False)
 
     LockTimeout = coordination.LockTimeout
+
+    def __post_init__(self) -> None:
+        self.back_window = BackWindowGuard(self.storage)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:

@@ -23,7 +23,6 @@ from telescale.api.jsonio import dumps, fast_json_response, json_response, names
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
 from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW
 from telescale.indexer.records import Metric
-from telescale.processing.backwindow import drop_older_than_back_window
 from telescale.query import measures as query
 from telescale.timeutil import NS, TimeParseError, TimestampOutOfRange, format_timestamps, parse_timestamps
 
@@ -147,7 +146,7 @@ async def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Re
     """
     svc = services(request)
     batch, dropped = await run_in_threadpool(
-        drop_older_than_back_window, svc.storage, batch, {m.id: m.archive_policy for m in metrics})
+        svc.back_window.split, batch, {m.id: m.archive_policy for m in metrics})
     batch = {k: v for k, v in batch.items() if v[0].size}
     if batch:
         await run_in_threadpool(svc.incoming.add_measures, batch)

@@ -9,7 +9,9 @@ which newer points of the same metric were processed first.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
@@ -28,17 +30,46 @@ def stored_accept_from(storage: StorageDriver, metric_id: uuid.UUID, policy: Arc
     return accept_from(policy, raw_last_timestamp(data)) if data else None
 
 
-def drop_older_than_back_window(storage: StorageDriver, batch: Batch, policies: Mapping[uuid.UUID, ArchivePolicy]
-                                ) -> tuple[Batch, dict[uuid.UUID, int]]:
-    """The batch without the measures processing would drop, and how many each metric lost (only those > 0)."""
-    kept: Batch = {}
-    dropped: dict[uuid.UUID, int] = {}
-    for mid, (ts, values) in batch.items():
-        cutoff = stored_accept_from(storage, mid, policies[mid]) if ts.size else None
-        if cutoff is None or ts.min() >= cutoff:
-            kept[mid] = (ts, values)
-            continue
-        keep = ts >= cutoff
-        dropped[mid] = int(ts.size - np.count_nonzero(keep))
-        kept[mid] = (ts[keep], values[keep])
-    return kept, dropped
+class BackWindowGuard:
+    """Refuses, at write time, the measures processing would drop; one per API process.
+
+    It remembers the last bound it read for each metric (at most ``max_metrics``, oldest forgotten first).
+    A metric's bound only moves forward as newer points are processed, so a batch entirely at or after the
+    remembered bound is accepted without reading storage — the steady state of live ingest; if the bound
+    has moved meanwhile, processing drops the few stragglers and counts them.  A batch reaching before the
+    remembered bound is checked against a fresh read (the policy's back window may have grown).
+    """
+
+    def __init__(self, storage: StorageDriver, max_metrics: int = 100_000) -> None:
+        self.storage = storage
+        self.max_metrics = max_metrics
+        self._bounds: OrderedDict[uuid.UUID, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _bound(self, mid: uuid.UUID, policy: ArchivePolicy, oldest: int) -> int | None:
+        with self._lock:
+            known = self._bounds.get(mid)
+        if known is not None and oldest >= known:
+            return known
+        bound = stored_accept_from(self.storage, mid, policy)
+        if bound is not None:  # nothing stored yet is not remembered: the first processing sets a bound
+            with self._lock:
+                self._bounds[mid] = bound
+                self._bounds.move_to_end(mid)
+                while len(self._bounds) > self.max_metrics:
+                    self._bounds.popitem(last=False)
+        return bound
+
+    def split(self, batch: Batch, policies: Mapping[uuid.UUID, ArchivePolicy]) -> tuple[Batch, dict[uuid.UUID, int]]:
+        """The batch without the measures processing would drop, and how many each metric lost (only > 0)."""
+        kept: Batch = {}
+        dropped: dict[uuid.UUID, int] = {}
+        for mid, (ts, values) in batch.items():
+            cutoff = self._bound(mid, policies[mid], int(ts.min())) if ts.size else None
+            if cutoff is None or ts.min() >= cutoff:
+                kept[mid] = (ts, values)
+                continue
+            keep = ts >= cutoff
+            dropped[mid] = int(ts.size - np.count_nonzero(keep))
+            kept[mid] = (ts[keep], values[keep])
+        return kept, dropped
