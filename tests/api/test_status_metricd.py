@@ -44,16 +44,21 @@ def test_statistics_show_the_measures_each_worker_processed(tmp_path: Path) -> N
         measures = [{"timestamp": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z", "value": i} for i in range(MEASURES)]
         assert c.post(f"/v1/metric/{metric}/measures", json=measures).status_code == 202
         _status_until(c, lambda m: _totals(m, "measures") >= MEASURES)
-        # one measure far older than the back window (0) allows: processed, and counted as dropped
-        old = [{"timestamp": "2025-12-31T00:00:00Z", "value": 1}]
-        assert c.post(f"/v1/metric/{metric}/measures", json=old).status_code == 202
+        # The API refuses what is older than the bound it knows (the last point it saw stored, 00:01:39);
+        # a measure newer than that but older than a point processed since (00:03:20) reaches processing,
+        # which drops and counts it.
+        newer = [{"timestamp": "2026-01-01T00:03:20Z", "value": 1}]
+        assert c.post(f"/v1/metric/{metric}/measures", json=newer).status_code == 202
+        _status_until(c, lambda m: _totals(m, "measures") >= MEASURES + 1)
+        late = [{"timestamp": "2026-01-01T00:02:30Z", "value": 1}]
+        assert c.post(f"/v1/metric/{metric}/measures", json=late).status_code == 202
         metricd = _status_until(c, lambda m: _totals(m, "dropped") >= 1)
         worker_pids = {p.pid for p in srv.children()}
 
     (name,) = metricd["processors"]
     assert list(metricd["statistics"]) == [name]
     stats = metricd["statistics"][name]
-    assert stats["measures"] == MEASURES + 1 and stats["dropped"] == 1
-    assert stats["metrics"] >= 2 and stats["sacks"] >= 2 and stats["errors"] == 0
+    assert stats["measures"] == MEASURES + 2 and stats["dropped"] == 1
+    assert stats["metrics"] >= 3 and stats["sacks"] >= 3 and stats["errors"] == 0
     assert stats["pid"] in worker_pids
     assert datetime.fromisoformat(stats["started_at"]) <= datetime.fromisoformat(stats["last_pass_at"])

@@ -98,8 +98,8 @@ def test_endpoint_and_user_from_the_environment(gnocchi: Gnocchi) -> None:
 
 
 def test_server_version(gnocchi: Gnocchi) -> None:
-    """gnocchiclient reads `build` from `GET /`: Telescale's own version, not a Gnocchi one."""
-    assert gnocchi.ok("server", "version", "-f", "value").strip() == telescale.__version__
+    """gnocchiclient reads `build` from `GET /`: the Gnocchi API level, then Telescale's own version."""
+    assert gnocchi.ok("server", "version", "-f", "value").strip() == f"4.7.1+telescale.{telescale.__version__}"
 
 
 # --- archive policies and rules -------------------------------------------------------------------------
