@@ -35,6 +35,9 @@ LOG = logging.getLogger(__name__)
 RESOLVED_SETTINGS_ENV = "TELESCALE_RESOLVED_SETTINGS"
 MAIN_PID_ENV = "TELESCALE_MAIN_PID"  # the process API workers must not outlive
 HEARTBEAT_SECONDS = 2.0
+# Process titles (`ps`), by role; `_workers_started` counts children by them.
+API_WORKER_TITLE = "telescale: api worker"
+METRICD_WORKER_TITLE = "telescale: metricd worker"
 
 
 def build_incoming(settings: Settings) -> IncomingDriver:
@@ -133,7 +136,7 @@ def app_factory() -> Any:
     settings = settings_from_json(os.environ[RESOLVED_SETTINGS_ENV])
     assert isinstance(settings, _Settings)
     lifecycle.bind_to_parent(int(os.environ.get(MAIN_PID_ENV, os.getppid())))
-    lifecycle.set_title(f"telescale: api worker (port {settings.api.port})")
+    lifecycle.set_title(f"{API_WORKER_TITLE} (port {settings.api.port})")
     configure_logging(settings)
     return create_app(settings, Services.build(settings))
 
@@ -166,7 +169,7 @@ def _worker_main(settings_json: str, index: int, count: int, parent: int) -> Non
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     lifecycle.bind_to_parent(parent)
-    lifecycle.set_title(f"telescale: metricd worker {index}")
+    lifecycle.set_title(f"{METRICD_WORKER_TITLE} {index}")
     settings = settings_from_json(settings_json)
     configure_logging(settings)
     name = f"metricd-{os.uname().nodename}-{index}"
@@ -283,11 +286,25 @@ def _answers(host: str, port: int) -> bool:
         conn.close()
 
 
+def _workers_started(settings: Settings) -> bool:
+    """Whether every API and processing worker process of this server has started (and named itself)."""
+    import psutil
+
+    try:
+        titles = [" ".join(c.cmdline()) for c in psutil.Process().children()]
+    except psutil.Error:
+        return False
+    api_workers = settings.api.workers if settings.api.workers > 1 else 0  # one worker: this very process
+    return (sum(t.startswith(API_WORKER_TITLE) for t in titles) >= api_workers
+            and sum(t.startswith(METRICD_WORKER_TITLE) for t in titles) >= settings.processing.workers)
+
+
 def _announce_ready(settings: Settings, stop: threading.Event) -> None:
-    """Log once that the server serves: our socket is bound and a worker answers /healthcheck."""
+    """Log once that the server serves: our socket is bound, a worker answers /healthcheck and every worker
+    process has started."""
     host, port = _probe_host(settings), settings.api.port
     while not stop.wait(0.1):
-        if _answers(host, port) and _listens_on(port):
+        if _answers(host, port) and _listens_on(port) and _workers_started(settings):
             url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
             LOG.info("ready: serving on %s", url)
             return
