@@ -144,19 +144,24 @@ async def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Re
     instead (see `telescale.processing.backwindow`) and counted in `/v1/status`.  A client that asks for
     JSON is told how many in the body; others get Gnocchi's empty 202 (its conformance suite expects it).
     """
-    svc = services(request)
-    batch, dropped = await run_in_threadpool(
-        svc.back_window.split, batch, {m.id: m.archive_policy for m in metrics})
-    batch = {k: v for k, v in batch.items() if v[0].size}
-    if batch:
-        await run_in_threadpool(svc.incoming.add_measures, batch)
+    accepted, dropped = await run_in_threadpool(_store, services(request), batch,
+                                                {m.id: m.archive_policy for m in metrics})
     total = sum(dropped.values())
-    if total:
-        await run_in_threadpool(svc.indexer.add_to_counters, {MEASURES_DROPPED_BACK_WINDOW: total})
     if not total or not names_json(request.headers.get("accept")):
         return Response(status_code=202, headers={"content-length": "0"})
-    return json_response({"accepted": sum(int(ts.size) for ts, _ in batch.values()), "dropped": {
+    return json_response({"accepted": accepted, "dropped": {
         "older_than_back_window": total, "metrics": {str(k): n for k, n in dropped.items()}}}, status=202)
+
+
+def _store(svc: Any, batch: Batch, policies: dict[Any, Any]) -> tuple[int, dict[Any, int]]:
+    """The blocking part of `store`, in one thread hop: refuse what is too old, write, count the refused."""
+    batch, dropped = svc.back_window.split(batch, policies)
+    batch = {k: v for k, v in batch.items() if v[0].size}
+    if batch:
+        svc.incoming.add_measures(batch)
+    if dropped:
+        svc.indexer.add_to_counters({MEASURES_DROPPED_BACK_WINDOW: sum(dropped.values())})
+    return sum(int(ts.size) for ts, _ in batch.values()), dropped
 
 
 async def read(request: Request, metric: Any) -> Response:

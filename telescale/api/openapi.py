@@ -66,17 +66,17 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": SCHEMA_REF + name}
 
 
+def _array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "array", "items": items, **extra}
+
+
 def many(name: str) -> dict[str, Any]:
     """A JSON array of the schema ``name``."""
-    return {"type": "array", "items": ref(name)}
+    return _array(ref(name))
 
 
 def _nullable(type_: str) -> dict[str, Any]:
     return {"type": [type_, "null"]}
-
-
-def _array(items: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"type": "array", "items": items, **extra}
 
 
 def object_schema(properties: dict[str, Any], required: Sequence[str] = (), **extra: Any) -> dict[str, Any]:

@@ -65,8 +65,9 @@ class BackWindowGuard:
         kept: Batch = {}
         dropped: dict[uuid.UUID, int] = {}
         for mid, (ts, values) in batch.items():
-            cutoff = self._bound(mid, policies[mid], int(ts.min())) if ts.size else None
-            if cutoff is None or ts.min() >= cutoff:
+            oldest = int(ts.min()) if ts.size else 0
+            cutoff = self._bound(mid, policies[mid], oldest) if ts.size else None
+            if cutoff is None or oldest >= cutoff:
                 kept[mid] = (ts, values)
                 continue
             keep = ts >= cutoff
