@@ -75,6 +75,28 @@ class JanitorSettings:
 
 
 @dataclass
+class CoordinationSettings:
+    """Who shares work with whom (tooz): sacks, alarms, scaling groups and polling are spread over the members."""
+
+    url: str = ""  # a tooz backend URL (redis://…, postgresql://…, etcd3+http://…); "" = this host only
+
+
+@dataclass
+class AlarmingSettings:
+    """The alarm evaluator and its notifiers (Aodh's v2 API is served by the API workers)."""
+
+    evaluators: int = 1  # evaluator processes started by `serve` (0: none)
+    evaluation_interval: float = 10.0  # seconds between two evaluations of an alarm without its own interval
+    additional_ingestion_lag: float = 0.0  # seconds added to each threshold rule's look-back window (as Aodh)
+    prometheus_url: str = ""  # where `prometheus` rules send their PromQL ("" = such rules are refused)
+    notifier_timeout: float = 10.0  # seconds one webhook request may take
+    notifier_max_attempts: int = 8  # deliveries tried per notification (connection errors and 5xx are retried)
+    notifier_backoff: float = 1.0  # seconds before the first retry, doubled each time (with jitter)
+    webhook_allowed_networks: list[str] = field(default_factory=list)  # CIDRs webhooks may reach despite the
+    # default refusal of loopback, link-local and cloud metadata addresses
+
+
+@dataclass
 class LoggingSettings:
     level: str = "INFO"
 
@@ -87,6 +109,8 @@ class Settings:
     incoming: IncomingSettings = field(default_factory=IncomingSettings)
     processing: ProcessingSettings = field(default_factory=ProcessingSettings)
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
+    coordination: CoordinationSettings = field(default_factory=CoordinationSettings)
+    alarming: AlarmingSettings = field(default_factory=AlarmingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     #: Passed as-is to keystonemiddleware's auth_token when api.auth_mode = "keystone" (auth_url, …).
     keystone_authtoken: dict[str, Any] = field(default_factory=dict)
@@ -172,6 +196,9 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "api.refresh_timeout": (0, None), "incoming.sacks": (1, None), "processing.workers": (0, None),
     "processing.delay": (0, None), "api.read_cache_mb": (0, None), "processing.janitor_interval": (0.001, None),
     "janitor.resource_end_after": (0, None), "janitor.history_retention": (0, None), "janitor.batch_size": (1, None),
+    "alarming.evaluators": (0, None), "alarming.evaluation_interval": (1, None),
+    "alarming.additional_ingestion_lag": (0, None), "alarming.notifier_timeout": (0.001, None),
+    "alarming.notifier_max_attempts": (1, None), "alarming.notifier_backoff": (0, None),
 }
 
 
