@@ -23,6 +23,8 @@ LOG = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 ANCHOR_TOOL = os.environ.get("TELESCALE_BENCH_GNOCCHI_ANCHOR", str(REPO.parent / "shared/tools/gnocchi-anchor"))
 GNOCCHI_PORT = 18041
+#: What the alarm benchmarks need from a server they start: webhooks to their receiver on loopback.
+ALARM_BENCH_SETTINGS = ("alarming.webhook_allowed_networks=[\"127.0.0.0/8\"]",)
 
 
 def anchor_storage_dir(port: int) -> str:
@@ -50,8 +52,9 @@ def _telescale_bin() -> str:
 
 
 @contextlib.contextmanager
-def telescale(start_timeout_s: float = 60.0) -> Iterator[common.Target]:
-    """``telescale serve --port P --data-dir <tmp>``; waits for /healthcheck; stops it and removes the dir."""
+def telescale(start_timeout_s: float = 60.0, settings: tuple[str, ...] = ()) -> Iterator[common.Target]:
+    """``telescale serve --port P --data-dir <tmp> [--set S …]``; waits for /healthcheck; stops it and removes
+    the dir."""
     tmp = tempfile.mkdtemp(prefix="telescale-bench-")
     data_dir = os.path.join(tmp, "data")
     port = _free_port()
@@ -59,7 +62,8 @@ def telescale(start_timeout_s: float = 60.0) -> Iterator[common.Target]:
     log_path = os.path.join(tmp, "server.log")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [_telescale_bin(), "serve", "--port", str(port), "--data-dir", data_dir],
+            [_telescale_bin(), "serve", "--port", str(port), "--data-dir", data_dir,
+             *(arg for s in settings for arg in ("--set", s))],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -91,6 +95,14 @@ def _stop(proc: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def telescale_or(url: str | None, settings: tuple[str, ...] = ()) -> contextlib.AbstractContextManager[common.Target]:
+    """The Telescale at ``[NAME=]url``, or one started for the run with ``settings``."""
+    if url is None:
+        return telescale(settings=settings)
+    name, _, bare = url.rpartition("=") if "=" in url.split("://")[0] else ("telescale", "", url)
+    return contextlib.nullcontext(common.Target(name, common.check_loopback(bare)))
 
 
 @contextlib.contextmanager
