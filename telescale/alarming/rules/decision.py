@@ -10,7 +10,7 @@ is then committed and notified (``pending_for``, ``repeat_actions``) is decided 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,16 @@ def check_state(state: str) -> str:
     if state not in STATES:
         raise RuleError(f"state: must be one of {', '.join(STATES)}, got {state!r}")
     return state
+
+
+def rule_of(alarm: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An alarm's rule: Aodh's ``<type>_rule`` object, or ``rule`` as Aodh's storage names it."""
+    rule = alarm.get(f"{alarm.get('type')}_rule")
+    if rule is None:
+        rule = alarm.get("rule")
+    if not isinstance(rule, Mapping):
+        raise RuleError(f"{alarm.get('type')}_rule: mandatory")
+    return rule
 
 
 def comparator(name: str) -> Callable[[Any, Any], bool]:
