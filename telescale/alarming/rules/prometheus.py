@@ -136,4 +136,5 @@ def evaluate_prometheus(
 
 
 def _ns(seconds: Any) -> int:
-    return round(float(seconds) * NS)
+    """Prometheus' sample times (seconds with millisecond precision) in ns, without float noise."""
+    return round(float(seconds) * 1000) * (NS // 1000)
