@@ -15,6 +15,7 @@ Telescale adds the deciding points to ``reason_data`` (``timestamps`` and ``valu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,15 +40,15 @@ class Verdict:
     ``state`` is ``ok`` / ``alarm`` when the points agree, *insufficient data* when there are too few
     (``unknown_reason`` says why, ``unknown_count`` is Aodh's ``reason_data.count`` for it), ``None``
     when they disagree (``trending`` is then the newest point's state). ``values`` / ``timestamps``
-    (int64 ns, or ``None`` when the source has none) are the deciding points, oldest first; ``extra``
-    is merged into ``reason_data`` (e.g. the Prometheus series' labels).
+    (ISO 8601, or ``None`` when the source has none) are the deciding points, oldest first, as they go
+    into ``reason_data``; ``extra`` is merged into it too (e.g. the Prometheus series' labels).
     """
 
     state: str | None
     trending: str | None
     outside: int
-    values: np.ndarray
-    timestamps: np.ndarray | None = None
+    values: Sequence[float]
+    timestamps: Sequence[str] | None = None
     unknown_reason: str | None = None
     unknown_count: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -55,7 +56,7 @@ class Verdict:
     @classmethod
     def unknown(cls, reason: str, count: int = 0, values: Sequence[float] = ()) -> Verdict:
         """Insufficient data for a reason found before any comparison (a metric that does not exist …)."""
-        return cls(UNKNOWN, None, 0, np.asarray(values, dtype=np.float64), None, reason, count)
+        return cls(UNKNOWN, None, 0, [float(v) for v in values], None, reason, count)
 
 
 @dataclass(frozen=True)
@@ -111,20 +112,29 @@ class BatchVerdicts:
     def __len__(self) -> int:
         return len(self.states)
 
+    @functools.cached_property
+    def _rows(self) -> tuple[list[list[float]], list[list[str]], list[tuple[int, int, int, bool]]]:
+        """Every row as Python values, ISO timestamps and codes, converted in one vectorised pass."""
+        n, width = self.batch.values.shape
+        stamps = format_timestamps(self.batch.timestamps.reshape(-1))
+        codes = list(zip(self.states.tolist(), self.considered.tolist(), self.outside.tolist(),
+                         self.trending.tolist(), strict=True))
+        return self.batch.values.tolist(), [stamps[i * width:(i + 1) * width] for i in range(n)], codes
+
     def verdict(self, i: int) -> Verdict:
         """Alarm ``i``'s verdict with its deciding points."""
-        batch, rule = self.batch, self.batch.rules[i]
-        k = int(self.considered[i])
-        width = batch.values.shape[1]
-        values, timestamps = batch.values[i, width - k:], batch.timestamps[i, width - k:]
-        code = int(self.states[i])
+        value_rows, stamp_rows, codes = self._rows
+        code, k, outside, trending = codes[i]
+        start = self.batch.values.shape[1] - k
+        values, timestamps = value_rows[i][start:], stamp_rows[i][start:]
         if code == _UNKNOWN:
+            rule = self.batch.rules[i]
             periods = _periods(rule)
             reason = (f"No datapoint for granularity {rule.get('granularity', 60)}" if k == 0
                       else f"{periods} datapoints are unknown")
             return Verdict(UNKNOWN, None, 0, values, timestamps, reason, periods)
-        trending = (ALARM if self.trending[i] else OK) if code == _MIXED else None
-        return Verdict(_STATE_OF_CODE.get(code), trending, int(self.outside[i]), values, timestamps)
+        return Verdict(_STATE_OF_CODE.get(code), (ALARM if trending else OK) if code == _MIXED else None,
+                       outside, values, timestamps)
 
 
 def compare(values: Sequence[float] | np.ndarray, comparison_operator: str, threshold: float) -> np.ndarray:
@@ -233,13 +243,13 @@ def _reason_data(disposition: str, count: int, most_recent: float | None, verdic
     data: dict[str, Any] = {"type": "threshold", "disposition": disposition, "count": count,
                             "most_recent": most_recent}
     if verdict.timestamps is not None:
-        data["timestamps"] = format_timestamps(verdict.timestamps)
-    data["values"] = verdict.values.tolist()
+        data["timestamps"] = list(verdict.timestamps)
+    data["values"] = list(verdict.values)
     data.update(verdict.extra)
     return data
 
 
-def _most_recent(values: np.ndarray) -> float | None:
+def _most_recent(values: Sequence[float]) -> float | None:
     return float(values[-1]) if len(values) else None
 
 
