@@ -8,7 +8,8 @@ The leaves are numbered ``rule1``, ``rule2`` … depth first, and evaluated lazi
    points are mixed counts as neither state yet.
 2. If neither holds, every leaf is evaluated and each mixed one takes a state: its trend when the
    composite alarm is in *insufficient data*, else the composite's current state (as a mixed
-   threshold rule keeps its state), and both expressions are tried again.
+   threshold rule keeps its state; Aodh instead counts it as the opposite of its trend, which can
+   move an alarm to ``ok`` while its newest point breaches), and both expressions are tried again.
 3. Still neither (an unknown sub-rule decides): *insufficient data*, under the alarm's ``missing_data``
    policy.
 
