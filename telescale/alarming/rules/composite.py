@@ -73,14 +73,14 @@ class _Node:
                                          for child in self.children) + ")"
 
 
-def parse(rule: Any, evaluate: Callable[[Mapping[str, Any]], LeafResult], leaves: list[_Leaf]) -> _Node | _Leaf:
+def _parse(rule: Any, evaluate: Callable[[Mapping[str, Any]], LeafResult], leaves: list[_Leaf]) -> _Node | _Leaf:
     """The expression tree of a composite rule; leaves are appended to ``leaves`` in Aodh's numbering."""
     if isinstance(rule, Mapping) and len(rule) == 1 and next(iter(rule)) in ("and", "or"):
         op = next(iter(rule))
         children = rule[op]
         if not isinstance(children, list) or not children:
             raise RuleError(f"composite_rule.{op}: must be a non-empty list of rules")
-        return _Node(op, [parse(child, evaluate, leaves) for child in children])
+        return _Node(op, [_parse(child, evaluate, leaves) for child in children])
     if not isinstance(rule, Mapping) or "type" not in rule:
         raise RuleError(f"composite_rule: a sub-rule must be an 'and' / 'or' or have a 'type', got {rule!r}")
     leaf = _Leaf(f"rule{len(leaves) + 1}", rule, evaluate)
@@ -98,7 +98,7 @@ def evaluate_composite(
     one sub-rule (an exception from it is an evaluation error: no state change)."""
     check_state(current_state)
     leaves: list[_Leaf] = []
-    tree = parse(rule, evaluate_leaf, leaves)
+    tree = _parse(rule, evaluate_leaf, leaves)
     decided = _first_true(tree)
     if decided is None:
         for leaf in leaves:
