@@ -78,7 +78,8 @@ class JanitorSettings:
 class CoordinationSettings:
     """Who shares work with whom (tooz): sacks, alarms, scaling groups and polling are spread over the members."""
 
-    url: str = ""  # a tooz backend URL (redis://…, postgresql://…, etcd3+http://…); "" = this host only
+    url: str = ""  # a tooz backend URL (redis://…, etcd3+http://…, zookeeper://…); "" = this host only
+    heartbeat_timeout: int = 10  # seconds after its last heartbeat that a silent member's work moves to the others
 
 
 @dataclass
