@@ -200,6 +200,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "alarming.evaluators": (0, None), "alarming.evaluation_interval": (1, None),
     "alarming.additional_ingestion_lag": (0, None), "alarming.notifier_timeout": (0.001, None),
     "alarming.notifier_max_attempts": (1, None), "alarming.notifier_backoff": (0, None),
+    "coordination.heartbeat_timeout": (1, None),
 }
 
 

@@ -201,7 +201,14 @@ class ToozCoordinator(Coordinator):
         return contact + self.heartbeat_timeout - self.refresh_interval
 
     def _join(self, group: str) -> None:
-        with contextlib.suppress(tooz.coordination.MemberAlreadyExist):
+        # create then join: tooz's join_group_create sleeps a second after creating a group
+        with contextlib.suppress(tooz.coordination.GroupAlreadyExist):
+            self._driver.create_group(group.encode()).get()
+        try:
+            self._driver.join_group(group.encode()).get()
+        except tooz.coordination.MemberAlreadyExist:
+            pass
+        except tooz.coordination.GroupNotCreated:  # deleted in between: let tooz retry
             self._driver.join_group_create(group.encode())
 
     def _refresh_group(self, group: str, partition: Partition, valid_until: float) -> None:
