@@ -162,28 +162,36 @@ class ToozCoordinator(Coordinator):
             partition = self._groups.pop(group, None)
             if partition is None:
                 return
-            partition.update(())
+            partition.close()
             with contextlib.suppress(tooz.coordination.MemberNotJoined, tooz.coordination.GroupNotCreated):
                 self._driver.leave_group(group.encode()).get()
 
     def stop(self) -> None:
+        """Own nothing at once, then leave cleanly unless the backend is out of reach (tooz retries a
+        heartbeat for about a minute then; the others drop this member after ``heartbeat_timeout``)."""
         if self._stopping.is_set():
             return
         self._stopping.set()
-        self._thread.join()
+        for partition in list(self._groups.values()):
+            partition.close()
+        self._thread.join(self.heartbeat_timeout)
+        if self._thread.is_alive():
+            LOG.warning("coordination: backend unresponsive, %s stops without leaving; the others drop it "
+                        "after %d s", self.member_id, self.heartbeat_timeout)
+            return
         with self._mutex:
-            for partition in self._groups.values():
-                partition.update(())
             self._groups.clear()
             try:
                 self._driver.stop()  # leaves the joined groups and deletes the heartbeat
-            except tooz.ToozError:
+            except Exception:  # tooz passes some client errors through unwrapped
                 LOG.warning("coordination: could not leave cleanly; the others drop %s after %d s",
                             self.member_id, self.heartbeat_timeout, exc_info=True)
 
     def refresh(self) -> None:
         """Heartbeat, then re-read every joined group's members (the thread's job, callable at will)."""
         with self._mutex:
+            if self._stopping.is_set():
+                return
             started = time.monotonic()
             try:
                 self._driver.heartbeat()

@@ -89,6 +89,7 @@ class Partition:
         self._mutex = threading.Lock()
         self._hashes: dict[Hashable, int] = {}
         self._valid_until = math.inf
+        self._closed = False
         self._ring = _Ring.build(next(self._versions), frozenset(members), member_id, partitions)
 
     def __repr__(self) -> str:
@@ -114,11 +115,18 @@ class Partition:
         holds; return whether the ring changed."""
         members = frozenset(members)
         with self._mutex:
+            if self._closed:
+                return False
             self._valid_until = valid_until
             if members == self._ring.members:
                 return False
             self._ring = _Ring.build(next(self._versions), members, self.member_id, self.partitions)
             return True
+
+    def close(self) -> None:
+        """Own nothing from now on, whatever the coordinator still reports (the member left the group)."""
+        self.update(())
+        self._closed = True
 
     def owner(self, key: Hashable) -> str | None:
         """The member the ring gives ``key`` to (``None`` with no members)."""
