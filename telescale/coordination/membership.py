@@ -152,9 +152,10 @@ class ToozCoordinator(Coordinator):
         with self._mutex:
             partition = self._groups.get(group)
             if partition is None:
+                started = time.monotonic()
                 self._join(group)
                 partition = self._groups[group] = Partition(group, self.member_id, (), self.partitions)
-                self._refresh_group(group, partition, self._deadline(time.monotonic()))
+                self._refresh_group(group, partition, self._deadline(started))
             return partition
 
     def leave(self, group: str) -> None:

@@ -104,6 +104,15 @@ def test_past_its_deadline_a_partition_owns_nothing():
     assert p.valid and p.mine(KEYS) == mine
 
 
+def test_a_closed_partition_stays_empty():
+    p = Partition("alarms", MEMBERS[0], MEMBERS)
+    version = p.version
+    p.close()
+    assert p.mine(KEYS) == [] and p.members == frozenset() and p.version == version + 1
+    assert not p.update(MEMBERS)  # a late refresh after leaving does not bring the share back
+    assert p.mine(KEYS) == [] and not p.owns(KEYS[0])
+
+
 def test_mine_takes_any_iterable():
     p = Partition("alarms", MEMBERS[0], MEMBERS)
     expected = p.mine(KEYS)
