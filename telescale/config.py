@@ -78,7 +78,8 @@ class JanitorSettings:
 class CoordinationSettings:
     """Who shares work with whom (tooz): sacks, alarms, scaling groups and polling are spread over the members."""
 
-    url: str = ""  # a tooz backend URL (redis://…, postgresql://…, etcd3+http://…); "" = this host only
+    url: str = ""  # a tooz backend URL (redis://…, etcd3+http://…, zookeeper://…); "" = this host only
+    heartbeat_timeout: int = 10  # seconds after its last heartbeat that a silent member's work moves to the others
 
 
 @dataclass
@@ -199,6 +200,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "alarming.evaluators": (0, None), "alarming.evaluation_interval": (1, None),
     "alarming.additional_ingestion_lag": (0, None), "alarming.notifier_timeout": (0.001, None),
     "alarming.notifier_max_attempts": (1, None), "alarming.notifier_backoff": (0, None),
+    "coordination.heartbeat_timeout": (1, None),
 }
 
 

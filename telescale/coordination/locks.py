@@ -1,4 +1,4 @@
-"""Embedded coordination: per-sack exclusive locks shared by every process on this machine.
+"""Per-sack exclusive locks shared by every process on this machine.
 
 Locks are ``fcntl.flock`` on ``<root>/sack-<n>.lock``; the kernel releases them when the holding
 process dies, so a killed metricd never wedges a sack. Each acquisition opens its own descriptor, so

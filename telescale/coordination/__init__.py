@@ -1,0 +1,31 @@
+"""Coordination: who does which share of the work, and who holds which sack.
+
+* ``membership`` — group membership from ``coordination.url`` (tooz; embedded default: one member, no
+  server): :func:`build_coordinator`, :class:`Coordinator`.
+* ``ring`` — a group's consistent hash ring and this member's share of the keys: :class:`Partition`
+  (``owns(key)``, ``mine(keys)``), used for alarms (evaluator), sacks (metricd), scaling groups and polling.
+* ``locks`` — per-sack flock locks between the processes of one machine: :class:`FileSackLocks`.
+"""
+
+from telescale.coordination.locks import FileSackLocks, LockTimeout, SackLocks
+from telescale.coordination.membership import (
+    Coordinator,
+    EmbeddedCoordinator,
+    ToozCoordinator,
+    build_coordinator,
+    make_member_id,
+)
+from telescale.coordination.ring import DEFAULT_PARTITIONS, Partition
+
+__all__ = [
+    "DEFAULT_PARTITIONS",
+    "Coordinator",
+    "EmbeddedCoordinator",
+    "FileSackLocks",
+    "LockTimeout",
+    "Partition",
+    "SackLocks",
+    "ToozCoordinator",
+    "build_coordinator",
+    "make_member_id",
+]
