@@ -188,6 +188,7 @@ class MemoryOutbox:
         self._rows: dict[int, _Row] = {}
         self._lock = threading.Lock()
         self.claims: list[list[int]] = []
+        self.reports: list[int] = []  # notification ids, in the order their attempts were reported
 
     def add(self, action: str, payload: dict[str, Any] | None = None, *, alarm_id: uuid.UUID | None = None,
             trust_id: str | None = None) -> int:
@@ -211,12 +212,14 @@ class MemoryOutbox:
         with self._lock:
             row = self._rows[id]
             row.attempts.append(attempt)
+            self.reports.append(id)
             row.done, row.leased_until = True, 0.0
 
     def retry_notification(self, id: int, attempt: DeliveryAttempt, next_attempt_at: datetime) -> None:
         with self._lock:
             row = self._rows[id]
             row.attempts.append(attempt)
+            self.reports.append(id)
             row.retry_at.append(next_attempt_at)
             row.due, row.leased_until = next_attempt_at, 0.0
             row.notification = PendingNotification(**{**row.notification.__dict__, "attempts": len(row.attempts)})

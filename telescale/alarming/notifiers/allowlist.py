@@ -118,8 +118,20 @@ def check_target(url: str, allowed_networks: Iterable[str]) -> None:
     scheme, host, port = split_target(url)
     if scheme not in HTTP_SCHEMES:
         return
+    if is_ip_address(host):
+        addresses = [host]
+    else:
+        try:
+            addresses = [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+        except (OSError, UnicodeError):
+            return
+    AllowList(allowed_networks).check_addresses(url, addresses)
+
+
+def is_ip_address(host: str) -> bool:
+    """Whether ``host`` is an IP address (with an optional IPv6 zone), which needs no resolving."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        return
-    AllowList(allowed_networks).check_addresses(url, [info[4][0] for info in infos])
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True

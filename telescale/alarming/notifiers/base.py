@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from telescale.alarming.notifiers.outbox import PendingNotification
+
+_USERINFO = re.compile(r"^([^:/?#]+://)[^/?#]*@")
 
 #: Aodh's notification fields, in the order Aodh serialises them.
 BODY_FIELDS = ("alarm_name", "alarm_id", "severity", "previous", "current", "reason", "reason_data")
@@ -33,11 +35,8 @@ def aodh_body(notification: PendingNotification) -> dict[str, Any]:
 
 
 def public_url(action: str) -> str:
-    """The action without its user-info (a trust id or a password), for logs, errors and history."""
-    try:
-        parts = urlsplit(action)
-    except ValueError:
-        return "<unparsable URL>"
-    if "@" not in parts.netloc:
-        return action
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    """The action without its user-info (a trust id or a password), for logs, errors and history.
+
+    Textual, so that even a URL that does not parse loses its credentials.
+    """
+    return _USERINFO.sub(r"\1", action)

@@ -104,24 +104,29 @@ class Dispatcher:
         error: str | None = None
         retry = False
         try:
-            scheme = urlsplit(notification.action).scheme.lower()
-            notifier = self.notifiers.get(scheme)
-            if notifier is None:
-                raise DeliveryFailed(f"unsupported action scheme {scheme!r}", retry=False)
+            notifier = self._notifier(notification.action)
             async with asyncio.timeout(self.timeout):
                 status = await notifier.send(notification.action, notification)
         except DeliveryFailed as e:
             error, retry, status = str(e), e.retry, e.status
         except TimeoutError:
             error, retry = f"not delivered within {self.timeout:g} s (alarming.notifier_timeout)", True
-        except ValueError as e:  # an action URL that does not parse
-            error = f"not a valid action URL ({e})"
         except Exception as e:
             LOG.exception("delivering notification %s of alarm %s failed", notification.id, notification.alarm_id)
             error, retry = f"internal error: {type(e).__name__}", True
         attempt = DeliveryAttempt(ok=error is None, status=status, error=error,
                                   duration=time.monotonic() - start, url=public_url(notification.action))
         return attempt, retry
+
+    def _notifier(self, action: str) -> Notifier:
+        try:
+            scheme = urlsplit(action).scheme.lower()
+        except ValueError as e:
+            raise DeliveryFailed(f"not a valid action URL ({e})", retry=False) from None
+        notifier = self.notifiers.get(scheme)
+        if notifier is None:
+            raise DeliveryFailed(f"unsupported action scheme {scheme!r}", retry=False)
+        return notifier
 
     async def deliver(self, notification: PendingNotification) -> DeliveryAttempt:
         """One attempt, reported to the outbox as done for good or to be retried."""

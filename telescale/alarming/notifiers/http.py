@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from telescale.alarming.notifiers.allowlist import AllowList, TargetRefused
+from telescale.alarming.notifiers.allowlist import AllowList, TargetRefused, is_ip_address
 from telescale.alarming.notifiers.base import DeliveryFailed
 
 #: Resolves (host, port) to the addresses to connect to, in order of preference.
@@ -92,7 +92,7 @@ class WebhookSender:
 
     async def _addresses(self, url: str, host: str, port: int) -> list[str]:
         try:
-            addresses = await self._resolve(host, port)
+            addresses = [host] if is_ip_address(host) else await self._resolve(host, port)
         except (OSError, UnicodeError) as e:
             raise DeliveryFailed(f"cannot resolve {host}: {e}", retry=True) from None
         if not addresses:
@@ -110,23 +110,33 @@ class WebhookSender:
         except httpx.InvalidURL as e:
             raise DeliveryFailed(f"not a valid URL ({e})", retry=False) from None
         verify = ssl_verify(target)
+        host = target.raw_host.decode("ascii")
         port = target.port or (443 if target.scheme == "https" else 80)
-        addresses = await self._addresses(url, target.host, port)
+        addresses = await self._addresses(url, host, port)
         sent = {"Host": target.netloc.decode("ascii"), **headers}
-        client = self._client(verify)
-        for index, address in enumerate(addresses):
+        refused: httpx.ConnectError | None = None
+        for address in addresses:  # the next one only when the previous refused the connection
             try:
-                async with client.stream("POST", target.copy_with(host=address), content=body, headers=sent,
-                                         extensions={"sni_hostname": target.host}) as response:
-                    raise_for_answer(response.status_code, response.reason_phrase)
-                    return response.status_code
+                return await self._post_to(self._client(verify), target.copy_with(host=address), host, port,
+                                           body, sent)
             except httpx.ConnectError as e:
-                if index == len(addresses) - 1:
-                    raise DeliveryFailed(f"cannot connect to {address} port {port}: {e or type(e).__name__}",
-                                         retry=True) from None
-            except httpx.TimeoutException:
-                raise DeliveryFailed(f"no answer from {address} port {port} within {self.timeout:g} s",
-                                     retry=True) from None
-            except httpx.HTTPError as e:
-                raise DeliveryFailed(f"{type(e).__name__} from {address} port {port}: {e}", retry=True) from None
-        raise AssertionError("unreachable: every address either answered or raised")
+                refused = e
+        reason = str(refused) or type(refused).__name__
+        raise DeliveryFailed(f"cannot connect to {', '.join(addresses)} port {port}: {reason}", retry=True)
+
+    async def _post_to(self, client: httpx.AsyncClient, pinned: httpx.URL, host: str, port: int, body: bytes,
+                       headers: Mapping[str, str]) -> int:
+        """One POST to one address; a refused connection propagates so the caller can try the next."""
+        where = f"{pinned.host} port {port}"
+        try:
+            async with client.stream("POST", pinned, content=body, headers=headers,
+                                     extensions={"sni_hostname": host}) as response:
+                raise_for_answer(response.status_code, response.reason_phrase)
+                return response.status_code
+        except httpx.TimeoutException:
+            raise DeliveryFailed(f"no answer from {where} within {self.timeout:g} s", retry=True) from None
+        except httpx.ConnectError:
+            raise
+        except httpx.HTTPError as e:
+            raise DeliveryFailed(f"{type(e).__name__} from {where}: {e}", retry=True) from None
+

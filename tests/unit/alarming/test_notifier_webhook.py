@@ -157,3 +157,23 @@ def test_a_malformed_ssl_verify_value_fails_for_good(tls) -> None:
     run_once(outbox, resolver=resolver_for({"hooks.example.test": ["127.0.0.1"]}))
     (attempt,) = outbox.attempts(nid)
     assert "aodh-alarm-ssl-verify must be 0 or 1, not 'maybe'" in (attempt.error or "") and outbox.done(nid)
+
+
+def test_the_next_checked_address_is_tried_when_one_refuses_the_connection() -> None:
+    outbox, lookups = MemoryOutbox(), []
+    with Receiver() as receiver:  # listens on 127.0.0.1 only: 127.0.0.2 refuses
+        nid = outbox.add(f"http://two.example.test:{receiver.port}/")
+        literal = outbox.add(f"{receiver.url}/literal")
+        run_once(outbox, resolver=resolver_for({"two.example.test": ["127.0.0.2", "127.0.0.1"]}, lookups))
+        receiver.wait_for(2)
+    assert outbox.attempts(nid)[0].ok and outbox.attempts(literal)[0].ok
+    assert lookups == ["two.example.test"]  # an address in the URL is not looked up
+
+
+def test_an_unparsable_action_fails_for_good() -> None:
+    outbox = MemoryOutbox()
+    nid = outbox.add("http://[::1/hook")
+    run_once(outbox)
+    (attempt,) = outbox.attempts(nid)
+    assert attempt.error.startswith("not a valid action URL") and outbox.done(nid)
+    assert attempt.url == "http://[::1/hook"
