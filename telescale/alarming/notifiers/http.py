@@ -71,14 +71,15 @@ class WebhookSender:
         self.allow = allow
         self.timeout = timeout
         self._resolve = resolver or system_resolver
-        self._ssl_context = ssl_context
+        # The system's trust store (and SSL_CERT_FILE / SSL_CERT_DIR), not a bundled one; loaded here, not
+        # on the event loop at the first delivery.
+        self._ssl_context = ssl_context or ssl.create_default_context()
         self._user_agent = user_agent
         self._clients: dict[bool, httpx.AsyncClient] = {}
 
     def _client(self, verify: bool) -> httpx.AsyncClient:
         if verify not in self._clients:
-            # The system's trust store (and SSL_CERT_FILE / SSL_CERT_DIR), not a bundled one.
-            context = (self._ssl_context or ssl.create_default_context()) if verify else False
+            context = self._ssl_context if verify else False
             self._clients[verify] = httpx.AsyncClient(
                 verify=context, trust_env=False, follow_redirects=False, timeout=httpx.Timeout(self.timeout),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),

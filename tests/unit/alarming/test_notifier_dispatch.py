@@ -111,7 +111,6 @@ def test_a_receiver_slower_than_the_timeout_fails_the_attempt_and_is_retried() -
     with Receiver(hold=True) as receiver:
         nid = outbox.add(receiver.url)
         run_once(outbox, timeout=0.3)
-        receiver.wait_for(1)
     (attempt,) = outbox.attempts(nid)
     assert not attempt.ok and "within 0.3 s" in (attempt.error or "")
     assert not outbox.done(nid) and len(outbox.retry_times(nid)) == 1
@@ -231,3 +230,36 @@ def test_run_delivers_what_becomes_due_until_stopped() -> None:
     assert sorted(_outcomes(outbox, i) for i in ids) == [[(False, 503), (True, 200)]] + [[(True, 200)]] * 4
     assert len(receiver.requests) == 6 and {r.path for r in receiver.requests} == {f"/{i}" for i in range(5)}
     assert max(len(c) for c in outbox.claims) <= 2
+
+
+class _ClaimFailsOnce(MemoryOutbox):
+    """The indexer being briefly unreachable: the first claim raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    def claim_notifications(self, limit: int, lease_seconds: float):
+        if not self.failures:
+            self.failures += 1
+            raise ConnectionError("indexer down")
+        return super().claim_notifications(limit, lease_seconds)
+
+
+def test_run_survives_an_outbox_error_and_stops_on_an_asyncio_event() -> None:
+    outbox = _ClaimFailsOnce()
+
+    async def scenario(receiver: Receiver) -> None:
+        stop = asyncio.Event()
+        dispatcher = Dispatcher(outbox, allowed_networks=["127.0.0.0/8"], poll_interval=0.02)
+        loop = asyncio.create_task(dispatcher.run(stop))
+        nid = outbox.add(receiver.url)
+        while not outbox.done(nid):
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(loop, 20)
+
+    with Receiver() as receiver:
+        asyncio.run(asyncio.wait_for(scenario(receiver), 30))
+        receiver.wait_for(1)
+    assert outbox.failures == 1
