@@ -9,7 +9,7 @@ indexer records in the alarm's history.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -28,7 +28,7 @@ class PendingNotification:
     action: str
     payload: dict[str, Any]
     attempts: int
-    trust_id: str | None = None
+    trust_id: str | None = field(default=None, repr=False)  # never in a log line
 
 
 @dataclass(frozen=True)

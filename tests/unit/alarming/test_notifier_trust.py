@@ -115,3 +115,10 @@ def test_the_trust_target_is_checked_against_the_allow_list() -> None:
         run_once(outbox, allowed_networks=[], service_credentials=_credentials(keystone))
         assert receiver.requests == []
     assert "loopback" in (outbox.attempts(nid)[0].error or "")
+
+
+def test_a_pending_notification_does_not_show_its_trust() -> None:
+    outbox = MemoryOutbox()
+    outbox.add("trust+http://10.0.0.1/x", trust_id=TRUST)
+    (notification,) = outbox.claim_notifications(1, 60)
+    assert notification.trust_id == TRUST and TRUST not in repr(notification)
