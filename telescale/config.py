@@ -115,6 +115,8 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     #: Passed as-is to keystonemiddleware's auth_token when api.auth_mode = "keystone" (auth_url, …).
     keystone_authtoken: dict[str, Any] = field(default_factory=dict)
+    #: The service user that swaps an alarm's Keystone trust for a token (auth_url, username, password, …).
+    service_credentials: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_path(self) -> Path:
