@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.processing.workers = 0
+    settings.alarming.evaluators = 0
     from telescale import service
 
     service.serve(settings, command="api")
@@ -49,7 +50,16 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_metricd(args: argparse.Namespace) -> int:
     from telescale import service
 
-    service.run_metricd(_settings(args))
+    service.run_workers(_settings(args), service.METRICD)
+    return 0
+
+
+def cmd_evaluator(args: argparse.Namespace) -> int:
+    from telescale import service
+
+    settings = _settings(args)
+    settings.alarming.evaluators = max(1, settings.alarming.evaluators)
+    service.run_workers(settings, service.EVALUATOR)
     return 0
 
 
@@ -79,9 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    serve = sub.add_parser("serve", help="run everything in one process tree: API + processing workers",
-                           description="Run the API and the processing workers on the embedded defaults "
-                                       "(SQLite + files under ./data) unless configured otherwise.")
+    serve = sub.add_parser("serve", help="run everything in one process tree: API + processing workers + alarm "
+                                         "evaluators",
+                           description="Run the API, the processing workers and the alarm evaluators on the "
+                                       "embedded defaults (SQLite + files under ./data) unless configured otherwise.")
     _common(serve)
     serve.add_argument("--port", type=int, help="shortcut for --set api.port=PORT (default 8041)")
     serve.set_defaults(func=cmd_serve)
@@ -94,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     metricd = sub.add_parser("metricd", help="run only the processing workers (scale-out)")
     _common(metricd)
     metricd.set_defaults(func=cmd_metricd)
+
+    evaluator = sub.add_parser("evaluator", help="run only the alarm evaluators and their notifiers (scale-out: "
+                                                 "they share alarms over coordination.url)")
+    _common(evaluator)
+    evaluator.set_defaults(func=cmd_evaluator)
 
     upgrade = sub.add_parser("upgrade", help="create or migrate the indexer schema and the default policies")
     _common(upgrade)

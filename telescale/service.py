@@ -38,6 +38,8 @@ HEARTBEAT_SECONDS = 2.0
 # Process titles (`ps`), by role; `_workers_started` counts children by them.
 API_WORKER_TITLE = "telescale: api worker"
 METRICD_WORKER_TITLE = "telescale: metricd worker"
+EVALUATOR_TITLE = "telescale: alarm evaluator"
+METRICD, EVALUATOR = "metricd", "evaluator"  # the kinds of worker processes
 
 
 def build_incoming(settings: Settings) -> IncomingDriver:
@@ -71,8 +73,9 @@ def build_drivers(settings: Settings) -> Any:
                    build_locks(settings))
 
 
-def heartbeat_dir(settings: Settings) -> Path:
-    return settings.data_path / "processing"
+def heartbeat_dir(settings: Settings, kind: str = "processing") -> Path:
+    """Where the workers of a kind (``processing``, ``alarming``) publish their heartbeats."""
+    return settings.data_path / kind
 
 
 @dataclass
@@ -111,6 +114,10 @@ class Services:
     def processors(self) -> dict[str, dict[str, Any]]:
         """Processing workers that reported in the last few seconds, with their statistics, by name."""
         return heartbeat.alive(heartbeat_dir(self.settings), 3 * HEARTBEAT_SECONDS)
+
+    def evaluators(self) -> dict[str, dict[str, Any]]:
+        """Alarm evaluators that reported in the last few seconds, with their statistics, by name."""
+        return heartbeat.alive(heartbeat_dir(self.settings, "alarming"), 3 * HEARTBEAT_SECONDS)
 
     def close(self) -> None:
         self.indexer.dispose()
@@ -161,28 +168,52 @@ def _publish_heartbeat(path: Path, stats: Any, stop: threading.Event) -> None:
             return
 
 
-def _worker_main(settings_json: str, index: int, count: int, parent: int) -> None:
-    """Entry point of one processing worker process."""
-    from telescale.processing.worker import WorkerStats, run_worker
+def _run_metricd(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:
+    from telescale.processing.worker import run_worker
 
+    run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
+               janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor, stats=stats)
+
+
+def _run_evaluator(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:
+    from telescale.alarming.process import run_evaluator
+
+    run_evaluator(settings, stop, stats)
+
+
+def _new_stats(role: str) -> Any:
+    if role == EVALUATOR:
+        from telescale.alarming.evaluator import EvaluatorStats
+
+        return EvaluatorStats()
+    from telescale.processing.worker import WorkerStats
+
+    return WorkerStats()
+
+
+#: What each kind of child process runs, its process title and where its heartbeat goes.
+ROLES = {METRICD: (_run_metricd, METRICD_WORKER_TITLE, "processing"),
+         EVALUATOR: (_run_evaluator, EVALUATOR_TITLE, "alarming")}
+
+
+def _worker_main(settings_json: str, index: int, count: int, parent: int, role: str = METRICD) -> None:
+    """Entry point of one worker process (processing or alarm evaluation)."""
+    body, title, beats = ROLES[role]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     lifecycle.bind_to_parent(parent)
-    lifecycle.set_title(f"{METRICD_WORKER_TITLE} {index}")
+    lifecycle.set_title(f"{title} {index}")
     settings = settings_from_json(settings_json)
     configure_logging(settings)
-    name = f"metricd-{os.uname().nodename}-{index}"
-    beat = heartbeat_dir(settings) / name
+    beat = heartbeat_dir(settings, beats) / f"{role}-{os.uname().nodename}-{index}"
     beat.parent.mkdir(parents=True, exist_ok=True)
-    stats = WorkerStats()
+    stats = _new_stats(role)
     publisher = threading.Thread(target=_publish_heartbeat, args=(beat, stats, stop), name="heartbeat",
                                  daemon=True)
     publisher.start()
     try:
-        run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
-                   janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor,
-                   stats=stats)
+        body(settings, index, count, stop, stats)
     finally:
         stop.set()
         publisher.join()
@@ -190,11 +221,13 @@ def _worker_main(settings_json: str, index: int, count: int, parent: int) -> Non
 
 
 class WorkerPool:
-    """Keeps `processing.workers` processing processes running until stopped."""
+    """Keeps `processing.workers` processing processes (or `alarming.evaluators` evaluator processes) running
+    until stopped."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, role: str = METRICD) -> None:
         self.settings = settings
-        self.count = settings.processing.workers
+        self.role = role
+        self.count = settings.processing.workers if role == METRICD else settings.alarming.evaluators
         self.ctx = multiprocessing.get_context("spawn")
         self.procs: list[multiprocessing.process.BaseProcess | None] = [None] * self.count
         self.stopping = threading.Event()
@@ -203,11 +236,11 @@ class WorkerPool:
 
     def _spawn(self, index: int) -> None:
         settings_json = json.dumps(self.settings.to_dict())
-        proc = self.ctx.Process(target=_worker_main, args=(settings_json, index, self.count, os.getpid()),
-                                name=f"telescale-metricd-{index}", daemon=True)
+        proc = self.ctx.Process(target=_worker_main, args=(settings_json, index, self.count, os.getpid(), self.role),
+                                name=f"telescale-{self.role}-{index}", daemon=True)
         proc.start()
         self.procs[index] = proc
-        LOG.info("started processing worker %d (pid %d)", index, proc.pid)
+        LOG.info("started %s worker %d (pid %d)", self.role, index, proc.pid)
 
     def start(self) -> None:
         for i in range(self.count):
@@ -221,7 +254,7 @@ class WorkerPool:
             with self.spawning:
                 for i, proc in enumerate(self.procs):
                     if proc is not None and not proc.is_alive() and not self.stopping.is_set():
-                        LOG.warning("processing worker %d exited with %s; restarting it", i, proc.exitcode)
+                        LOG.warning("%s worker %d exited with %s; restarting it", self.role, i, proc.exitcode)
                         self._spawn(i)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -296,7 +329,8 @@ def _workers_started(settings: Settings) -> bool:
         return False
     api_workers = settings.api.workers if settings.api.workers > 1 else 0  # one worker: this very process
     return (sum(t.startswith(API_WORKER_TITLE) for t in titles) >= api_workers
-            and sum(t.startswith(METRICD_WORKER_TITLE) for t in titles) >= settings.processing.workers)
+            and sum(t.startswith(METRICD_WORKER_TITLE) for t in titles) >= settings.processing.workers
+            and sum(t.startswith(EVALUATOR_TITLE) for t in titles) >= settings.alarming.evaluators)
 
 
 def _announce_ready(settings: Settings, stop: threading.Event) -> None:
@@ -319,16 +353,17 @@ def serve(settings: Settings, command: str = "serve") -> None:
     configure_logging(settings)
     upgrade(settings)
     api = settings.api
-    LOG.info("listening on %s:%d: auth %s, data %s, indexer %s, %d API workers, %d processing workers",
-             api.host, api.port, api.auth_mode, settings.data_path, public_indexer_url(settings), api.workers,
-             settings.processing.workers)
-    pool = WorkerPool(settings)
+    LOG.info("listening on %s:%d: auth %s, data %s, indexer %s, %d API workers, %d processing workers, "
+             "%d alarm evaluators", api.host, api.port, api.auth_mode, settings.data_path,
+             public_indexer_url(settings), api.workers, settings.processing.workers, settings.alarming.evaluators)
+    pools = [WorkerPool(settings, METRICD), WorkerPool(settings, EVALUATOR)]
     served = threading.Event()
     options: dict[str, Any] = {"host": api.host, "port": api.port, "log_config": None, "log_level": None,
                                "access_log": access_log(settings)}
     try:
-        if settings.processing.workers > 0:
-            pool.start()
+        for pool in pools:
+            if pool.count > 0:
+                pool.start()
         threading.Thread(target=_announce_ready, args=(settings, served), name="ready", daemon=True).start()
         if api.workers > 1:
             os.environ[RESOLVED_SETTINGS_ENV] = json.dumps(settings.to_dict())
@@ -340,19 +375,23 @@ def serve(settings: Settings, command: str = "serve") -> None:
             uvicorn.run(create_app(settings, Services.build(settings)), **options)
     finally:
         served.set()
-        pool.stop()
+        for pool in pools:
+            pool.stop()
         LOG.info("stopped")
 
 
-def run_metricd(settings: Settings) -> None:
-    """Only the processing workers (scale-out), until SIGINT/SIGTERM."""
-    lifecycle.set_title("telescale metricd: main")
+def run_workers(settings: Settings, role: str = METRICD) -> None:
+    """Only the processing workers, or only the alarm evaluators (scale-out), until SIGINT/SIGTERM."""
+    lifecycle.set_title(f"telescale {role}: main")
     lifecycle.exit_on_sigterm()
     configure_logging(settings)
-    pool = WorkerPool(settings)
+    if role == EVALUATOR:
+        upgrade(settings)
+    pool = WorkerPool(settings, role)
+    kind = "processing workers" if role == METRICD else "alarm evaluators"
     try:
         pool.start()
-        LOG.info("ready: %d processing workers, data %s, indexer %s", pool.count, settings.data_path,
+        LOG.info("ready: %d %s, data %s, indexer %s", pool.count, kind, settings.data_path,
                  public_indexer_url(settings))
         threading.Event().wait()
     finally:

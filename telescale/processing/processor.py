@@ -60,6 +60,8 @@ class MetricSource(Protocol):
 
     def add_to_counters(self, increments: Mapping[str, int]) -> None: ...
 
+    def trigger_alarms_reading(self, metric_ids: Iterable[uuid.UUID]) -> int: ...
+
 
 @dataclass
 class ProcessStats:
@@ -215,6 +217,7 @@ def _process_locked(
     batch = incoming.read_sack(sack)
     if not batch.measures and batch.handle is None:
         return
+    merged: list[uuid.UUID] = []
     if batch.measures:
         found = {m.id: m for m in indexer.get_metrics(list(batch.measures))}
         for mid, (ts, vals) in batch.measures.items():
@@ -234,10 +237,14 @@ def _process_locked(
             stats.dropped += dropped
             stats.processed += len(ts) - dropped
             stats.metrics += 1
+            merged.append(mid)
         storage.sync()
     incoming.ack(batch.handle)
     # After the ack, once per sack: a crash before it replays the measures, which must not count twice.
     indexer.add_to_counters({MEASURES_PROCESSED: stats.processed, MEASURES_DROPPED_BACK_WINDOW: stats.dropped})
+    # The alarms that read these metrics are due now: a breach is evaluated when it is aggregated.
+    if merged:
+        indexer.trigger_alarms_reading(merged)
 
 
 def process_sack(

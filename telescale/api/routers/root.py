@@ -81,9 +81,12 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     if with_details:
         storage["measures_to_process"] = {str(k): v for k, v in per_metric.items()}
     processors = svc.processors()
+    evaluators = svc.evaluators()
     return json_response({
         "storage": storage,
         "metricd": {"processors": list(processors), "statistics": processors},
+        # Telescale's alarm evaluators, shown as metricd's processing workers are.
+        "alarming": {"evaluators": list(evaluators), "statistics": evaluators},
         # Beside Gnocchi's two keys (its clients count theirs): running totals since the indexer was
         # created, summed over every API and metricd process.
         "totals": svc.indexer.totals(),

@@ -43,6 +43,10 @@ class MemoryIndexer:
         for name, n in increments.items():
             self.counters[name] = self.counters.get(name, 0) + n
 
+    def trigger_alarms_reading(self, metric_ids):
+        self.triggered = [*getattr(self, "triggered", []), *metric_ids]
+        return 0
+
     def list_deleted_metric_ids(self, limit=None):
         return [m.id for m in self.metrics.values() if m.status == "delete"][:limit]
 
