@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 
 # What this release does and what comes next, said once for `telescale --help`, the OpenAPI description
 # and README: each feature that lands moves its words from LATER to SUMMARY.
-SUMMARY = ("Telescale is a metric store speaking the Gnocchi v1 API: durable ingest, pre-aggregated time "
-           "series, resources with history and search, dynamic aggregates.")
-LATER = ("Alarming (the Aodh v2 API), autoscaling and metric collection (the agent, Prometheus remote_write and "
-         "query API) come in later releases.")
+SUMMARY = ("Telescale is a metric store speaking the Gnocchi v1 API (durable ingest, pre-aggregated time "
+           "series, resources with history and search, dynamic aggregates) with alarms evaluated next to the data "
+           "behind the Aodh v2 API (threshold, composite, event and PromQL rules; reliable webhooks).")
+LATER = ("Autoscaling and metric collection (the agent, Prometheus remote_write and query API) come in later "
+         "releases.")

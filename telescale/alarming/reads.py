@@ -7,9 +7,9 @@ rule's query matches (``needed_overlap=0``, so series of deleted instances do no
 reads as the service (no project scope), as Aodh does with its service credentials; the API checked at
 creation what the alarm's owner may see, and scoped a non-admin's ``query`` to its project.
 
-A missing metric, resource or aggregation method is a verdict (insufficient data with Aodh's reason); any
-other failure (storage down, database error) raises :class:`ReadFailed`, an evaluation error that leaves
-the alarm's state alone.
+A missing metric, resource or aggregation method, or a question that cannot be answered, is a verdict
+(insufficient data with Aodh's reason); a failure of the store (storage or database down) raises
+:class:`ReadFailed`, an evaluation error that leaves the alarm's state alone.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from telescale import indexer as idx
 from telescale.alarming.rules import gnocchi
 from telescale.alarming.rules.threshold import Verdict
-from telescale.query import measures as query_measures
-from telescale.query.reader import UNRESTRICTED, Query
+from telescale.query import errors as qe
+from telescale.query.reader import Query
+from telescale.query.scope import UNRESTRICTED
 from telescale.timeutil import NS
 
 LOG = logging.getLogger(__name__)
@@ -50,15 +50,16 @@ class Points:
 
 
 def _failure(alarm_type: str, e: Exception) -> str | None:
-    """Which of Aodh's "does not exist" cases an error is, or None for a real failure."""
-    if isinstance(e, idx.NoSuchResource):
-        return "resource"
-    if isinstance(e, idx.NoSuchMetric):
+    """Which of Aodh's cases a read error is: ``resource`` / ``metric`` / ``aggregation`` does not exist,
+    ``error`` for a question that cannot be answered (a bad query), None for a failure of the store."""
+    if isinstance(e, qe.NoSuchResource | qe.NoSuchResourceType):
+        return "resource" if alarm_type == gnocchi.RESOURCES else "metric"
+    if isinstance(e, qe.NoSuchMetric):
         return "metric"
-    if isinstance(e, query_measures.MeasuresQueryError):
+    if isinstance(e, qe.UnknownAggregationMethod | qe.UnknownGranularity | qe.NoSuchAggregation):
         return "aggregation"
-    if alarm_type != gnocchi.RESOURCES and isinstance(e, LookupError):
-        return "metric"
+    if isinstance(e, qe.QueryError | ValueError | KeyError):
+        return "error"
     return None
 
 
@@ -86,7 +87,7 @@ def read_points(q: Query, alarm_type: str, rule: Mapping[str, Any], now: int, la
         failure = _failure(alarm_type, e)
         if failure is None:
             raise ReadFailed(f"{type(e).__name__}: {e}") from e
-        reason = gnocchi.lookup_failure_reason(alarm_type, rule, failure)
+        reason = gnocchi.lookup_failure_reason(alarm_type, rule, failure, e)
         absent = Verdict.unknown(reason, int(rule.get("evaluation_periods", 1)))
         return Points(np.empty(0, np.int64), np.empty(0, np.float64), frozenset(), absent)
     ts, values = gnocchi.select_points([(granularity, series.timestamps, series.values)], rule)

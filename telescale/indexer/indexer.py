@@ -10,6 +10,7 @@ from telescale.indexer.alarm_evaluation import AlarmEvaluation
 from telescale.indexer.alarm_outbox import AlarmOutbox
 from telescale.indexer.alarm_queries import AlarmQueries
 from telescale.indexer.alarm_quotas import AlarmQuotas
+from telescale.indexer.alarm_triggers import AlarmTriggers
 from telescale.indexer.alarms import Alarms
 from telescale.indexer.counters import Counters
 from telescale.indexer.metrics import Metrics
@@ -24,6 +25,7 @@ __all__ = ["DEFAULT_RULE", "Indexer"]
 
 
 class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
-              ResourceMetrics, Counters, Alarms, AlarmQueries, AlarmEvaluation, AlarmOutbox, AlarmQuotas):
+              ResourceMetrics, Counters, Alarms, AlarmQueries, AlarmEvaluation, AlarmOutbox, AlarmQuotas,
+              AlarmTriggers):
     """Archive policies, rules, metrics, resources and alarms in SQL (SQLite by default, PostgreSQL to scale
     out)."""

@@ -9,7 +9,7 @@ import telescale
 from telescale.api import openapi
 from telescale.cli import build_parser
 
-PROMISED_LATER = ("alarm", "autoscal", "prometheus")
+PROMISED_LATER = ("autoscal", "remote_write", "agent")
 
 
 def _present_tense(text: str) -> str:
