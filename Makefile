@@ -35,6 +35,8 @@ test: install services tools lint
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.alarm_latency
+	$(BIN)/python -m bench.alarm_cycle
 
 clean:
 	rm -rf $(VENV) data
