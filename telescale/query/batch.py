@@ -8,13 +8,13 @@ A *series* is one method of one metric at one granularity (an :class:`Entry`), i
    cache (:mod:`telescale.storage.cache`), look each split up by its version;
 2. **fetch** the splits the cache could not answer, a metric at a time, and decode only the methods asked
    for — in a few threads when there are many, since file reads and zstd release the GIL;
-3. **cut** every series to its range and retention at once: the parts of all series are concatenated and
-   one vectorised mask keeps ``lo <= t < stop`` per series (``lo`` = the later of ``floor(start)`` and the
-   retention cutoff computed from the series' newest bucket), then split back into series.
+3. **cut** each series to ``lo <= t < stop`` (``lo`` = the later of ``floor(start)`` and the retention
+   cutoff computed from the series' newest bucket): a binary search only where a bound falls inside a
+   split, so a whole split is kept as the array it is, without a copy when the caller allows it.
 
 Retention is applied on read as well (the oldest split may still hold buckets past the policy's
 ``points`` until it expires whole), so answers never depend on when metricd last ran.  Arrays returned
-are new (never views of cached, shared arrays).
+are new (never views of cached, shared arrays) unless the caller asks for views (``copy=False``).
 """
 
 from __future__ import annotations
@@ -168,44 +168,39 @@ def _bounds(plan: _Plan) -> int | None:
     return lo
 
 
-def _cut(plans: Sequence[_Plan], stop: int | None) -> list[Column]:
-    """Every series cut to ``[lo, stop)`` with one vectorised mask over all of them."""
+def _cut(plan: _Plan, stop: int | None, copy: bool) -> Column:
+    """One series cut to ``[lo, stop)``: two binary searches at most per split, only where a bound falls
+    inside it; the parts of several splits are concatenated (a new array)."""
+    lo = _bounds(plan)
     ts_parts: list[np.ndarray] = []
     v_parts: list[np.ndarray] = []
-    counts = np.zeros(len(plans), dtype=np.int64)
-    los = np.empty(len(plans), dtype=np.int64)
-    for i, plan in enumerate(plans):
-        lo = _bounds(plan)
-        los[i] = np.iinfo(np.int64).min if lo is None else lo
-        for k in plan.wanted:
-            part = plan.parts.get(k)
-            if part is not None and part[0].size:
-                ts_parts.append(part[0])
-                v_parts.append(part[1])
-                counts[i] += part[0].size
+    for k in plan.wanted:
+        part = plan.parts.get(k)
+        if part is None:
+            continue
+        ts, values = part[0], part[1]
+        if not ts.size:
+            continue
+        i = 0 if lo is None or ts[0] >= lo else int(np.searchsorted(ts, lo, side="left"))
+        j = ts.size if stop is None or ts[-1] < stop else int(np.searchsorted(ts, stop, side="left"))
+        if j > i:
+            ts_parts.append(ts[i:j])
+            v_parts.append(values[i:j])
     if not ts_parts:
-        return [(_EMPTY_TS.copy(), _EMPTY_V.copy()) for _ in plans]
-    # concatenate copies even a single part, so nothing returned is a view of a cached array
-    ts = np.concatenate(ts_parts).astype(np.int64, copy=False)
-    values = np.concatenate(v_parts).astype(np.float64, copy=False)
-    keep = ts >= np.repeat(los, counts)
-    if stop is not None:
-        keep &= ts < stop
-    if not keep.all():
-        ts, values = ts[keep], values[keep]
-        kept = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
-        ends = np.cumsum(counts)
-        counts = kept[ends] - kept[ends - counts]
-    bounds = np.cumsum(counts)[:-1]
-    return list(zip(np.split(ts, bounds), np.split(values, bounds), strict=True))
+        return _EMPTY_TS.copy(), _EMPTY_V.copy()
+    if len(ts_parts) == 1:
+        return (ts_parts[0].copy(), v_parts[0].copy()) if copy else (ts_parts[0], v_parts[0])
+    return np.concatenate(ts_parts), np.concatenate(v_parts)
 
 
 def read_series_batch(storage: StorageDriver, entries: Sequence[Entry], start: int | None = None,
-                      stop: int | None = None, *, threads: int = READ_THREADS) -> list[Column]:
+                      stop: int | None = None, *, threads: int = READ_THREADS, copy: bool = True) -> list[Column]:
     """``(timestamps, values)`` of each entry in ``[floor(start, granularity), stop)``, in the order given.
 
     Series without data, or without the method in their splits, come back empty; entries must name a
-    granularity of the metric's policy (callers check with :mod:`telescale.query.availability`).
+    granularity of the metric's policy (callers check with :mod:`telescale.query.availability`).  With
+    ``copy`` False a series may be a read-only view of a cached array (for callers that only read it, such
+    as the aggregates, which stack every series into one matrix anyway).
     """
     plans = [_plan(storage, e, start, stop) for e in entries]
     work: list[tuple[_Plan, list[int], bool]] = []
@@ -220,4 +215,4 @@ def read_series_batch(storage: StorageDriver, entries: Sequence[Entry], start: i
             work.append((plan, missing, True))
     if work:
         _fetch_all(storage, work, threads)
-    return _cut(plans, stop)
+    return [_cut(plan, stop, copy) for plan in plans]

@@ -28,6 +28,8 @@ __all__ = [
     "NoSuchResourceType",
     "NotFound",
     "QueryError",
+    "RefreshTimeout",
+    "UnknownGroupby",
     "UnknownAggregationMethod",
     "UnknownGranularity",
 ]
@@ -128,6 +130,15 @@ class InvalidFilter(InvalidQuery):
         super().__init__(str(cause))
 
 
+class UnknownGroupby(InvalidQuery):
+    """A group-by key the resource type does not have; ``cause`` is the indexer's error (``hint`` names it)."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        self.hint: str | None = getattr(cause, "hint", None)
+        super().__init__(str(cause))
+
+
 class CalendarNeedsOneMetric(InvalidQuery):
     def __init__(self) -> None:
         super().__init__("Calendar resampling is only available for a single metric")
@@ -137,3 +148,11 @@ class InvalidReaggregation(InvalidQuery):
     def __init__(self, method: str, allowed: Iterable[str]) -> None:
         self.method = method
         super().__init__(f"Invalid aggregation method '{method}', expected one of {', '.join(allowed)}")
+
+
+class RefreshTimeout(TimeoutError):
+    """Pending measures of a metric could not be processed in time: its sack stayed locked (HTTP 503)."""
+
+    def __init__(self, metric_id: Any) -> None:
+        self.metric_id = metric_id
+        super().__init__(f"Unable to refresh metric: {metric_id}. Metric is locked. Please try again.")

@@ -18,7 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-__all__ = ["UNRESTRICTED", "Scope"]
+from telescale.indexer import search
+
+__all__ = ["UNRESTRICTED", "Scope", "narrow"]
+
+
+def narrow(node: search.Node | None, scope_filter: dict[str, Any] | None) -> search.Node | None:
+    """A parsed search filter narrowed by a JSON filter (either may be None)."""
+    if scope_filter is None:
+        return node
+    parsed = search.parse_json_filter(scope_filter)
+    return parsed if node is None else search.And((parsed, node))
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,10 @@ class Scope:
             clauses.append({"=": {"created_by_project_id": self.project}})
         # Neither clause: nothing is visible (an id no resource has).
         return {"or": clauses} if clauses else {"=": {"id": "00000000-0000-0000-0000-000000000000"}}
+
+    def narrow(self, node: search.Node | None) -> search.Node | None:
+        """``node`` (a parsed resource filter, or None for all) limited to the resources this scope sees."""
+        return narrow(node, self.resource_filter())
 
     def sees_resource(self, project_id: str | None, created_by_project_id: str | None) -> bool:
         """Whether a resource with these fields is visible (the same rule as :meth:`resource_filter`)."""

@@ -100,7 +100,7 @@ def read_columns(storage: StorageDriver, wanted: Iterable[tuple[Reference, int]]
             item = ref.metric.archive_policy.item(int(g))
             assert item is not None  # checked just above
             todo[key] = Entry(ref.metric.id, item, ref.method)
-    columns = read_series_batch(storage, list(todo.values()), start, stop, threads=threads)
+    columns = read_series_batch(storage, list(todo.values()), start, stop, threads=threads, copy=False)
     return dict(zip(todo, columns, strict=True))
 
 
