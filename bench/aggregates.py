@@ -1,13 +1,16 @@
-"""Dynamic aggregate over metric ids: ``mean`` across 1,000 metrics × 1,440 points (one day at 60 s).
+"""Dynamic aggregate: ``mean`` across 1,000 metrics × 1,440 points (one day at 60 s), by ids and by search.
 
 ``POST /v1/aggregates?granularity=60`` with ``{"operations": ["aggregate", "mean", ["metric", [id, "mean"], …]]}``
-naming every metric of the run. Target: p50 ≤ 100 ms on Telescale.
+naming every metric of the run (the headline figure), and the same mean asked by resource search,
+``{"resource_type": "generic", "search": {"=": {"project_id": P}}, "operations": "(aggregate mean (metric cpu
+mean))"}`` (``by_search``). Target: p50 ≤ 100 ms on Telescale for both.
 
 Loaded through the API only: the run's archive policy (``common.ensure_policy``: 60 s × 1 day and 300 s × 30 days,
-default methods), the metrics (4 threads), then one day of 60 s gauge points per metric with
-``POST /v1/batch/metrics/measures`` (50 metrics per request, 4 threads), until ``/v1/status`` shows no backlog.
-The warm-up answer is checked point by point against the mean computed here from the values sent; then
-``queries`` timed requests from one keep-alive client.
+default methods), one ``generic`` resource per metric in a project of the run, each created with its metric
+``cpu`` (4 threads), then one day of 60 s gauge points per metric with ``POST /v1/batch/metrics/measures`` (50
+metrics per request, 4 threads), until ``/v1/status`` shows no backlog. Each warm-up answer is checked point by
+point against the mean computed here from the values sent; then ``queries`` timed requests of each form from one
+keep-alive client.
 
     .venv/bin/python -m bench.run --only aggregates --with-gnocchi
     .venv/bin/python -m bench.aggregates --url http://127.0.0.1:8041 [--url gnocchi=http://127.0.0.1:18041]
@@ -20,6 +23,7 @@ import json
 import logging
 import sys
 import time
+import uuid
 
 import httpx
 import numpy as np
@@ -38,15 +42,23 @@ def operations_body(ids: list[str]) -> bytes:
     return json.dumps({"operations": ["aggregate", "mean", ["metric", *[[i, "mean"] for i in ids]]]}).encode()
 
 
-def load(target: common.Target, metrics: int, timeout_s: float) -> tuple[list[str], np.ndarray, dict]:
-    """Create ``metrics`` metrics and post one day at 60 s to each; returns ids, the values sent, timings."""
+def search_body(project: str) -> bytes:
+    """The same mean asked by resource search: every ``cpu`` metric of the run's resources."""
+    return json.dumps({"resource_type": "generic", "search": {"=": {"project_id": project}},
+                       "operations": "(aggregate mean (metric cpu mean))"}).encode()
+
+
+def load(target: common.Target, metrics: int, project: str, timeout_s: float) -> tuple[list[str], np.ndarray, dict]:
+    """Create ``metrics`` resources of ``project``, each with a metric ``cpu``, and post one day at 60 s to each
+    metric; returns the metric ids, the values sent, timings."""
     policy = common.ensure_policy(target)
     t0 = time.monotonic()
     ids: list[list[str]] = [[] for _ in range(THREADS)]
 
     def create(c: httpx.Client, k: int) -> None:
-        ids[k % THREADS].append(
-            common.expect(c.post("/v1/metric", json={"archive_policy_name": policy}), 201).json()["id"])
+        body = {"id": str(uuid.uuid4()), "project_id": project, "user_id": "bench",
+                "metrics": {"cpu": {"archive_policy_name": policy}}}
+        ids[k % THREADS].append(common.expect(c.post("/v1/resource/generic", json=body), 201).json()["metrics"]["cpu"])
 
     common.run_threads(target, [list(range(k, metrics, THREADS)) for k in range(THREADS)], create, timeout_s)
     all_ids = [i for part in ids for i in part]
@@ -83,30 +95,37 @@ def _check(answer: dict, values: np.ndarray) -> None:
         raise common.BenchError(f"point {worst}: {got[worst]} != mean of the values sent {want[worst]}")
 
 
-def run(target: common.Target, metrics: int = 1000, queries: int = 30, timeout_s: float = 1800.0) -> dict:
-    """Load the metrics, check one warm-up answer, then time ``queries`` aggregates."""
-    ids, values, loading = load(target, metrics, timeout_s)
-    body = operations_body(ids)
+def _time(c: httpx.Client, body: bytes, values: np.ndarray, queries: int, timeout_s: float) -> dict:
+    """One checked warm-up, then up to ``queries`` timed requests of ``body``: warm-up ms and percentiles."""
     params = {"granularity": 60}
     headers = {"Content-Type": "application/json"}
+    t = time.perf_counter()
+    answer = common.expect(c.post("/v1/aggregates", params=params, content=body, headers=headers), 200).json()
+    warmup = time.perf_counter() - t
+    _check(answer, values)
     samples = []
-    with httpx.Client(base_url=target.url, auth=common.AUTH, timeout=QUERY_TIMEOUT,
-                      headers={"Accept": "application/json"}) as c:
+    deadline = time.monotonic() + timeout_s
+    for _ in range(queries):
+        if time.monotonic() > deadline:
+            break
         t = time.perf_counter()
-        answer = common.expect(c.post("/v1/aggregates", params=params, content=body, headers=headers), 200).json()
-        warmup = time.perf_counter() - t
-        _check(answer, values)
-        deadline = time.monotonic() + timeout_s
-        for _ in range(queries):
-            if time.monotonic() > deadline:
-                break
-            t = time.perf_counter()
-            common.expect(c.post("/v1/aggregates", params=params, content=body, headers=headers), 200)
-            samples.append(time.perf_counter() - t)
+        common.expect(c.post("/v1/aggregates", params=params, content=body, headers=headers), 200)
+        samples.append(time.perf_counter() - t)
     if not samples:
         raise common.BenchError("no timed query within the timeout")
-    return {"metrics": metrics, "points_per_metric": DAY_POINTS, "granularity_s": 60, "n": len(samples),
-            "warmup_ms": round(warmup * 1000, 1), **common.percentiles_ms(samples), "verified": True, **loading}
+    return {"n": len(samples), "warmup_ms": round(warmup * 1000, 1), **common.percentiles_ms(samples)}
+
+
+def run(target: common.Target, metrics: int = 1000, queries: int = 30, timeout_s: float = 1800.0) -> dict:
+    """Load the metrics, then time ``queries`` aggregates by ids (the headline figure) and by search."""
+    project = str(uuid.uuid4())
+    ids, values, loading = load(target, metrics, project, timeout_s)
+    with httpx.Client(base_url=target.url, auth=common.AUTH, timeout=QUERY_TIMEOUT,
+                      headers={"Accept": "application/json"}) as c:
+        by_ids = _time(c, operations_body(ids), values, queries, timeout_s)
+        by_search = _time(c, search_body(project), values, queries, timeout_s)
+    return {"metrics": metrics, "points_per_metric": DAY_POINTS, "granularity_s": 60, **by_ids,
+            "by_search": by_search, "verified": True, **loading}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,14 +1,22 @@
-"""Shared request helpers for routers: the services, URLs, negotiation and pagination."""
+"""Shared request helpers for routers: the services, the read path, bodies, URLs, negotiation and pagination.
+
+Handlers that touch the indexer or storage are plain ``def`` (FastAPI runs them in its thread pool, so a slow
+query never stalls the event loop); they read their body with :func:`json_body` / :func:`raw_body`, which
+await it on the event loop from the worker thread.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from anyio import from_thread
 from fastapi import Request
 
+from telescale.api.body import read_json, read_raw
 from telescale.api.errors import ApiError
 from telescale.api.jsonio import accepts_json
+from telescale.query.reader import Query
 
 if TYPE_CHECKING:
     from telescale.service import Services
@@ -16,6 +24,31 @@ if TYPE_CHECKING:
 
 def services(request: Request) -> Services:
     return request.app.state.services
+
+
+def query(request: Request) -> Query:
+    """The app's read path, built from its services on first use."""
+    state = request.app.state
+    built: Query | None = getattr(state, "query", None)
+    if built is None:
+        svc = services(request)
+        built = state.query = Query(svc.indexer, svc.storage, svc.refresh, locked=(svc.LockTimeout,))
+    return built
+
+
+def refresh_timeout(request: Request, refresh: bool) -> float | None:
+    """``api.refresh_timeout`` when the request asked for ``refresh``, else None (no refresh)."""
+    return request.app.state.settings.api.refresh_timeout if refresh else None
+
+
+def json_body(request: Request, extra_types: tuple[str, ...] = ()) -> Any:
+    """The JSON body (:func:`telescale.api.body.read_json`) from a ``def`` handler's worker thread."""
+    return from_thread.run(read_json, request, extra_types)
+
+
+def raw_body(request: Request) -> bytes:
+    """The raw body (:func:`telescale.api.body.read_raw`) from a ``def`` handler's worker thread."""
+    return from_thread.run(read_raw, request)
 
 
 def base_url(request: Request) -> str:

@@ -2,28 +2,30 @@
 
 Writing: the body is decoded once and turned into two numpy arrays per metric; a 202 is returned only
 after the incoming driver has made the batch durable.  Reading: argument checks in Gnocchi's wording,
-an optional synchronous refresh, then the shared read path in `telescale.query`.
+then the shared read path (:class:`telescale.query.reader.Query`, with an optional refresh).  Everything
+here blocks (SQL, files): it is called from plain ``def`` handlers, in the thread pool.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 from fastapi import Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
-from telescale.api.deps import services
+from telescale.api.deps import query, refresh_timeout, services
 from telescale.api.errors import ApiError, bad_request, query_not_found
 from telescale.api.jsonio import dumps, fast_json_response, json_response, names_json
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
 from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW
 from telescale.indexer.records import Metric
-from telescale.query import measures as query
+from telescale.query.availability import require
+from telescale.query.errors import MeasuresQueryError, NoSuchMetric, RefreshTimeout
+from telescale.query.scope import Scope
 from telescale.timeutil import NS, TimeParseError, TimestampOutOfRange, format_timestamps, parse_timestamps
 
 Batch = dict[Any, tuple[np.ndarray, np.ndarray]]
@@ -137,15 +139,14 @@ def parse_measures(body: Any) -> tuple[np.ndarray, np.ndarray]:
     return parse_many([body])[0]
 
 
-async def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Response:
+def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Response:
     """Make the batch durable, then answer 202: an empty body, or what was dropped and why.
 
     Measures older than their metric's back window would be dropped by processing; they are refused here
     instead (see `telescale.processing.backwindow`) and counted in `/v1/status`.  A client that asks for
     JSON is told how many in the body; others get Gnocchi's empty 202 (its conformance suite expects it).
     """
-    accepted, dropped = await run_in_threadpool(_store, services(request), batch,
-                                                {m.id: m.archive_policy for m in metrics})
+    accepted, dropped = _store(services(request), batch, {m.id: m.archive_policy for m in metrics})
     total = sum(dropped.values())
     if not total or not names_json(request.headers.get("accept")):
         return Response(status_code=202, headers={"content-length": "0"})
@@ -154,7 +155,7 @@ async def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Re
 
 
 def _store(svc: Any, batch: Batch, policies: dict[Any, Any]) -> tuple[int, dict[Any, int]]:
-    """The blocking part of `store`, in one thread hop: refuse what is too old, write, count the refused."""
+    """Refuse what is too old, write, count the refused."""
     batch, dropped = svc.back_window.split(batch, policies)
     batch = {k: v for k, v in batch.items() if v[0].size}
     if batch:
@@ -164,7 +165,7 @@ def _store(svc: Any, batch: Batch, policies: dict[Any, Any]) -> tuple[int, dict[
     return sum(int(ts.size) for ts, _ in batch.values()), dropped
 
 
-async def read(request: Request, metric: Any) -> Response:
+def read(request: Request, metric: Any, scope: Scope) -> Response:
     """GET …/measures for one metric: `[[timestamp, granularity_seconds, value], …]`, coarsest first."""
     q = request.query_params
     method = q.get("aggregation", "mean")
@@ -173,15 +174,13 @@ async def read(request: Request, metric: Any) -> Response:
     stop = timestamp_arg(q.get("stop"), "stop")
     resample, calendar = resample_args(q.get("resample"), granularity)
     try:
-        query.validate(metric, method, granularity)
-    except query.MeasuresQueryError as e:
+        require(metric, method, granularity)
+    except MeasuresQueryError as e:
         raise query_not_found(e) from None
-    svc = services(request)
-    if parse_bool(q.get("refresh"), "refresh"):
-        await refresh(request, metric.id)
-    series = await run_in_threadpool(
-        query.get_measures, svc.storage, metric, method, granularity=granularity, start=start, stop=stop,
-        resample=resample, calendar=calendar)
+    refresh = refresh_timeout(request, parse_bool(q.get("refresh"), "refresh"))
+    with read_errors():
+        series = query(request).measures(scope, metric, method, granularity=granularity, start=start, stop=stop,
+                                         resample=resample, calendar=calendar, refresh_timeout=refresh)
     if calendar is not None:  # Gnocchi reports the calendar unit ("Y", "M" …) in place of the granularity
         series = [(calendar, ts, values) for _, ts, values in series]
     return fast_json_response(render(series))
@@ -196,12 +195,13 @@ def render(series: list[tuple[Any, np.ndarray, np.ndarray]]) -> list[tuple[str, 
     return out
 
 
-async def refresh(request: Request, metric_id: Any) -> None:
-    """Process this metric's pending measures now; 503 when its sack stays locked too long."""
-    svc = services(request)
-    timeout = request.app.state.settings.api.refresh_timeout
+@contextlib.contextmanager
+def read_errors() -> Iterator[None]:
+    """The errors every read maps the same way: a sack that stayed locked (503), a metric the caller's
+    scope does not see although the policy let it through (404, as if it did not exist)."""
     try:
-        await asyncio.wait_for(run_in_threadpool(svc.refresh, metric_id, timeout), timeout + 1)
-    except (TimeoutError, svc.LockTimeout):
-        raise ApiError(503, f"Unable to refresh metric: {metric_id}. Metric is locked. Please try again.") \
-            from None
+        yield
+    except RefreshTimeout as e:
+        raise ApiError(503, str(e)) from None
+    except NoSuchMetric as e:
+        raise ApiError(404, f"Metric {e.metrics[0]} does not exist") from None

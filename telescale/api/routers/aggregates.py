@@ -1,15 +1,18 @@
-"""`/v1/aggregates` (dynamic aggregates over metric ids) and the deprecated `/v1/aggregation/metric`.
+"""`/v1/aggregates` (dynamic aggregates over metric ids or a resource search) and the deprecated
+`/v1/aggregation/metric`.
 
-The router checks arguments and references in Gnocchi's order and wording, then hands the validated
-operations tree to `telescale.query.aggregates`, which does the work in a worker thread.
+The router checks arguments and references in Gnocchi's order and wording, hands the work to the read
+path (:class:`telescale.query.reader.Query`), maps its typed errors to Gnocchi's answers and renders.
+Handlers are plain ``def``: they run in the thread pool, never on the event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +20,12 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from telescale import indexer as idx
 from telescale.api import measures as api_measures
-from telescale.api.access import enforce_metrics, resource_scope, with_scope
+from telescale.api.access import enforce_metrics, metric_query_scope, resource_query_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.body import read_json
-from telescale.api.deps import services
+from telescale.api.deps import json_body, query, refresh_timeout, services
 from telescale.api.errors import ApiError, argument_error, bad_request, not_found, query_not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import JSON_TYPE
@@ -34,13 +35,14 @@ from telescale.api.routers.resource import resource_view
 from telescale.api.routers.resource_type import render_value
 from telescale.api.views import metric_view
 from telescale.indexer import search as search_language
-from telescale.query import measures as query
+from telescale.query import errors
 from telescale.query.aggregates import align, parser
 from telescale.query.aggregates import resources as agg_resources
-from telescale.query.aggregates.evaluate import AggregationDoesNotExist, Reference, Result, evaluate
-from telescale.query.aggregates.operations import AGGREGATE_METHODS, UnAggregableTimeseries
-from telescale.query.aggregates.parser import Aggregation, MetricNode
-from telescale.timeutil import NS
+from telescale.query.aggregates.evaluate import AggregationDoesNotExist, Reference, Result
+from telescale.query.aggregates.operations import UnAggregableTimeseries
+from telescale.query.cross_metric import CrossMetricArgs
+from telescale.query.reader import ResourceSearch
+from telescale.query.scope import Scope
 
 router = APIRouter(tags=["aggregates"], **JSON_ONLY)
 
@@ -97,11 +99,6 @@ def _parse_operations(body: Any) -> parser.Node:
         raise _invalid_body(str(e), ["operations"]) from None
 
 
-async def _refresh(request: Request, metrics: Sequence[Any]) -> None:
-    for m in metrics:
-        await api_measures.refresh(request, m.id)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Rendering
 
@@ -139,89 +136,62 @@ def _metric_references(tree: parser.Node, operations: Any) -> list[tuple[str, st
     return refs
 
 
-def _resolve(request: Request, refs: list[tuple[str, str]]) -> tuple[list[Reference], dict, list[Any]]:
-    """References over metric ids: (columns, tree reference -> column indexes, metrics once each)."""
-    ids: list[uuid.UUID] = []
-    for m, _ in refs:
+@contextlib.contextmanager
+def _aggregate_errors() -> Iterator[None]:
+    """Errors of evaluating operations, as Gnocchi answers them."""
+    with api_measures.read_errors():
         try:
-            ids.append(uuid.UUID(m))
-        except (ValueError, TypeError, AttributeError) as e:
-            raise bad_request({"cause": "Invalid metric references", "reason": str(e),
-                               "detail": [list(r) for r in refs]}) from None
-    metrics = services(request).indexer.get_metrics(ids)
-    by_id = {m.id: m for m in metrics}
-    missing = sorted({str(i) for i in ids if i not in by_id})
-    if missing:
-        raise not_found({"cause": "Unknown metrics", "reason": "Provided metrics don't exists", "detail": missing})
-    columns: list[Reference] = []
-    index: dict[tuple[str, str], int] = {}
-    lookup: dict[tuple[str, str], list[int]] = {}
-    for (m, method), mid in zip(refs, ids, strict=True):
-        key = (str(mid), method)
-        if key not in index:
-            index[key] = len(columns)
-            columns.append(Reference(by_id[mid], method, str(mid)))
-        lookup[(m, method)] = [index[key]]
-    return columns, lookup, list(dict.fromkeys(by_id[i] for i in ids))
-
-
-def _run(request: Request, tree: parser.Node, refs: list[Reference], lookup: dict, **kwargs: Any) -> Result:
-    try:
-        return evaluate(services(request).storage, tree, refs, lookup, **kwargs)
-    except UnAggregableTimeseries as e:
-        raise bad_request(e.jsonify()) from None
+            yield
+        except UnAggregableTimeseries as e:
+            raise bad_request(e.jsonify()) from None
+        except AggregationDoesNotExist as e:
+            r = e.reference
+            raise not_found({"cause": "Metrics with unknown aggregation", "detail": [[r.name, r.method]]}) from None
+        except agg_resources.NoMetricMatched as e:
+            raise not_found(str(e)) from None
+        except agg_resources.NotAggregated as e:
+            raise bad_request({"cause": "Invalid operations", "reason": str(e), "detail": ["operations"]}) from None
 
 
 @router.post("/v1/aggregates", **doc(body="AggregatesRequest", returns="AggregatesResult", errors=(404, 503),
                                       query=("details", "use_history", "refresh", *READ_RANGE, "needed_overlap",
                                              "fill", "groupby")))
-async def post_aggregates(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def post_aggregates(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
     details = parse_bool(q.get("details"), "details")
     use_history = parse_bool(q.get("use_history"), "use_history")
-    refresh = parse_bool(q.get("refresh"), "refresh")
+    refresh = refresh_timeout(request, parse_bool(q.get("refresh"), "refresh"))
     start, stop, granularity, needed_overlap, fill = _query_args(request, default_fill="dropna")
-    body = await read_json(request)
+    options = dict(start=start, stop=stop, granularity=granularity, needed_overlap=needed_overlap, fill=fill)
+    body = json_body(request)
     tree = _parse_operations(body)
     if "resource_type" in body or "search" in body:
         rtype, node = _resource_search_body(request, body)
         refs = _metric_references(tree, body["operations"])
-        search = ResourceSearch(rtype, with_scope(node, resource_scope(request, identity, "search resource", rtype)),
-                                groupby_arg(request), use_history, _id_transform(identity))
-        options = dict(start=start, stop=stop, granularity=granularity, needed_overlap=needed_overlap, fill=fill)
-        return await _resource_aggregates(request, tree, refs, search, details=details, refresh=refresh,
-                                          **options)
+        scope = resource_query_scope(request, identity, "search resource", rtype)
+        search = ResourceSearch(rtype, node, tuple(groupby_arg(request)), use_history, id_transform(identity))
+        return _resource_aggregates(request, scope, tree, refs, search, details=details, refresh=refresh, **options)
     refs = _metric_references(tree, body["operations"])
-    columns, lookup, metrics = _resolve(request, refs)
-    enforce_metrics(request, identity, "get metric", metrics)
-    if refresh:
-        await _refresh(request, metrics)
+    reads = query(request)
     try:
-        result = await run_in_threadpool(
-            _run, request, tree, columns, lookup, start=start, stop=stop, granularity=granularity,
-            needed_overlap=needed_overlap, fill=fill)
-    except AggregationDoesNotExist as e:
-        r = e.reference
-        raise not_found({"cause": "Metrics with unknown aggregation", "detail": [[r.name, r.method]]}) from None
-    out: dict[str, Any] = {"measures": _measures_body(result, columns)}
+        plan = reads.metric_references(refs)
+    except errors.InvalidMetricReference as e:
+        raise bad_request({"cause": "Invalid metric references", "reason": e.reason, "detail": e.references}) from None
+    except errors.NoSuchMetric as e:
+        raise not_found({"cause": "Unknown metrics", "reason": "Provided metrics don't exists",
+                         "detail": e.metrics}) from None
+    enforce_metrics(request, identity, "get metric", plan.metrics)
+    with _aggregate_errors():
+        result = reads.aggregates(metric_query_scope(request, identity, "get metric"), tree, plan,
+                                  refresh_timeout=refresh, **options)
+    out: dict[str, Any] = {"measures": _measures_body(result, plan.columns)}
     if details:
-        out["references"] = [metric_view(m) for m in metrics]
+        out["references"] = [metric_view(m) for m in plan.metrics]
     return respond(out, _finite(result))
 
 
 # ---------------------------------------------------------------------------------------------------
 # POST /v1/aggregates over a resource search
-
-
-@dataclass(frozen=True)
-class ResourceSearch:
-    """Which resources an aggregate reads: the type, the (tenancy-scoped) filter, the grouping."""
-
-    type: str
-    node: Any
-    groupby: list[str]
-    history: bool = False
-    id_transform: Any = None
 
 
 def groupby_arg(request: Request) -> list[str]:
@@ -230,7 +200,7 @@ def groupby_arg(request: Request) -> list[str]:
     return sorted(set(q.getlist("groupby") + q.getlist("groupby[]")))
 
 
-def _id_transform(identity: Identity) -> Any:
+def id_transform(identity: Identity) -> Any:
     return lambda value: resource_uuid(value, identity.creator)
 
 
@@ -282,30 +252,28 @@ def group_view(schema: dict[str, Any], groupby: Sequence[str], key: Sequence[Any
     return out
 
 
-def _find_resources(request: Request, search: ResourceSearch, patterns: Sequence[str]) -> list[Any]:
+@contextlib.contextmanager
+def search_errors(groupby_error: Callable[[errors.UnknownGroupby], ApiError]) -> Iterator[None]:
+    """Errors of a resource search, as Gnocchi answers them (each route words a bad group-by its own way)."""
     try:
-        return services(request).indexer.search_resource_metrics(
-            search.type, patterns, filter_node=search.node, groupby=search.groupby, history=search.history,
-            id_transform=search.id_transform)
-    except idx.NoSuchResourceType as e:
+        yield
+    except errors.NoSuchResourceType as e:
         raise bad_request(str(e)) from None
-    except idx.UnknownGroupby as e:
-        raise bad_request(f"Invalid pagination: `{e}'", e.hint) from None
-    except search_language.InvalidSearch as e:
-        raise bad_request(e.description) from None
-    except (idx.InvalidFilter, idx.ResourceAttributeError) as e:
-        raise bad_request(str(e)) from None
+    except errors.UnknownGroupby as e:
+        raise groupby_error(e) from None
+    except errors.InvalidFilter as e:
+        cause = e.cause
+        raise bad_request(cause.description if isinstance(cause, search_language.InvalidSearch) else str(cause)
+                          ) from None
 
 
-def _reference_views(request: Request, search: ResourceSearch, wanted: set[tuple[uuid.UUID, int]]
+def _reference_views(request: Request, scope: Scope, search: ResourceSearch, wanted: set[tuple[uuid.UUID, int]]
                      ) -> dict[tuple[uuid.UUID, int], dict[str, Any]]:
     """``details=true``: the matched resources (revisions with history) as Gnocchi shows them."""
     if not wanted:
         return {}
-    indexer = services(request).indexer
-    resources = indexer.list_resources(search.type, filter_node=search.node, history=search.history,
-                                       id_transform=search.id_transform)
-    schema = indexer.get_resource_type(search.type).attributes if search.type != "generic" else None
+    resources = query(request).list_resources(scope, search)
+    schema = type_schema(request, search.type) if search.type != "generic" else None
     return {(r.id, r.revision): resource_view(r, schema) for r in resources if (r.id, r.revision) in wanted}
 
 
@@ -317,37 +285,15 @@ def _resource_measures_body(result: Result, refs: Sequence[Reference]) -> dict[s
             for rid, names in agg_resources.results_by_resource(refs, result).items()}
 
 
-async def _resource_aggregates(request: Request, tree: parser.Node, refs: list[tuple[str, str]],
-                               search: ResourceSearch, *, details: bool, refresh: bool, **options: Any) -> Response:
+def _resource_aggregates(request: Request, scope: Scope, tree: parser.Node, refs: list[tuple[str, str]],
+                         search: ResourceSearch, *, details: bool, refresh: float | None, **options: Any) -> Response:
     """Aggregates over the resources ``search`` finds: one answer, or one per group with ``groupby``."""
-    patterns = [p for p, _ in refs]
-    resources = await run_in_threadpool(_find_resources, request, search, patterns)
-    if refresh:
-        await _refresh(request, list(agg_resources.metric_ids(resources).values()))
-    storage = services(request).storage
-
-    def work() -> Any:
-        if search.history and search.groupby:
-            return agg_resources.evaluate_history(storage, tree, refs, resources, **options)
-        groups = agg_resources.group_resources(resources) if search.groupby else [((), list(resources))]
-        return agg_resources.evaluate_groups(storage, tree, refs, groups, **options)
-
-    try:
-        computed = await run_in_threadpool(work)
-    except UnAggregableTimeseries as e:
-        raise bad_request(e.jsonify()) from None
-    except agg_resources.NoMetricMatched as e:
-        raise not_found(str(e)) from None
-    except agg_resources.NotAggregated as e:
-        raise bad_request({"cause": "Invalid operations", "reason": str(e), "detail": ["operations"]}) from None
-    except AggregationDoesNotExist as e:
-        r = e.reference
-        raise not_found({"cause": "Metrics with unknown aggregation", "detail": [[r.name, r.method]]}) from None
-
+    with search_errors(lambda e: bad_request(f"Invalid pagination: `{e}'", e.hint)), _aggregate_errors():
+        computed = query(request).resource_aggregates(scope, search, tree, refs, refresh_timeout=refresh, **options)
     if search.history and search.groupby:
-        return _history_response(request, search, computed, details)
-    groups: list[agg_resources.Group] = [g for g in computed if g.result is not None]
-    views = _reference_views(request, search, {(r.resource, -1) for g in groups for r in g.references}) \
+        return _history_response(request, scope, search, computed, details)  # type: ignore[arg-type]
+    groups = [g for g in computed if isinstance(g, agg_resources.Group) and g.result is not None]
+    views = _reference_views(request, scope, search, {(r.resource, -1) for g in groups for r in g.references}) \
         if details else {}
     finite = all(_finite(g.result) for g in groups if g.result is not None)
     if not search.groupby:
@@ -373,9 +319,9 @@ def _unique_views(views: dict[tuple[uuid.UUID, int], dict[str, Any]], ids: Itera
     return [views[(i, revision)] for i in dict.fromkeys(ids) if (i, revision) in views]
 
 
-def _history_response(request: Request, search: ResourceSearch, groups: list[agg_resources.HistoryGroup],
-                      details: bool) -> Response:
-    views = _reference_views(request, search, {(r.id, r.revision) for g in groups for r in g.revisions}) \
+def _history_response(request: Request, scope: Scope, search: ResourceSearch,
+                      groups: list[agg_resources.HistoryGroup], details: bool) -> Response:
+    views = _reference_views(request, scope, search, {(r.id, r.revision) for g in groups for r in g.revisions}) \
         if details else {}
     answer = []
     finite = True
@@ -416,14 +362,10 @@ def _metric_ids_from_body(body: Any) -> list[uuid.UUID]:
     return ids
 
 
-def _no_such_aggregation(metric: Any, method: str, granularity: int) -> ApiError:
-    return not_found(f"Aggregation method '{method}' at granularity '{granularity / NS}' "
-                     f"for metric {metric.id} does not exist")
-
-
 @dataclass(frozen=True)
-class CrossMetricArgs:
-    """The query arguments of the deprecated cross-metric aggregation, parsed once per request."""
+class CrossMetricRequest:
+    """The query arguments of the deprecated cross-metric aggregation, parsed once per request (``resample``
+    is parsed only once there are metrics to aggregate, as Gnocchi does)."""
 
     start: int | None
     stop: int | None
@@ -433,113 +375,69 @@ class CrossMetricArgs:
     aggregation: str
     reaggregation: str
     resample: str | None
-    refresh: bool
+    refresh: float | None
 
 
-def cross_metric_args(request: Request) -> CrossMetricArgs:
+def cross_metric_args(request: Request) -> CrossMetricRequest:
     q = request.query_params
     start, stop, granularity, needed_overlap, fill = _query_args(request, default_fill=None)
     aggregation = q.get("aggregation", "mean")
-    return CrossMetricArgs(start, stop, granularity, needed_overlap, fill, aggregation,
-                           q.get("reaggregation") or aggregation, q.get("resample"),
-                           parse_bool(q.get("refresh"), "refresh"))
+    return CrossMetricRequest(start, stop, granularity, needed_overlap, fill, aggregation,
+                              q.get("reaggregation") or aggregation, q.get("resample"),
+                              refresh_timeout(request, parse_bool(q.get("refresh"), "refresh")))
 
 
-async def cross_metric_measures(request: Request, metrics: list[Any], args: CrossMetricArgs) -> Result | list:
+def cross_metric_measures(request: Request, scope: Scope, metrics: list[Any], args: CrossMetricRequest
+                          ) -> Result | None:
     """Gnocchi's ``get_cross_metric_measures_from_objs``: the measures of one metric, or ``reaggregation``
-    of ``aggregation`` across several (``[]`` without metrics).  The caller has checked access."""
-    start, stop, granularity, needed_overlap, fill = (args.start, args.stop, args.granularity,
-                                                     args.needed_overlap, args.fill)
-    aggregation, reaggregation = args.aggregation, args.reaggregation
+    of ``aggregation`` across several (None without metrics).  The caller has checked access."""
     if not metrics:
-        return []
-    resample, calendar = resample_args(args.resample, granularity)
-    if granularity is None:
-        common = set.intersection(*(set(m.archive_policy.granularities) for m in metrics))
-        grans = sorted(common, reverse=True)
-        if not grans:
-            raise bad_request(UnAggregableTimeseries([[str(m.id), aggregation] for m in metrics],
-                                                     "No granularity match").jsonify())
-    else:
-        grans = [granularity]
-    for m in metrics:
-        for g in grans:
-            if g not in m.archive_policy.granularities:
-                raise _no_such_aggregation(m, aggregation, g)
-    if args.refresh:
-        await _refresh(request, metrics)
-    storage = services(request).storage
-
-    if len(metrics) == 1:
-        metric = metrics[0]
+        return None
+    resample, calendar = resample_args(args.resample, args.granularity)
+    wanted = CrossMetricArgs(args.start, args.stop, args.granularity, args.needed_overlap, args.fill,
+                             args.aggregation, args.reaggregation, resample, calendar)
+    with api_measures.read_errors():
         try:
-            query.validate(metric, aggregation)
-        except query.MeasuresQueryError as e:
+            return query(request).cross_metric(scope, metrics, wanted, refresh_timeout=args.refresh)
+        except UnAggregableTimeseries as e:
+            raise bad_request(e.jsonify()) from None
+        except errors.NoSuchAggregation as e:
+            raise not_found(str(e)) from None
+        except errors.UnknownAggregationMethod as e:
             raise query_not_found(e) from None
-
-        def read_one() -> list[tuple[Any, np.ndarray, np.ndarray]]:
-            out = []
-            for g in grans:
-                out.extend(query.get_measures(storage, metric, aggregation, granularity=g, start=start,
-                                              stop=stop, resample=resample, calendar=calendar))
-            if calendar is not None:  # the calendar unit stands for the granularity, as in Gnocchi
-                return [(calendar, ts, v) for _, ts, v in out]
-            return out
-
-        try:
-            series = await run_in_threadpool(read_one)
-        except ValueError as e:  # rate: with a calendar resample
+        except errors.InvalidReaggregation as e:
+            raise argument_error(str(e), "reaggregation") from None
+        except errors.InvalidQuery as e:  # calendar with several metrics, rate: with a calendar
             raise bad_request(str(e)) from None
-        return Result(True, {None: series})
-
-    if calendar is not None:
-        raise bad_request("Calendar resampling is only available for a single metric")
-    for m in metrics:  # before judging reaggregation, as Gnocchi does
-        if aggregation not in m.archive_policy.aggregation_methods:
-            raise _no_such_aggregation(m, aggregation, m.archive_policy.definition[0].granularity)
-    if reaggregation not in AGGREGATE_METHODS:
-        raise argument_error(f"Invalid aggregation method '{reaggregation}', expected one of "
-                             f"{', '.join(AGGREGATE_METHODS)}", "reaggregation")
-    refs = [Reference(m, aggregation, str(m.id)) for m in metrics]
-    node: parser.Node = MetricNode(tuple((r.name, aggregation) for r in refs))
-    if resample is not None:
-        node = Aggregation("resample", aggregation, node, granularity=resample)
-    tree = Aggregation("aggregate", reaggregation, node)
-    lookup = {(r.name, aggregation): [i] for i, r in enumerate(refs)}
-    try:
-        return await run_in_threadpool(
-            _run, request, tree, refs, lookup, start=start, stop=stop, granularity=granularity,
-            needed_overlap=100.0 if needed_overlap is None else needed_overlap, fill=fill)
-    except AggregationDoesNotExist as e:
-        m = e.reference.metric
-        raise _no_such_aggregation(m, aggregation, m.archive_policy.definition[0].granularity) from None
 
 
-def cross_metric_rows(result: Result | list) -> tuple[list[list[Any]], bool]:
+def cross_metric_rows(result: Result | None) -> tuple[list[list[Any]], bool]:
     """What :func:`cross_metric_measures` computed, as Gnocchi's rows, and whether every value is finite."""
-    if isinstance(result, list):
+    if result is None:
         return [], True
     return api_measures.render(result.series.get(None, [])), _finite(result)
 
 
-async def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUID]) -> Response:
-    metrics = services(request).indexer.get_metrics(ids)
+def _cross_metric(request: Request, identity: Identity, ids: list[uuid.UUID]) -> Response:
+    metrics = query(request).find_metrics(ids)
     found = {m.id for m in metrics}
     for i in ids:
         if i not in found:
             raise not_found(f"Metric {i} does not exist")
     enforce_metrics(request, identity, "get measures", metrics)
     metrics.sort(key=lambda m: str(m.id))
-    rows, finite = cross_metric_rows(await cross_metric_measures(request, metrics, cross_metric_args(request)))
+    args = cross_metric_args(request)
+    scope = metric_query_scope(request, identity, "get measures")
+    rows, finite = cross_metric_rows(cross_metric_measures(request, scope, metrics, args))
     return respond(rows, finite)
 
 
 @router.get("/v1/aggregation/metric", **doc(query=("metric", *CROSS_METRIC), returns="MeasureRows", errors=(404, 503)))
-async def get_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    return await _cross_metric(request, identity, _metric_ids_from_query(request))
+def get_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return _cross_metric(request, identity, _metric_ids_from_query(request))
 
 
 @router.post("/v1/aggregation/metric", **doc(body="MetricIds", query=CROSS_METRIC, returns="MeasureRows",
                                              errors=(404, 503)))
-async def post_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    return await _cross_metric(request, identity, _metric_ids_from_body(await read_json(request)))
+def post_aggregation_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return _cross_metric(request, identity, _metric_ids_from_body(json_body(request)))

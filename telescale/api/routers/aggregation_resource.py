@@ -11,18 +11,15 @@ resource counts.
 from __future__ import annotations
 
 import glob
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from telescale import indexer as idx
-from telescale.api.access import enforce_metrics, resource_scope, with_scope
+from telescale.api.access import enforce_metrics, resource_query_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import services
+from telescale.api.deps import query, services
 from telescale.api.errors import ApiError, bad_request, not_found
-from telescale.api.ids import resource_uuid
 from telescale.api.openapi import CROSS_METRIC, JSON_ONLY, doc
 from telescale.api.routers.aggregates import (
     cross_metric_args,
@@ -30,12 +27,14 @@ from telescale.api.routers.aggregates import (
     cross_metric_rows,
     group_view,
     groupby_arg,
+    id_transform,
     respond,
+    search_errors,
     type_schema,
 )
 from telescale.api.routers.resource import request_filter
-from telescale.indexer import search as search_language
 from telescale.query.aggregates.resources import group_resources
+from telescale.query.reader import ResourceSearch
 
 router = APIRouter(tags=["aggregates"], **JSON_ONLY)
 PATH = "/v1/aggregation/resource/{rtype}/metric"
@@ -48,42 +47,30 @@ def _check_type(request: Request, rtype: str) -> None:
         raise not_found(str(e)) from None
 
 
-def _resources(request: Request, identity: Identity, rtype: str, name: str, node: Any,
-               groupby: list[str]) -> list[Any]:
-    node = with_scope(node, resource_scope(request, identity, "search resource", rtype))
-    try:
-        # The name is literal here: escape it so that '*', '?' or '[' in it match only themselves.
-        return services(request).indexer.search_resource_metrics(
-            rtype, [glob.escape(name)], filter_node=node, groupby=groupby,
-            id_transform=lambda value: resource_uuid(value, identity.creator))
-    except idx.UnknownGroupby as e:
-        raise bad_request("Invalid groupby attribute", e.hint) from None
-    except search_language.InvalidSearch as e:
-        raise bad_request(e.description) from None
-    except (idx.InvalidFilter, idx.ResourceAttributeError) as e:
-        raise bad_request(str(e)) from None
-
-
 @router.post(PATH + "/{name}", **doc(body="SearchQuery", body_required=False, returns="GroupedMeasureRows",
                                       query=("filter", "groupby", *CROSS_METRIC), errors=(503,)))
-async def post_aggregation_resource(rtype: str, name: str, request: Request,
-                                    identity: Identity = Depends(get_identity)) -> Response:
+def post_aggregation_resource(rtype: str, name: str, request: Request,
+                              identity: Identity = Depends(get_identity)) -> Response:
     _check_type(request, rtype)
     groupby = groupby_arg(request)
-    node = await request_filter(request)
-    resources = await run_in_threadpool(_resources, request, identity, rtype, name, node, groupby)
+    node = request_filter(request)
+    scope = resource_query_scope(request, identity, "search resource", rtype)
+    search = ResourceSearch(rtype, node, tuple(groupby), id_transform=id_transform(identity))
+    with search_errors(lambda e: bad_request("Invalid groupby attribute", e.hint)):
+        # The name is literal here: escaped so that '*', '?' or '[' in it match only themselves.
+        resources = query(request).search_resources(scope, search, [glob.escape(name)])
     enforce_metrics(request, identity, "get metric", [m for r in resources for m in r.metrics])
     args = cross_metric_args(request)
     if not groupby:
-        rows, finite = cross_metric_rows(await cross_metric_measures(
-            request, [m for r in resources for m in r.metrics], args))
+        rows, finite = cross_metric_rows(cross_metric_measures(
+            request, scope, [m for r in resources for m in r.metrics], args))
         return respond(rows, finite)
     answer = []
     all_finite = True
     schema = type_schema(request, rtype)
     for key, members in group_resources(resources):
-        rows, finite = cross_metric_rows(await cross_metric_measures(
-            request, [m for r in members for m in r.metrics], args))
+        rows, finite = cross_metric_rows(cross_metric_measures(
+            request, scope, [m for r in members for m in r.metrics], args))
         all_finite = all_finite and finite
         answer.append({"group": group_view(schema, groupby, key), "measures": rows})
     return respond(answer, all_finite)

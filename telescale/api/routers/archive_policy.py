@@ -8,8 +8,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
-from telescale.api.body import read_json
-from telescale.api.deps import services, url_for
+from telescale.api.deps import json_body, services, url_for
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc, many
@@ -35,9 +34,9 @@ def list_policies(request: Request, identity: Identity = Depends(get_identity)) 
 
 @router.post("", **doc(body="ArchivePolicyCreate", status=201, returns="ArchivePolicy", headers=("Location",),
                        errors=(409,)))
-async def create_policy(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def create_policy(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "create archive policy")
-    body = validate(ARCHIVE_POLICY, await read_json(request))
+    body = validate(ARCHIVE_POLICY, json_body(request))
     try:
         policy = ArchivePolicy(
             name=body["name"],
@@ -68,9 +67,9 @@ def get_policy(name: str, request: Request, identity: Identity = Depends(get_ide
 
 
 @router.patch("/{name}", **doc(body="ArchivePolicyUpdate", returns="ArchivePolicy"))
-async def update_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def update_policy(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "update archive policy")
-    body = validate(ARCHIVE_POLICY_PATCH, await read_json(request))
+    body = validate(ARCHIVE_POLICY_PATCH, json_body(request))
     policy = _get(request, name)
     items = _items(body["definition"])
     try:

@@ -8,8 +8,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
-from telescale.api.body import read_json
-from telescale.api.deps import services, url_for
+from telescale.api.deps import json_body, services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc, many
@@ -27,9 +26,9 @@ def list_rules(request: Request, identity: Identity = Depends(get_identity)) -> 
 
 @router.post("", **doc(body="ArchivePolicyRuleCreate", status=201, returns="ArchivePolicyRule",
                        headers=("Location",), errors=(409,)))
-async def create_rule(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def create_rule(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     enforce(request, identity, "create archive policy rule")
-    body = validate(ARCHIVE_POLICY_RULE, await read_json(request))
+    body = validate(ARCHIVE_POLICY_RULE, json_body(request))
     try:
         rule = services(request).indexer.create_archive_policy_rule(
             body["name"], body["metric_pattern"], body["archive_policy_name"])
@@ -52,10 +51,10 @@ def get_rule(name: str, request: Request, identity: Identity = Depends(get_ident
 
 
 @router.patch("/{name}", **doc(body="ArchivePolicyRuleUpdate", returns="ArchivePolicyRule"))
-async def rename_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def rename_rule(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     """Only the name of a rule may change (Gnocchi's rule)."""
     enforce(request, identity, "update archive policy rule")
-    body = validate(ARCHIVE_POLICY_RULE_PATCH, await read_json(request))
+    body = validate(ARCHIVE_POLICY_RULE_PATCH, json_body(request))
     try:
         rule = services(request).indexer.rename_archive_policy_rule(name, body["name"])
     except idx.NoSuchArchivePolicyRule as e:

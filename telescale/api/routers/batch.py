@@ -6,14 +6,12 @@ import uuid
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from telescale import indexer as idx
 from telescale.api import measures
 from telescale.api.access import enforce_metrics, enforce_resource
 from telescale.api.auth import Identity, get_identity
-from telescale.api.body import read_json
-from telescale.api.deps import services
+from telescale.api.deps import json_body, services
 from telescale.api.errors import bad_request
 from telescale.api.ids import resource_uuid
 from telescale.api.openapi import doc
@@ -31,9 +29,9 @@ def _uuid(key: str) -> uuid.UUID | None:
 
 
 @router.post("/metrics/measures", **doc(body="BatchMetricsMeasures", status=202, errors=(403,)))
-async def post_metrics_measures(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def post_metrics_measures(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     """Body `{metric_id: [{timestamp, value}, …], …}`; every metric must exist or nothing is written."""
-    body = await read_json(request)
+    body = json_body(request)
     if not isinstance(body, dict):
         raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary", "detail": []})
     ids = {key: _uuid(key) for key in body}
@@ -43,8 +41,8 @@ async def post_metrics_measures(request: Request, identity: Identity = Depends(g
         raise bad_request("Unknown metrics: " + ", ".join(unknown))
     enforce_metrics(request, identity, "post measures", list(known.values()))
     keys = list(body)
-    parsed = await run_in_threadpool(measures.parse_many, list(body.values()), lambda i: f"metric {keys[i]}")
-    return await measures.store(request, dict(zip(ids.values(), parsed, strict=True)), known.values())
+    parsed = measures.parse_many(list(body.values()), lambda i: f"metric {keys[i]}")
+    return measures.store(request, dict(zip(ids.values(), parsed, strict=True)), known.values())
 
 
 def _split_spec(spec: object) -> tuple[object, dict]:
@@ -58,8 +56,7 @@ def _split_spec(spec: object) -> tuple[object, dict]:
 
 @router.post("/resources/metrics/measures", **doc(body="BatchResourcesMeasures", query=("create_metrics",),
                                                   status=202))
-async def post_resources_metrics_measures(request: Request, identity: Identity = Depends(get_identity)
-                                          ) -> Response:
+def post_resources_metrics_measures(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     """Body `{resource_id: {metric_name: measures | {archive_policy_name?, unit?, measures}}}`.
 
     With `create_metrics=true`, metrics missing on an existing resource are created (policy by name or by
@@ -67,7 +64,7 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
     Ceilometer create them and retry.  Nothing is written unless every target is known.
     """
     create = parse_bool(request.query_params.get("create_metrics"), "create_metrics")
-    body = await read_json(request)
+    body = json_body(request)
     if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
         raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary of dictionaries", "detail": []})
     indexer = services(request).indexer
@@ -104,10 +101,9 @@ async def post_resources_metrics_measures(request: Request, identity: Identity =
     if unknown_metrics:
         raise bad_request("Unknown metrics: " + ", ".join(sorted(unknown_metrics)))
     enforce_metrics(request, identity, "post measures", [m for m, _ in targets])
-    parsed = await run_in_threadpool(measures.parse_many, [raw for _, raw in targets],
-                                     lambda i: "resource {} metric {}".format(*labels[i]))
-    return await measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)},
-                                [m for m, _ in targets])
+    parsed = measures.parse_many([raw for _, raw in targets], lambda i: "resource {} metric {}".format(*labels[i]))
+    return measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)},
+                          [m for m, _ in targets])
 
 
 def _create_named(request: Request, identity: Identity, rid: uuid.UUID, name: str, options: dict) -> idx.Metric:

@@ -9,10 +9,9 @@ from fastapi.responses import Response
 
 from telescale import indexer as idx
 from telescale.api import measures
-from telescale.api.access import enforce, enforce_metrics, enforce_resource, metric_scope
+from telescale.api.access import enforce, enforce_metrics, enforce_resource, metric_query_scope, metric_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.body import read_json
-from telescale.api.deps import next_link, page_limit, services, url_for
+from telescale.api.deps import json_body, next_link, page_limit, services, url_for
 from telescale.api.errors import bad_request, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response
@@ -98,8 +97,8 @@ def _resource_for_metric(request: Request, identity: Identity, body: dict) -> uu
 
 
 @router.post("", **doc(body="MetricCreate", status=201, returns="Metric", headers=("Location",), errors=(404,)))
-async def post_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    body = validate(METRIC, await read_json(request))
+def post_metric(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    body = validate(METRIC, json_body(request))
     resource_id = _resource_for_metric(request, identity, body)
     metric = create_metric(request, identity, body, resource_id)
     return json_response(metric_view(metric), status=201,
@@ -149,15 +148,15 @@ def delete_metric(metric_id: str, request: Request, identity: Identity = Depends
 
 
 @router.post("/{metric_id}/measures", **doc(body="Measures", status=202))
-async def post_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def post_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "post measures", [metric])
-    ts, values = measures.parse_measures(await read_json(request))
-    return await measures.store(request, {metric.id: (ts, values)}, [metric])
+    ts, values = measures.parse_measures(json_body(request))
+    return measures.store(request, {metric.id: (ts, values)}, [metric])
 
 
 @router.get("/{metric_id}/measures", **doc(query=MEASURES_READ, returns="MeasureRows", errors=(503,)))
-async def get_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def get_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "get measures", [metric])
-    return await measures.read(request, metric)
+    return measures.read(request, metric, metric_query_scope(request, identity, "get measures"))

@@ -22,10 +22,16 @@ from fastapi.responses import Response
 
 from telescale import indexer as idx
 from telescale.api import measures
-from telescale.api.access import enforce, enforce_metrics, enforce_resource, resource_scope, with_scope
+from telescale.api.access import (
+    enforce,
+    enforce_metrics,
+    enforce_resource,
+    metric_query_scope,
+    resource_scope,
+    with_scope,
+)
 from telescale.api.auth import Identity, get_identity
-from telescale.api.body import read_json, read_raw
-from telescale.api.deps import base_url, page_limit, services, url_for
+from telescale.api.deps import base_url, json_body, page_limit, raw_body, services, url_for
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import is_json_content, json_response
@@ -247,14 +253,14 @@ def _decode(request: Request, raw: bytes) -> Any:
                            "detail": []}) from None
 
 
-async def _read_body(request: Request) -> Any:
+def _read_body(request: Request) -> Any:
     """The JSON body; an empty one is Gnocchi's "Unable to decode body" 400 as well."""
-    return _decode(request, await read_raw(request))
+    return _decode(request, raw_body(request))
 
 
-async def request_filter(request: Request) -> Any:
+def request_filter(request: Request) -> Any:
     """The search filter of a request: a JSON body, else ``?filter=`` in the string form; None if neither."""
-    raw = await read_raw(request)
+    raw = raw_body(request)
     text = request.query_params.get("filter")
     if not raw.strip() and not text:
         return None
@@ -279,7 +285,7 @@ def list_types(request: Request, identity: Identity = Depends(get_identity)) -> 
 
 @router.post(PREFIX + "/{rtype}", **doc(body="ResourceCreate", status=201, returns="Resource",
                                          headers=("Location", "ETag", "Last-Modified"), errors=(409,)))
-async def create_resource(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def create_resource(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     resource_type = _type(request, rtype)
     def resource_id(value: Any) -> Any:
         if not isinstance(value, str) or not value:
@@ -292,7 +298,7 @@ async def create_resource(rtype: str, request: Request, identity: Identity = Dep
 
     schema = vo.Schema({vo.Required("id"): resource_id, **BASE_SCHEMA,
                         **attributes_schema(resource_type.attributes)})
-    body = validate(schema, await read_json(request))
+    body = validate(schema, json_body(request))
     try:
         rid = resource_uuid(body["id"], identity.creator)
     except ValueError as e:
@@ -329,10 +335,10 @@ def list_resources(rtype: str, request: Request, identity: Identity = Depends(ge
 @router.post("/v1/search/resource/{rtype}", **doc(body="SearchQuery", body_required=False,
                                                      query=(*LISTING, "history", "filter"), returns=many("Resource"),
                                                      headers=("Link",)))
-async def search_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def search_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
     q = request.query_params
-    node = await request_filter(request)
+    node = request_filter(request)
     scope = resource_scope(request, identity, "search resource", rtype)
     return list_page(request, rtype, history=parse_bool(q.get("history"), "history"),
                      details=parse_bool(q.get("details"), "details"), filter_node=with_scope(node, scope),
@@ -347,9 +353,9 @@ def search_resources_get(rtype: str, request: Request, identity: Identity = Depe
 
 @router.delete(PREFIX + "/{rtype}", **doc(body="SearchQuery", body_required=False, query=("filter",),
                                           returns=object_schema({"deleted": {"type": "integer"}}, ("deleted",))))
-async def delete_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def delete_resources(rtype: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     _type(request, rtype)
-    node = await request_filter(request)
+    node = request_filter(request)
     if node is None:
         raise bad_request("caution: the query can not be empty, or it will delete entire database")
     node = with_scope(node, resource_scope(request, identity, "delete resources", rtype))
@@ -386,14 +392,14 @@ def _revision_needed(resource: idx.Resource, body: dict[str, Any]) -> bool:
 
 @router.patch(PREFIX + "/{rtype}/{resource_id}", **doc(body="ResourceUpdate", returns="Resource",
                                                        headers=("ETag", "Last-Modified"), errors=(409, 412)))
-async def patch_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
-                         ) -> Response:
+def patch_resource(rtype: str, resource_id: str, request: Request, identity: Identity = Depends(get_identity)
+                   ) -> Response:
     resource_type = _type(request, rtype)
     resource = _get_resource(request, rtype, resource_id, identity, "update resource")
     check_preconditions(request, resource)
     schema = resource_type.attributes if rtype != "generic" else _type(request, resource.type).attributes
     body = validate(vo.Schema({**BASE_SCHEMA, **attributes_schema(resource_type.attributes, for_update=True)}),
-                    await _read_body(request))
+                    _read_body(request))
     create_revision = _revision_needed(resource, body)
     if not body or (not create_revision and "metrics" not in body):
         return json_response(resource_view(resource, schema), headers=etag_headers(resource))
@@ -439,10 +445,10 @@ def list_resource_metrics(rtype: str, resource_id: str, request: Request, identi
 
 @router.post(PREFIX + "/{rtype}/{resource_id}/metric", **doc(body="ResourceMetrics", returns=many("Metric"),
                                                              errors=(409,)))
-async def post_resource_metrics(rtype: str, resource_id: str, request: Request,
-                                identity: Identity = Depends(get_identity)) -> Response:
+def post_resource_metrics(rtype: str, resource_id: str, request: Request,
+                          identity: Identity = Depends(get_identity)) -> Response:
     resource = _get_resource(request, rtype, resource_id, identity, "update resource")
-    body = validate(vo.Schema(METRICS), await read_json(request))
+    body = validate(vo.Schema(METRICS), json_body(request))
     metrics = _metrics_arg(request, body)
     try:
         resource = services(request).indexer.update_resource(
@@ -475,16 +481,17 @@ def get_named_metric(rtype: str, resource_id: str, name: str, request: Request,
 
 
 @router.post(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures", **doc(body="Measures", status=202))
-async def post_named_measures(rtype: str, resource_id: str, name: str, request: Request,
-                              identity: Identity = Depends(get_identity)) -> Response:
+def post_named_measures(rtype: str, resource_id: str, name: str, request: Request,
+                        identity: Identity = Depends(get_identity)) -> Response:
     metric = _named_metric(request, rtype, resource_id, name, identity, "post measures")
-    ts, values = measures.parse_measures(await read_json(request))
-    return await measures.store(request, {metric.id: (ts, values)}, [metric])
+    ts, values = measures.parse_measures(json_body(request))
+    return measures.store(request, {metric.id: (ts, values)}, [metric])
 
 
 @router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures",
              **doc(query=MEASURES_READ, returns="MeasureRows", errors=(503,)))
-async def get_named_measures(rtype: str, resource_id: str, name: str, request: Request,
-                             identity: Identity = Depends(get_identity)) -> Response:
-    return await measures.read(request, _named_metric(request, rtype, resource_id, name, identity, "get measures"))
+def get_named_measures(rtype: str, resource_id: str, name: str, request: Request,
+                       identity: Identity = Depends(get_identity)) -> Response:
+    metric = _named_metric(request, rtype, resource_id, name, identity, "get measures")
+    return measures.read(request, metric, metric_query_scope(request, identity, "get measures"))
 

@@ -23,8 +23,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
-from telescale.api.body import read_json
-from telescale.api.deps import services, url_for
+from telescale.api.deps import json_body, services, url_for
 from telescale.api.errors import bad_request, conflict, not_found
 from telescale.api.jsonio import JSON_TYPE, json_response
 from telescale.api.openapi import JSON_ONLY, doc, many
@@ -186,8 +185,8 @@ def list_types(request: Request, identity: Identity = Depends(get_identity)) -> 
 
 @router.post("", **doc(body="ResourceTypeCreate", status=201, returns="ResourceType", headers=("Location",),
                        errors=(409,)))
-async def create_type(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    body = validate(TYPE_SCHEMA, await read_json(request))
+def create_type(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    body = validate(TYPE_SCHEMA, json_body(request))
     enforce(request, identity, "create resource type")
     try:
         attributes = {name: check_definition(name, spec)[0] for name, spec in body["attributes"].items()}
@@ -226,10 +225,10 @@ def _apply_patch(current: dict[str, Any], patch: list[dict[str, Any]]) -> dict[s
 
 
 @router.patch("/{name}", **doc(body="ResourceTypePatch", body_types=(JSON_PATCH, JSON_TYPE), returns="ResourceType"))
-async def patch_type(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+def patch_type(name: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     rtype = get_type_or_404(request, name)
     enforce(request, identity, "update resource type")
-    patch = validate(PATCH_SCHEMA, await read_json(request, (JSON_PATCH,)))
+    patch = validate(PATCH_SCHEMA, json_body(request, (JSON_PATCH,)))
     next_doc = _apply_patch(type_view(rtype), patch)
     current = rtype.attributes
     for attr, spec in next_doc["attributes"].items():

@@ -1,25 +1,25 @@
 """Evaluate an operations tree: read each referenced series once, align, fill, then walk the tree.
 
-Pure apart from the reads, which go through the shared read path
-(:func:`telescale.query.measures.get_measures`).  One pass per granularity, coarsest first, as Gnocchi.
+Pure apart from the reads, which go through the batched read path (:mod:`telescale.query.batch`): every
+series of every granularity in one batch.  One pass per granularity, coarsest first, as Gnocchi.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from telescale.query import measures as query
 from telescale.query.aggregates import operations as ops
 from telescale.query.aggregates.align import DROPPING_FILLS, align, check_overlap
 from telescale.query.aggregates.operations import Series, UnAggregableTimeseries
 from telescale.query.aggregates.parser import Aggregation, Apply, Constant, MetricNode, Node, Ref
+from telescale.query.availability import common_granularities, lacks, require
+from telescale.query.batch import READ_THREADS, Column, Entry, read_series_batch
+from telescale.query.errors import NotFound
 from telescale.query.measures import MetricLike
 from telescale.storage.base import StorageDriver
 
@@ -28,13 +28,10 @@ __all__ = ["AggregationDoesNotExist", "Reference", "Result", "compute", "evaluat
 
 NS = 1_000_000_000
 Measures = list[tuple[int, np.ndarray, np.ndarray]]
-Column = tuple[np.ndarray, np.ndarray]  # (timestamps ns, values) of one series at one granularity
 ReadKey = tuple[uuid.UUID, str, int]  # (metric id, method, granularity ns)
-READ_THREADS = 2  # I/O and zstd release the GIL; decoding does not: more threads only contend
-PARALLEL_FROM = 16  # fewer series than this are read in the calling thread
 
 
-class AggregationDoesNotExist(LookupError):
+class AggregationDoesNotExist(NotFound):
     """A reference names a method its metric's archive policy does not compute (HTTP 404)."""
 
     def __init__(self, reference: Reference) -> None:
@@ -67,23 +64,21 @@ class Result:
 def pick_granularities(refs: Sequence[Reference], granularity: int | None) -> list[int]:
     """The granularities to compute, coarsest first; Gnocchi's errors when they do not all exist."""
     if granularity is None:
-        counts = Counter(g for r in refs for g in r.metric.archive_policy.granularities)
-        grans = [g for g, n in counts.items() if n == len(refs)]
+        grans = common_granularities(r.metric for r in refs)
         if not grans:
             raise UnAggregableTimeseries([r.lookup_key for r in refs], "No granularity match")
     else:
         grans = [int(granularity)]
     missing: list[list[Any]] = []
     for r in refs:
-        policy = r.metric.archive_policy
-        if r.method not in policy.aggregation_methods:
+        if lacks(r.metric, r.method) is not None:
             raise AggregationDoesNotExist(r)
-        absent = [g for g in grans if g not in policy.granularities]
+        absent = [g for g in grans if lacks(r.metric, None, g) is not None]
         if absent:
             missing.append([r.name, r.method, absent[0] / NS])
     if missing:
         raise UnAggregableTimeseries(missing, "Granularities are missing")
-    return sorted(grans, reverse=True)
+    return grans
 
 
 def read_key(ref: Reference, granularity: int) -> ReadKey:
@@ -91,39 +86,22 @@ def read_key(ref: Reference, granularity: int) -> ReadKey:
     return (ref.metric.id, ref.method, int(granularity))
 
 
-def _read(storage: StorageDriver, ref: Reference, granularity: int, start: int | None,
-          stop: int | None) -> tuple[np.ndarray, np.ndarray]:
-    out = query.get_measures(storage, ref.metric, ref.method, granularity=granularity, start=start, stop=stop)
-    if not out:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
-    _, ts, vals = out[0]
-    return ts, vals
-
-
 def read_columns(storage: StorageDriver, wanted: Iterable[tuple[Reference, int]], start: int | None,
                  stop: int | None, *, threads: int = READ_THREADS) -> dict[ReadKey, Column]:
-    """Read every ``(reference, granularity)`` once, in ``threads`` threads when there are many.
+    """Read every ``(reference, granularity)`` once, all in one batch (:func:`read_series_batch`).
 
-    Reading is file I/O plus decompression, both of which release the GIL for most of their time, so a
-    few threads overlap them well; for a handful of series the pool would cost more than it saves.
+    Raises the policy's error (:mod:`telescale.query.availability`) for a series it does not compute.
     """
-    todo: dict[ReadKey, tuple[Reference, int]] = {}
+    todo: dict[ReadKey, Entry] = {}
     for ref, g in wanted:
-        todo.setdefault(read_key(ref, g), (ref, g))
-    if threads <= 1 or len(todo) < PARALLEL_FROM:
-        return {k: _read(storage, ref, g, start, stop) for k, (ref, g) in todo.items()}
-    items = list(todo.items())
-    step = max(1, len(items) // (threads * 4))  # a few chunks per thread: one future per series costs more
-    chunks = [items[i:i + step] for i in range(0, len(items), step)]
-
-    def read_chunk(chunk: list[tuple[ReadKey, tuple[Reference, int]]]) -> list[Column]:
-        return [_read(storage, ref, g, start, stop) for _, (ref, g) in chunk]
-
-    out: dict[ReadKey, Column] = {}
-    with ThreadPoolExecutor(max_workers=min(threads, len(chunks))) as pool:
-        for chunk, results in zip(chunks, pool.map(read_chunk, chunks), strict=True):
-            out.update((k, r) for (k, _), r in zip(chunk, results, strict=True))
-    return out
+        key = read_key(ref, g)
+        if key not in todo:
+            require(ref.metric, ref.method, g)
+            item = ref.metric.archive_policy.item(int(g))
+            assert item is not None  # checked just above
+            todo[key] = Entry(ref.metric.id, item, ref.method)
+    columns = read_series_batch(storage, list(todo.values()), start, stop, threads=threads, copy=False)
+    return dict(zip(todo, columns, strict=True))
 
 
 class _Walker:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from telescale.query.errors import InvalidQuery
 from telescale.query.ufuncs import ARITHMETIC, COMPARISONS
 from telescale.timeseries.aggregation import counter_increase
 from telescale.timeseries.policy import ALL_METHODS, RATE_PREFIX
@@ -42,7 +43,7 @@ __all__ = [
 NS = 1_000_000_000
 
 
-class UnAggregableTimeseries(ValueError):
+class UnAggregableTimeseries(InvalidQuery):
     """The series cannot be combined as asked (HTTP 400, Gnocchi's "Metrics cannot be aggregated")."""
 
     def __init__(self, references: Any, reason: str) -> None:

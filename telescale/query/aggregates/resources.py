@@ -45,6 +45,7 @@ from telescale.query.aggregates.evaluate import (
     read_columns,
 )
 from telescale.query.aggregates.parser import Aggregation, Node, Ref
+from telescale.query.errors import InvalidQuery, NoSuchMetric, NotFound
 from telescale.storage.base import StorageDriver
 from telescale.timeseries import aggregation
 
@@ -82,15 +83,16 @@ class ResourceLike(Protocol):
     revision_end: datetime | None
 
 
-class NoMetricMatched(LookupError):
+class NoMetricMatched(NoSuchMetric):
     """No resource has a metric matching any reference (Gnocchi's 404 ``NoSuchMetric``)."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = sorted(set(patterns))
-        super().__init__(no_metric_message(self.patterns))
+        self.metrics = list(self.patterns)
+        NotFound.__init__(self, no_metric_message(self.patterns))
 
 
-class NotAggregated(ValueError):
+class NotAggregated(InvalidQuery):
     """``use_history`` needs operations that end in one series per group (HTTP 400)."""
 
 

@@ -1,4 +1,4 @@
-"""Evaluation end to end over a fake read path: granularity choice, fills, per-metric vs aggregated output."""
+"""Evaluation end to end over real file storage: granularity choice, fills, per-metric vs aggregated output."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from telescale.query.aggregates import evaluate as ev
 from telescale.query.aggregates import parser
 from telescale.query.aggregates.operations import UnAggregableTimeseries
-from telescale.timeseries import ArchivePolicy, PolicyItem
+from telescale.storage.file import FileStorage
+from telescale.timeseries import ArchivePolicy, PolicyItem, Split
+from telescale.timeseries.split import split_key
 
 S = 1_000_000_000
 T0 = 1_425_652_380 * S  # 2015-03-06T14:33:00
@@ -22,21 +24,34 @@ T0 = 1_425_652_380 * S  # 2015-03-06T14:33:00
 class FakeMetric:
     id: uuid.UUID
     archive_policy: ArchivePolicy
+    storage: FileStorage
+
+
+class CountingStorage(FileStorage):
+    """File storage that records which series are listed: one listing per series read."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root, fsync=False, read_cache_bytes=1 << 20)
+        self.reads: list[tuple[uuid.UUID, int]] = []
+
+    def list_split_keys(self, metric_id: uuid.UUID, granularity: int) -> list[int]:
+        self.reads.append((metric_id, granularity))
+        return super().list_split_keys(metric_id, granularity)
 
 
 @pytest.fixture
-def store(monkeypatch):
-    series: dict[tuple[uuid.UUID, str, int], list[tuple[int, float]]] = {}
-    reads: list[tuple] = []
+def store(tmp_path):
+    return CountingStorage(tmp_path)
 
-    def get_measures(storage, metric, method, *, granularity=None, start=None, stop=None, **_):
-        reads.append((metric.id, method, granularity))
-        pts = [(t, v) for t, v in series.get((metric.id, method, granularity), [])
-               if (start is None or t >= (start // granularity) * granularity) and (stop is None or t < stop)]
-        return [(granularity, np.array([t for t, _ in pts], dtype=np.int64), np.array([v for _, v in pts]))]
 
-    monkeypatch.setattr(ev.query, "get_measures", get_measures)
-    return series, reads
+def _write(storage: FileStorage, metric_id: uuid.UUID, granularity: int, points: dict[int, float]) -> None:
+    ts = np.array(sorted(points), dtype=np.int64)
+    keys = split_key(ts, granularity)
+    for key in np.unique(keys).tolist():
+        t = ts[keys == key]
+        v = np.array([points[x] for x in t.tolist()])
+        storage.put_splits(metric_id, granularity, {key: Split(granularity, t, {"mean": v}, key=key).encode()})
+    storage.sync()
 
 
 COOKIES = ArchivePolicy("cookies", 0, (PolicyItem(S), PolicyItem(60 * S)), ("mean", "max"))
@@ -44,12 +59,11 @@ CAKE = ArchivePolicy("cake", 0, (PolicyItem(5 * S),), ("mean",))
 
 
 def setup(store, values: dict[str, list[tuple[int, float]]], policy=COOKIES):
-    series, _ = store
     metrics = {}
     for name, pts in values.items():
-        m = FakeMetric(uuid.uuid4(), policy)
-        series[(m.id, "mean", S)] = [(T0 + t * S, v) for t, v in pts]
-        series[(m.id, "mean", 60 * S)] = [(T0 + (t // 60) * 60 * S, v) for t, v in pts]  # crude, one per minute
+        m = FakeMetric(uuid.uuid4(), policy, store)
+        for g in policy.granularities:  # crude: the last point of each bucket
+            _write(store, m.id, g, {T0 + (t * S // g) * g: v for t, v in pts})
         metrics[name] = m
     return metrics
 
@@ -59,7 +73,8 @@ def run(metrics, operations, **kwargs):
     refs = parser.references(tree)
     cols = [ev.Reference(metrics[m], method, m) for m, method in refs]
     lookup = {r: [i] for i, r in enumerate(refs)}
-    return ev.evaluate(None, tree, cols, lookup, **kwargs), cols
+    storage = next(iter(metrics.values())).storage
+    return ev.evaluate(storage, tree, cols, lookup, **kwargs), cols
 
 
 def values(result, key):
@@ -72,9 +87,8 @@ def test_per_metric_results_coarsest_first_and_each_series_read_once(store) -> N
     assert not result.aggregated
     assert values(result, 0) == [(60, [0, 60], [45.1, 14.0]), (1, [57, 72], [45.1, 14.0])]
     assert values(result, 1) == [(60, [0, 60], [4.0, 6.0]), (1, [57, 72], [4.0, 6.0])]
-    _, reads = store
-    assert sorted(reads, key=str) == sorted({(m.id, "mean", g) for m in metrics.values() for g in (S, 60 * S)},
-                                            key=str)
+    assert sorted(store.reads, key=str) == sorted({(m.id, g) for m in metrics.values() for g in (S, 60 * S)},
+                                                  key=str)
 
 
 def test_two_metric_nodes_make_an_aggregated_result(store) -> None:
