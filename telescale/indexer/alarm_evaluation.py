@@ -45,11 +45,15 @@ def _own_interval_elapsed(s: Session, now: datetime.datetime) -> sa.ColumnElemen
     if s.get_bind().dialect.name == "postgresql":
         since = sa.func.make_interval(0, 0, 0, 0, 0, 0, AlarmRow.evaluation_interval)
         return AlarmRow.evaluate_timestamp <= sa.bindparam(None, now, type_=UTCDateTime) - since
-    # SQLite keeps naive UTC text; julianday() reads it with millisecond precision.
-    elapsed_days = sa.func.julianday(sa.bindparam(None, now, type_=UTCDateTime)) - sa.func.julianday(
-        AlarmRow.evaluate_timestamp
+    # SQLite keeps naive UTC text with microseconds ("2026-03-01 12:00:00.250000"): whole seconds from
+    # strftime('%s') and the microseconds from the text give exact integer arithmetic (julianday() is a float).
+    column = AlarmRow.evaluate_timestamp
+    micros = sa.cast(sa.func.strftime("%s", column), sa.BigInteger) * 1_000_000 + sa.cast(
+        sa.func.substr(column, 21, 6), sa.BigInteger
     )
-    return elapsed_days >= AlarmRow.evaluation_interval / 86400.0
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=datetime.UTC)
+    now_micros = int(aware.replace(microsecond=0).timestamp()) * 1_000_000 + aware.microsecond
+    return sa.literal(now_micros, sa.BigInteger) - micros >= sa.func.round(AlarmRow.evaluation_interval * 1_000_000)
 
 
 class AlarmEvaluation(IndexerEngine):
