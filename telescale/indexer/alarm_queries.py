@@ -61,7 +61,7 @@ class AlarmQueries(IndexerEngine):
                 unique = target.fields[target.unique_key].column
                 # The marker is found among the rows the caller may see and the filter keeps (as Aodh).
                 where.append(after_marker(s, keys, sa.and_(unique == marker_id, *where), marker))
-            rows = s.scalars(page(sa.select(row_class).where(*where), keys, limit))
+            rows = s.execute(page(sa.select(row_class.__table__).where(*where), keys, limit))
             return [record(row) for row in rows]
 
     def list_alarms(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import subprocess
@@ -200,3 +201,21 @@ def test_event_alarms_and_alarms_by_id(indexer: Indexer, make_alarm) -> None:
     found = indexer.alarms_by_id([threshold.alarm_id, e1.alarm_id, uuid.uuid4()])
     assert sorted(a.alarm_id for a in found) == sorted([threshold.alarm_id, e1.alarm_id])
     assert indexer.alarms_by_id([]) == []
+
+
+def test_due_alarms_reuse_known_records(indexer: Indexer, make_alarm) -> None:
+    a = indexer.create_alarm(make_alarm(name="a"))
+    b = indexer.create_alarm(make_alarm(name="b"))
+    c = indexer.create_alarm(make_alarm(name="c"))
+    indexer.mark_evaluated([a.alarm_id], _seconds(0))
+    indexer.mark_evaluated([b.alarm_id], _seconds(1))
+    indexer.mark_evaluated([c.alarm_id], _seconds(2))
+    known = {x.alarm_id: x for x in indexer.due_alarms(_seconds(100), 10.0)}
+    assert [x.name for x in known.values()] == ["a", "b", "c"]
+    indexer.update_alarm(b.alarm_id, {"name": "b2"}, project=None)
+    indexer.delete_alarm(c.alarm_id, project=None)
+    d = indexer.create_alarm(make_alarm(name="d"))
+    known[a.alarm_id] = dataclasses.replace(known[a.alarm_id], description="cached")
+    due = indexer.due_alarms(_seconds(100), 10.0, known=known)
+    assert [(x.name, x.description) for x in due] == [("d", ""), ("a", "cached"), ("b2", "")]
+    assert due[0] == indexer.get_alarm(d.alarm_id, project=None)
