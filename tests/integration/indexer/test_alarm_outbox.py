@@ -141,3 +141,9 @@ def test_dispatchers_never_share_a_row(indexer: Indexer, db_url: str, make_alarm
     claimed = [[int(i) for i in out.split()] for out, _ in outputs]
     every = [i for ids in claimed for i in ids]
     assert len(every) == len(set(every)) == 150
+
+
+def test_trust_ids_stay_out_of_reprs(indexer: Indexer, queued) -> None:
+    claimed = indexer.claim_notifications(10, 30, now=_seconds(1))
+    assert claimed[0].trust_id == "trust-42" and "trust-42" not in repr(claimed)
+    assert "trust-42" not in repr(indexer.get_alarm(queued.alarm_id, project=None))
