@@ -124,6 +124,9 @@ def test_definition_change_makes_the_alarm_due_and_drops_pending(indexer: Indexe
     assert (evaluated.evaluate_timestamp, evaluated.pending_state) == (T0, "alarm")
     renamed = indexer.update_alarm(alarm.alarm_id, {"name": "other"}, project=None)
     assert (renamed.evaluate_timestamp, renamed.pending_state) == (T0, "alarm")
+    set_by_hand = indexer.update_alarm(alarm.alarm_id, {"state": "alarm"}, project=None)
+    assert (set_by_hand.evaluate_timestamp, set_by_hand.pending_state) == (T0, None)
+    indexer.record_state(alarm.alarm_id, set_by_hand.version, "alarm", "r", None, T0, pending=("ok", T0))
     changed = indexer.update_alarm(alarm.alarm_id, {"rule": {**alarm.rule, "threshold": 90.0}}, project=None)
     assert (changed.evaluate_timestamp, changed.pending_state, changed.pending_since) == (None, None, None)
 
