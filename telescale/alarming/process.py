@@ -45,9 +45,9 @@ def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorSta
     """Evaluate and deliver until ``stop`` (the body of an evaluator process)."""
     from telescale.alarming.notifiers.dispatcher import Dispatcher
     from telescale.coordination import build_coordinator
+    from telescale.indexer import Indexer
     from telescale.query.reader import Query
     from telescale.service import build_storage
-    from telescale.indexer import Indexer
 
     indexer = Indexer(settings.indexer_url)
     storage = build_storage(settings)
