@@ -33,7 +33,7 @@ import numpy as np
 
 from telescale.alarming import reads
 from telescale.alarming.rules import composite, gnocchi, pending, prometheus, threshold
-from telescale.alarming.rules.decision import Decision
+from telescale.alarming.rules.decision import Decision, RuleError
 from telescale.alarming.rules.time_constraints import within_time_constraints
 from telescale.config import AlarmingSettings
 from telescale.indexer.records import Alarm
@@ -214,7 +214,7 @@ class Evaluator:
             if alarm.type == "prometheus":
                 return _Result(prometheus.evaluate_prometheus(self._prometheus_client(), alarm.rule, alarm.state,
                                                               missing_data=alarm.missing_data, at=now))
-        except (reads.ReadFailed, prometheus.PrometheusQueryError, EvaluationError) as e:
+        except (reads.ReadFailed, prometheus.PrometheusQueryError, EvaluationError, RuleError) as e:
             return _Result(None, str(e))
         return _Result(None, f"alarms of type {alarm.type!r} are not evaluated periodically")
 
