@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from telescale.indexer.alarm_evaluation import _chunks, id_in
 from telescale.indexer.alarm_rows import add_history
@@ -20,6 +22,12 @@ from telescale.indexer.engine import IndexerEngine
 from telescale.indexer.models import AlarmMetricRow, AlarmRow
 
 EVALUATION_ERROR = "evaluation error"
+
+
+def _insert_ignoring_duplicates(s: Session) -> sa.Insert:
+    if s.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(AlarmMetricRow).on_conflict_do_nothing()
+    return sqlite.insert(AlarmMetricRow).on_conflict_do_nothing()
 
 
 class AlarmTriggers(IndexerEngine):
@@ -54,8 +62,8 @@ class AlarmTriggers(IndexerEngine):
                 existing.update(s.scalars(sa.select(AlarmRow.alarm_id).where(id_in(s, AlarmRow.alarm_id, chunk))))
                 s.execute(sa.delete(AlarmMetricRow).where(id_in(s, AlarmMetricRow.alarm_id, chunk)))
             rows = [{"alarm_id": a, "metric_id": m} for a in alarm_ids if a in existing for m in set(reading[a])]
-            if rows:
-                s.execute(sa.insert(AlarmMetricRow), rows)
+            if rows:  # another evaluator may write the same links at the same time (ring overlap): keep one
+                s.execute(_insert_ignoring_duplicates(s), rows)
 
     def record_evaluation_error(self, alarm_id: uuid.UUID, message: str, now: datetime.datetime) -> bool:
         """An ``evaluation error`` history entry (the state is left alone) and the evaluation time; False when

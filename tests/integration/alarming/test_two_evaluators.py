@@ -72,18 +72,16 @@ def test_two_evaluators_never_both_fire_a_transition(postgresql_empty_url: str, 
     indexer = Indexer(postgresql_empty_url)
     indexer.upgrade()
     storage = FileStorage(tmp_path / "storage")
-    policy = indexer.get_archive_policy("medium")
     metrics, alarms = [], []
     for i in range(ALARMS):
         rid = uuid.uuid4()
-        resource = indexer.create_resource("generic", rid, str(rid), "admin", metrics={"cpu": {}})
+        resource = indexer.create_resource("generic", rid, str(rid), "admin", metrics={"cpu": {"archive_policy_name": "medium"}})
         metrics.append(resource.metrics["cpu"])
         alarms.append(indexer.create_alarm(Alarm(
             alarm_id=uuid.uuid4(), name=f"a{i}", type="gnocchi_resources_threshold", user_id="u", project_id="p",
             alarm_actions=("http://receiver.invalid/alarm",), ok_actions=("http://receiver.invalid/ok",),
             rule={"metric": "cpu", "resource_id": str(rid), "resource_type": "generic", "aggregation_method": "mean",
                   "granularity": 60, "evaluation_periods": 1, "threshold": 50.0, "comparison_operator": "gt"})))
-    del policy
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(3)
     results = ctx.Queue()
@@ -102,6 +100,7 @@ def test_two_evaluators_never_both_fire_a_transition(postgresql_empty_url: str, 
                 m = indexer.get_metrics([metric_id])[0]
                 process_metric_measures(storage, m.id, m.archive_policy, np.array([at], np.int64),
                                         np.array([value]))
+            storage.sync()  # durable and visible to the other processes, as processing does before its ack
             barrier.wait(60)
             barrier.wait(60)
         rows = [results.get(timeout=30) for _ in range(2 * PHASES)]
