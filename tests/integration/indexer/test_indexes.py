@@ -18,8 +18,10 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from telescale.indexer import Indexer
+from telescale.indexer.schema import MIGRATIONS_DIR
 from telescale.indexer.search import parse_json_filter, parse_string_filter
 
 SERVER = {
@@ -27,7 +29,7 @@ SERVER = {
     "vcpus": {"type": "number", "required": False, "min": None, "max": None},
     "active": {"type": "bool", "required": False},
 }
-HEAD = "0003"
+HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()  # the newest migration, whichever it is
 NEW_INDEXES = {
     "resource": {"ix_resource_type_revision_start_started_at_id", "ix_resource_revision_start_started_at_id",
                  "ix_resource_attributes"},
