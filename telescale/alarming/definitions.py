@@ -17,7 +17,6 @@ query is wrapped in a filter on the project, and a ``prometheus`` rule remembers
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +143,7 @@ def _owner(body: Mapping[str, Any], caller: Caller, previous: Mapping[str, Any] 
     return owner[0], owner[1]
 
 
-def _data_scope(caller: Caller, project_id: str | None) -> str | None:
+def data_scope(caller: Caller, project_id: str | None) -> str | None:
     """The project whose data the alarm may read (Aodh's ``get_auth_project``): the caller's when limited;
     for an admin writing another project's alarm, that project; else unrestricted (None)."""
     if caller.limited:
@@ -205,7 +204,7 @@ def build_alarm(body: Any, caller: Caller, previous: Mapping[str, Any] | None = 
         raise InvalidAlarm("prometheus rules need a Prometheus to query: this server sets no "
                            "alarming.prometheus_url")
     user_id, project_id = _owner(body, caller, previous)
-    scope = _data_scope(caller, project_id)
+    scope = data_scope(caller, project_id)
     if scope is not None:
         rule = _scope_rule(kind, rule, scope)
     fields: dict[str, Any] = {
@@ -254,11 +253,3 @@ def metric_ids(kind: str, rule: Mapping[str, Any]) -> list[str]:
     """The metric ids of every gnocchi_aggregation_by_metrics_threshold in the alarm."""
     return [m for k, r in leaves(kind, rule) if k == "gnocchi_aggregation_by_metrics_threshold"
             for m in r["metrics"]]
-
-
-def parse_alarm_id(value: str) -> uuid.UUID | None:
-    """An alarm id from a URL, None when it is no UUID (then no alarm has it)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

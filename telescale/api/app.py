@@ -15,6 +15,7 @@ from telescale.api import openapi
 from telescale.api.auth import AUTH_MODES
 from telescale.api.errors import (
     ApiError,
+    allowed_methods,
     aodh_error_response,
     aodh_http_message,
     error_response,
@@ -33,6 +34,11 @@ from telescale.api.routers import (
     resource_type,
     root,
     search_metric,
+    v2_alarm_query,
+    v2_alarm_state,
+    v2_alarms,
+    v2_capabilities,
+    v2_quotas,
 )
 
 if TYPE_CHECKING:
@@ -67,8 +73,8 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         if is_aodh_request(request):
-            return aodh_error_response(exc.status_code, aodh_http_message(exc.status_code, request.method),
-                                       dict(exc.headers or {}))
+            headers = dict(exc.headers or {}) | ({"Allow": allowed_methods(request)} if exc.status_code == 405 else {})
+            return aodh_error_response(exc.status_code, aodh_http_message(exc.status_code, request.method), headers)
         return error_response(exc.status_code, exc.detail, dict(exc.headers or {}), request.headers.get("accept"))
 
     @app.exception_handler(RequestValidationError)
@@ -86,7 +92,8 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
         return error_response(500, "Internal error: see the server log", accept=request.headers.get("accept"))
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
-                   aggregation_resource, search_metric):
+                   aggregation_resource, search_metric, v2_alarms, v2_alarm_state, v2_alarm_query, v2_capabilities,
+                   v2_quotas):
         app.include_router(module.router)
     openapi.install(app)
     if settings.api.auth_mode == "keystone":

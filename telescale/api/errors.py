@@ -13,6 +13,7 @@ from typing import Any
 import voluptuous
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.routing import Match
 
 from telescale.api.jsonio import dumps, json_response, names_json
 
@@ -102,6 +103,16 @@ def is_aodh_request(request: Request) -> bool:
     """Whether the request is for Aodh's v2 API, whose errors have Aodh's shape."""
     path = request.url.path.removeprefix(request.scope.get("root_path", ""))
     return path == AODH_PREFIX or path.startswith(AODH_PREFIX + "/")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods - {"HEAD"}))
 
 
 def aodh_http_message(status: int, method: str) -> str:
