@@ -230,11 +230,14 @@ def _event_query_item(item: Any) -> dict[str, Any]:
     check_known(item, ("field", "op", "value", "type"), "data.event_rule.query")
     field = text(item, "field", mandatory=True)
     value = text(item, "value", mandatory=True)
-    op = choice(item, "op", COMPARISON_OPERATORS, "eq")
+    op = item.get("op") or "eq"
     kind = text(item, "type", default="")
     if not _EVENT_FIELD.match(field):  # type: ignore[arg-type]
         raise InvalidAlarm(f"Query value or traits invalid: does not match regular expression "
                            f"{_EVENT_FIELD.pattern} for dictionary value @ data['field']")
+    if op not in COMPARISON_OPERATORS:
+        raise InvalidAlarm(f"Query value or traits invalid: value must be one of {sorted(COMPARISON_OPERATORS)} "
+                           "for dictionary value @ data['op']")
     if kind not in EVENT_QUERY_TYPES:
         raise InvalidAlarm(f"The data type {kind} is not supported. The supported data type list is: "
                            f"{list(EVENT_QUERY_TYPES[1:])}")

@@ -26,6 +26,11 @@ _TIME_OPS = ("lt", "le", "gt", "ge")
 Filter = tuple[str, str, str]
 
 
+def _set(items: object) -> str:
+    """A set as Aodh prints it, in a stable order."""
+    return "{" + ", ".join(repr(i) for i in sorted(items)) + "}"  # type: ignore[call-overload]
+
+
 def _bad(field: str, value: object, reason: str) -> ApiError:
     return ApiError(400, str(invalid_input(field, value, reason)))
 
@@ -47,10 +52,10 @@ def list_filters(request: Request, caller: AodhCaller) -> tuple[list[Filter], st
     query = simple_query(request)
     unknown = sorted({f for f, _, _, _ in query} - set(ALARM_FIELDS))
     if unknown:
-        raise _bad("field", set(unknown), f"only fields {set(ALARM_FIELDS)} are allowed")
+        raise _bad("field", _set(unknown), f"only fields {_set(ALARM_FIELDS)} are allowed")
     bad_ops = sorted({o for _, o, _, _ in query} - set(SIMPLE_OPS))
     if bad_ops:
-        raise _bad("op", set(bad_ops), f"only operations {set(SIMPLE_OPS)} are allowed")
+        raise _bad("op", _set(bad_ops), f"only operations {_set(SIMPLE_OPS)} are allowed")
     everywhere = _all_projects([v for f, _, v, _ in query if f == "all_projects"])
     projects = [v for f, _, v, _ in query if f == "project_id"]
     if everywhere:
