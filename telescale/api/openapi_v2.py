@@ -128,6 +128,6 @@ def use_aodh_errors(path: str, operation: dict[str, Any]) -> None:
     """Point the error responses of a ``/v2`` operation at Aodh's error body."""
     if path != PREFIX and not path.startswith(PREFIX + "/"):
         return
-    for code, response in operation["responses"].items():
-        if "$ref" in response and code.isdigit() and int(code) >= 400:
-            response["$ref"] = f"#/components/responses/{ERROR_PREFIX}{code}"
+    for code in operation["responses"]:
+        if code.isdigit() and int(code) >= 400:
+            operation["responses"][code] = {"$ref": f"#/components/responses/{ERROR_PREFIX}{code}"}
