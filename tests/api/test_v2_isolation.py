@@ -12,47 +12,34 @@ PostgreSQL, in ``noauth`` and ``keystone`` modes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.api.conftest import make_client
-from tests.api.test_tenancy import PEOPLE, World, auth_mode  # noqa: F401 — auth_mode is a fixture
+from tests.api.test_tenancy import World, auth_mode, world  # noqa: F401 — auth_mode and world are fixtures
 
 EVENT = {"type": "event", "event_rule": {"event_type": "compute.instance.*"}}
 
 
-class Alarms(World):
-    """The two tenants' alarms (and Bob's data, which Alice's alarms must not read)."""
+class Alarms:
+    """The two tenants' alarms, beside their /v1 data (which Alice's alarms must not read of Bob's)."""
 
-    def alarm(self, who: str, name: str, **extra: Any) -> str:
-        return self.ok(who, "POST", "/v2/alarms", {"name": name, **EVENT, **extra})["alarm_id"]
-
-    def build_alarms(self) -> None:
-        self.ok("admin", "POST", "/v1/archive_policy", {"name": "iso", "definition": [{"granularity": 60,
-                                                                                        "points": 10}]})
-        resource = self.ok("bob", "POST", "/v1/resource/generic", {
-            "id": "bob-vm", "project_id": "p-b", "metrics": {"cpu": {"archive_policy_name": "iso"}}})
-        self.bob_resource, self.bob_metric = resource["id"], resource["metrics"]["cpu"]
+    def __init__(self, data: World) -> None:
+        self.client, self.call, self.ok = data.client, data.call, data.ok
+        bob = data.tenants["bob"]
+        self.bob_resource, self.bob_metric = bob.own_resource, bob.resource_metric
         self.mine = {"alice": self.alarm("alice", "alice-alarm"), "bob": self.alarm("bob", "bob-alarm")}
         self.ok("bob", "PUT", f"/v2/alarms/{self.mine['bob']}/state", "alarm")
         self.gone = self.alarm("bob", "bob-gone")
         self.ok("bob", "DELETE", f"/v2/alarms/{self.gone}")
 
+    def alarm(self, who: str, name: str) -> str:
+        return self.ok(who, "POST", "/v2/alarms", {"name": name, **EVENT})["alarm_id"]
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def world(request: pytest.FixtureRequest, tmp_path: Path, auth_mode: Any) -> Iterator[Alarms]:  # noqa: F811
-    mode, headers_for = auth_mode
-    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
-    overrides = (f"api.auth_mode={mode}", "keystone_authtoken.www_authenticate_uri=http://keystone.invalid:5000",
-                 "keystone_authtoken.delay_auth_decision=false")
-    with make_client(tmp_path, url, overrides) as client:
-        w = Alarms(client, headers_for)
-        w.build_alarms()
-        yield w
-        client.app.state.services.close()
+
+@pytest.fixture
+def alarms(world: World) -> Alarms:  # noqa: F811 — world is test_tenancy's fixture: both tenants' /v1 data
+    return Alarms(world)
 
 
 def _object_cases(alarm: str) -> list[tuple[str, str, str, Any]]:
@@ -73,33 +60,33 @@ COLLECTION_CASES = {("GET", "/v2/alarms"), ("POST", "/v2/alarms"), ("POST", "/v2
                     ("DELETE", "/v2/quotas/{project_id}"), ("GET", "/v2/capabilities")}
 
 
-def test_the_matrix_covers_every_v2_operation(world: Alarms) -> None:
-    spec = world.client.get("/openapi.json").json()
+def test_the_matrix_covers_every_v2_operation(alarms: Alarms) -> None:
+    spec = alarms.client.get("/openapi.json").json()
     documented = {(method.upper(), path) for path, item in spec["paths"].items() if path.startswith("/v2")
                   for method in item}
     covered = {(m, t) for m, t, _, _ in _object_cases("x")} | COLLECTION_CASES
     assert documented == covered
 
 
-def test_other_project_cannot_touch_an_alarm(world: Alarms) -> None:
-    bob = world.mine["bob"]
+def test_other_project_cannot_touch_an_alarm(alarms: Alarms) -> None:
+    bob = alarms.mine["bob"]
     for method, _, path, body in _object_cases(bob):
-        r = world.call("alice", method, path, body)
+        r = alarms.call("alice", method, path, body)
         assert r.status_code == 404, (method, path, r.status_code, r.text)
         assert r.json()["error_message"]["faultstring"] == f"Alarm {bob} not found"
-    r = world.call("alice", "GET", f"/v2/alarms/{world.gone}/history")
+    r = alarms.call("alice", "GET", f"/v2/alarms/{alarms.gone}/history")
     assert r.status_code == 404, r.text
     # Nothing Alice tried changed Bob's alarm.
-    alarm = world.ok("bob", "GET", f"/v2/alarms/{bob}")
+    alarm = alarms.ok("bob", "GET", f"/v2/alarms/{bob}")
     assert (alarm["name"], alarm["state"]) == ("bob-alarm", "alarm")
-    assert len(world.ok("bob", "GET", f"/v2/alarms/{bob}/history")) == 2
+    assert len(alarms.ok("bob", "GET", f"/v2/alarms/{bob}/history")) == 2
 
 
-def test_owner_may_do_every_alarm_operation(world: Alarms) -> None:
+def test_owner_may_do_every_alarm_operation(alarms: Alarms) -> None:
     """The positive control: the same calls work for the owner, the deleted alarm's history too."""
-    for method, _, path, body in _object_cases(world.mine["alice"]):
-        world.ok("alice", method, path, body)
-    assert [c["type"] for c in world.ok("bob", "GET", f"/v2/alarms/{world.gone}/history")] == [
+    for method, _, path, body in _object_cases(alarms.mine["alice"]):
+        alarms.ok("alice", method, path, body)
+    assert [c["type"] for c in alarms.ok("bob", "GET", f"/v2/alarms/{alarms.gone}/history")] == [
         "deletion", "creation"]
 
 
@@ -116,8 +103,8 @@ def _names(rows: list[dict[str, Any]]) -> list[str]:
     {"q.field": "user_id", "q.value": "u-bob"},
     {"q.field": "state", "q.value": "alarm"},
 ])
-def test_alarm_listing_holds_only_own_project(world: Alarms, params: dict[str, Any]) -> None:
-    rows = world.ok("alice", "GET", "/v2/alarms", **params)
+def test_alarm_listing_holds_only_own_project(alarms: Alarms, params: dict[str, Any]) -> None:
+    rows = alarms.ok("alice", "GET", "/v2/alarms", **params)
     assert set(_names(rows)) <= {"alice-alarm"} and {r["project_id"] for r in rows} <= {"p-a"}
 
 
@@ -128,16 +115,16 @@ def test_alarm_listing_holds_only_own_project(world: Alarms, params: dict[str, A
     ({"q.field": "all_projects", "q.value": "true"}, 403),
     ({"q.field": ["all_projects", "all_projects"], "q.value": ["false", "true"]}, 403),
 ])
-def test_alarm_listing_refuses_other_projects(world: Alarms, params: dict[str, Any], status: int) -> None:
-    r = world.call("alice", "GET", "/v2/alarms", **params)
+def test_alarm_listing_refuses_other_projects(alarms: Alarms, params: dict[str, Any], status: int) -> None:
+    r = alarms.call("alice", "GET", "/v2/alarms", **params)
     assert r.status_code == status, r.text
 
 
-def test_admin_lists_every_project_only_when_asked(world: Alarms) -> None:
-    assert world.ok("admin", "GET", "/v2/alarms") == []  # its own project has none
-    everything = world.ok("admin", "GET", "/v2/alarms", **{"q.field": "all_projects", "q.value": "true"})
+def test_admin_lists_every_project_only_when_asked(alarms: Alarms) -> None:
+    assert alarms.ok("admin", "GET", "/v2/alarms") == []  # its own project has none
+    everything = alarms.ok("admin", "GET", "/v2/alarms", **{"q.field": "all_projects", "q.value": "true"})
     assert _names(everything) == ["alice-alarm", "bob-alarm"]
-    bobs = world.ok("admin", "GET", "/v2/alarms", **{"q.field": "project_id", "q.value": "p-b"})
+    bobs = alarms.ok("admin", "GET", "/v2/alarms", **{"q.field": "project_id", "q.value": "p-b"})
     assert _names(bobs) == ["bob-alarm"]
 
 
@@ -145,11 +132,11 @@ def test_admin_lists_every_project_only_when_asked(world: Alarms) -> None:
     None, {"=~": {"name": ".*"}}, {"=": {"state": "alarm"}}, {"=": {"alarm_id": "<bob>"}},
     {"or": [{"=": {"name": "bob-alarm"}}, {"=": {"project_id": "p-a"}}]},
 ])
-def test_alarm_query_holds_only_own_project(world: Alarms, filter_: Any) -> None:
-    body = {} if filter_ is None else {"filter": json.dumps(filter_).replace("<bob>", world.mine["bob"])}
-    assert set(_names(world.ok("alice", "POST", "/v2/query/alarms", body))) <= {"alice-alarm"}
-    history = world.ok("alice", "POST", "/v2/query/alarms/history", {})
-    assert {c["alarm_id"] for c in history} == {world.mine["alice"]}
+def test_alarm_query_holds_only_own_project(alarms: Alarms, filter_: Any) -> None:
+    body = {} if filter_ is None else {"filter": json.dumps(filter_).replace("<bob>", alarms.mine["bob"])}
+    assert set(_names(alarms.ok("alice", "POST", "/v2/query/alarms", body))) <= {"alice-alarm"}
+    history = alarms.ok("alice", "POST", "/v2/query/alarms/history", {})
+    assert {c["alarm_id"] for c in history} == {alarms.mine["alice"]}
 
 
 @pytest.mark.parametrize("path, filter_", [
@@ -159,54 +146,54 @@ def test_alarm_query_holds_only_own_project(world: Alarms, filter_: Any) -> None
     ("/v2/query/alarms", {"and": [{"=": {"name": "x"}}, {"not": {"=": {"project_id": "p-b"}}}]}),
     ("/v2/query/alarms/history", {"=": {"on_behalf_of": "p-b"}}),
 ])
-def test_queries_naming_another_project_are_refused(world: Alarms, path: str, filter_: Any) -> None:
-    r = world.call("alice", "POST", path, {"filter": json.dumps(filter_)})
+def test_queries_naming_another_project_are_refused(alarms: Alarms, path: str, filter_: Any) -> None:
+    r = alarms.call("alice", "POST", path, {"filter": json.dumps(filter_)})
     assert r.status_code == 401, r.text
     assert r.json()["error_message"]["faultstring"].startswith("Not Authorized to access project")
 
 
-def test_history_query_cannot_reach_another_alarm(world: Alarms) -> None:
-    for alarm in (world.mine["bob"], world.gone):
+def test_history_query_cannot_reach_another_alarm(alarms: Alarms) -> None:
+    for alarm in (alarms.mine["bob"], alarms.gone):
         body = {"filter": json.dumps({"=": {"alarm_id": alarm}})}
-        assert world.ok("alice", "POST", "/v2/query/alarms/history", body) == []
+        assert alarms.ok("alice", "POST", "/v2/query/alarms/history", body) == []
 
 
 @pytest.mark.parametrize("extra, status", [
     ({"project_id": "p-b"}, 401),
     ({"user_id": "u-bob"}, 401),
 ])
-def test_alarm_cannot_be_created_for_another_owner(world: Alarms, extra: dict[str, str], status: int) -> None:
-    r = world.call("alice", "POST", "/v2/alarms", {"name": "sneaky", **EVENT, **extra})
+def test_alarm_cannot_be_created_for_another_owner(alarms: Alarms, extra: dict[str, str], status: int) -> None:
+    r = alarms.call("alice", "POST", "/v2/alarms", {"name": "sneaky", **EVENT, **extra})
     assert r.status_code == status, r.text
 
 
-def test_alarm_cannot_read_another_projects_data(world: Alarms) -> None:
+def test_alarm_cannot_read_another_projects_data(alarms: Alarms) -> None:
     common = {"threshold": 1, "aggregation_method": "mean"}
     on_resource = {"name": "peek", "type": "gnocchi_resources_threshold", "gnocchi_resources_threshold_rule": {
-        "metric": "cpu", "resource_id": world.bob_resource, "resource_type": "generic", **common}}
+        "metric": "cpu", "resource_id": alarms.bob_resource, "resource_type": "generic", **common}}
     on_metric = {"name": "peek", "type": "gnocchi_aggregation_by_metrics_threshold",
-                 "gnocchi_aggregation_by_metrics_threshold_rule": {"metrics": [world.bob_metric], **common}}
+                 "gnocchi_aggregation_by_metrics_threshold_rule": {"metrics": [alarms.bob_metric], **common}}
     nested = {"name": "peek", "type": "composite", "composite_rule": {"or": [
-        {"type": "gnocchi_aggregation_by_metrics_threshold", "metrics": [world.bob_metric], **common}]}}
+        {"type": "gnocchi_aggregation_by_metrics_threshold", "metrics": [alarms.bob_metric], **common}]}}
     for body in (on_resource, on_metric, nested):
-        r = world.call("alice", "POST", "/v2/alarms", body)
+        r = alarms.call("alice", "POST", "/v2/alarms", body)
         assert r.status_code == 403, r.text
         assert "Not Authorized to access" in r.json()["error_message"]["faultstring"]
-        world.ok("bob", "POST", "/v2/alarms", body)  # the positive control
+        alarms.ok("bob", "POST", "/v2/alarms", body)  # the positive control
     # An aggregation over resources is wrapped in the caller's project, as Aodh does.
     query = {"name": "all", "type": "gnocchi_aggregation_by_resources_threshold",
              "gnocchi_aggregation_by_resources_threshold_rule": {"metric": "cpu", "resource_type": "generic",
                                                                   "query": "{}", **common}}
-    rule = world.ok("alice", "POST", "/v2/alarms", query)["gnocchi_aggregation_by_resources_threshold_rule"]
+    rule = alarms.ok("alice", "POST", "/v2/alarms", query)["gnocchi_aggregation_by_resources_threshold_rule"]
     assert json.loads(rule["query"]) == {"and": [{"or": [{"=": {"created_by_project_id": "p-a"}},
                                                          {"=": {"project_id": "p-a"}}]}, {}]}
 
 
-def test_quotas_of_another_project_are_refused(world: Alarms) -> None:
-    assert world.call("alice", "GET", "/v2/quotas", project_id="p-b").status_code == 403
-    assert world.call("alice", "POST", "/v2/quotas", {"project_id": "p-b", "quotas": [
+def test_quotas_of_another_project_are_refused(alarms: Alarms) -> None:
+    assert alarms.call("alice", "GET", "/v2/quotas", project_id="p-b").status_code == 403
+    assert alarms.call("alice", "POST", "/v2/quotas", {"project_id": "p-b", "quotas": [
         {"resource": "alarms", "limit": 0}]}).status_code == 403
-    assert world.call("alice", "DELETE", "/v2/quotas/p-b").status_code == 403
-    assert world.ok("alice", "GET", "/v2/quotas")["project_id"] == "p-a"
-    assert world.ok("alice", "GET", "/v2/capabilities")["api"]["alarms:query:complex"] is True
-    assert world.ok("admin", "GET", "/v2/quotas", project_id="p-b")["project_id"] == "p-b"
+    assert alarms.call("alice", "DELETE", "/v2/quotas/p-b").status_code == 403
+    assert alarms.ok("alice", "GET", "/v2/quotas")["project_id"] == "p-a"
+    assert alarms.ok("alice", "GET", "/v2/capabilities")["api"]["alarms:query:complex"] is True
+    assert alarms.ok("admin", "GET", "/v2/quotas", project_id="p-b")["project_id"] == "p-b"
