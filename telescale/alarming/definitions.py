@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import croniter
 
 from telescale.alarming.rule_types import (
+    MAX_NAME,
     RULE_TYPES,
     InvalidAlarm,
     as_object,
@@ -131,7 +132,7 @@ def _owner(body: Mapping[str, Any], caller: Caller, previous: Mapping[str, Any] 
     owner = []
     for aspect, own in (("user", caller.user_id), ("project", caller.project_id)):
         field = f"{aspect}_id"
-        requested = text(body, field)
+        requested = text(body, field, max_length=MAX_NAME)
         if caller.limited:
             if requested is not None and requested != own and previous is None:
                 raise _not_authorized(aspect, requested)
@@ -195,7 +196,7 @@ def build_alarm(body: Any, caller: Caller, previous: Mapping[str, Any] | None = 
     if not isinstance(body, Mapping):
         raise invalid_input("data", body, "Value should be an object")
     check_known(body, FIELDS, "data")
-    name = text(body, "name", mandatory=True)
+    name = text(body, "name", mandatory=True, max_length=MAX_NAME)
     if body.get("type") is None:
         raise missing("type")
     kind = choice(body, "type", RULE_TYPES)

@@ -28,6 +28,7 @@ RULE_TYPES = ("event", "composite", "gnocchi_aggregation_by_metrics_threshold", 
               "gnocchi_aggregation_by_resources_threshold", "prometheus")
 EVENT_QUERY_TYPES = ("", "boolean", "float", "integer", "string")
 MAX_GRANULARITY = 3600 * 24 * 365
+MAX_NAME = 255  # names and ids are VARCHAR(255) in the indexer
 MAX_COMPOSITE_DEPTH = 32  # nesting of and/or; a deeper tree is refused, not a recursion error
 _EVENT_FIELD = re.compile(r"^[a-zA-Z.',0-9_-]*$")
 _TRUE = ("true", "t", "yes", "y", "on", "1")
@@ -73,7 +74,17 @@ def _wrong_type(field: str, value: Any, expected: type) -> InvalidAlarm:
     return invalid_input(field, value, f"Wrong type. Expected '{expected}', got '{type(value)}'")
 
 
-def text(body: Mapping[str, Any], field: str, default: str | None = None, mandatory: bool = False) -> str | None:
+def storable(value: str, field: str, max_length: int | None = None) -> str:
+    """A string the databases can store: no NUL character (PostgreSQL refuses them), not too long."""
+    if "\x00" in value:
+        raise invalid_input(field, value.replace("\x00", "\\x00"), "Value should not contain NUL characters")
+    if max_length is not None and len(value) > max_length:
+        raise invalid_input(field, value, f"Value should have a maximum character requirement of {max_length}")
+    return value
+
+
+def text(body: Mapping[str, Any], field: str, default: str | None = None, mandatory: bool = False,
+         max_length: int | None = None) -> str | None:
     """A string attribute; null counts as absent."""
     value = body.get(field)
     if value is None:
@@ -82,7 +93,7 @@ def text(body: Mapping[str, Any], field: str, default: str | None = None, mandat
         return default
     if not isinstance(value, str):
         raise _wrong_type(field, value, str)
-    return value
+    return storable(value, field, max_length)
 
 
 def number(body: Mapping[str, Any], field: str, minimum: float | None = None,
@@ -168,6 +179,7 @@ def text_list(body: Mapping[str, Any], field: str, mandatory: bool = False) -> l
     for item in value:
         if not isinstance(item, str):
             raise _wrong_type(field, item, str)
+        storable(item, field)
     return list(value)
 
 

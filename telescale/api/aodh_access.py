@@ -115,6 +115,12 @@ def aodh_policy(request: Request) -> Policy:
     return state.aodh_policy
 
 
+MAX_ID = 255  # user and project ids are stored in VARCHAR(255) columns (alarms and their history)
+
+
 async def aodh_caller(request: Request, identity: Identity = Depends(get_identity)) -> AodhCaller:
     """FastAPI dependency: the authenticated caller under Aodh's rules (async: no I/O)."""
+    for name, value in (("user", identity.user), ("project", identity.project)):
+        if value and len(value) > MAX_ID:
+            raise ApiError(400, f"The {name} id is longer than {MAX_ID} characters")
     return AodhCaller(expanded(identity), aodh_policy(request))

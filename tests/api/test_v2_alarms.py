@@ -516,3 +516,24 @@ def test_basic_mode_has_one_implicit_project(tmp_path: Path) -> None:
         assert v2.fault("POST", "/v2/alarms", {**THRESHOLD, "alarm_actions": ["log://"]}, alice)[0] == 401
         assert v2.create({**THRESHOLD, "alarm_actions": ["log://"]}, {"authorization": "basic YWRtaW46"})
         client.app.state.services.close()
+
+
+def test_what_no_database_stores_is_a_400(v2: V2) -> None:
+    """NUL characters and over-long names or ids: a 400 naming the field, never PostgreSQL's 500."""
+    nul = "a\x00b"
+    for body in ({**THRESHOLD, "name": nul}, {**THRESHOLD, "name": "n" * 256},
+                 {**THRESHOLD, "alarm_actions": [f"http://h/{nul}"]}, {**THRESHOLD, "project_id": "p" * 256},
+                 {"name": "e", "type": "event", "event_rule": {"event_type": nul}}):
+        code, message = v2.fault("POST", "/v2/alarms", body, ADMIN)
+        assert code == 400 and "Invalid input for field/attribute" in message, (body, message)
+    for params in ({"q.field": "name", "q.value": nul}, {"marker": nul}, {"sort": f"name:{nul}"}):
+        assert v2.fault("GET", "/v2/alarms", **params)[0] == 400, params
+    assert v2.fault("POST", "/v2/query/alarms", {"filter": json.dumps({"=": {"name": nul}})}) == (
+        400, "Filter expression not valid: NUL characters are not allowed")
+    assert v2.fault("GET", "/v2/quotas", project_id=nul, headers=ADMIN)[0] == 400
+    assert v2.fault("POST", "/v2/quotas", {"project_id": "p1", "quotas": [{"resource": "alarms",
+                                                                           "limit": 2**31}]}, ADMIN)[0] == 400
+    assert v2.fault("GET", "/v2/alarms", headers={**MEMBER, "x-project-id": "p" * 256})[0] == 400
+    v2.create(THRESHOLD)
+    assert len(v2.ok("GET", "/v2/alarms", limit=str(2**70))) == 1
+    assert len(v2.ok("POST", "/v2/query/alarms", {"limit": 2**62})) == 1

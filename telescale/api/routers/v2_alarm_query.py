@@ -21,7 +21,15 @@ from telescale.api.aodh_access import AodhCaller, aodh_caller
 from telescale.api.errors import ApiError
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc
-from telescale.api.routers.v2_common import alarm_view, aodh_error, change_view, indexer, json_body, not_authorized
+from telescale.api.routers.v2_common import (
+    MAX_LIMIT,
+    alarm_view,
+    aodh_error,
+    change_view,
+    indexer,
+    json_body,
+    not_authorized,
+)
 
 router = APIRouter(prefix="/v2/query/alarms", tags=["alarms (Aodh v2)"], **JSON_ONLY)
 _ALIASES = {"project": "project_id", "user": "user_id"}
@@ -34,9 +42,21 @@ def _json(body: dict[str, Any], key: str, what: str) -> Any:
     if not isinstance(value, str):
         raise ApiError(400, f"{what} expression not valid: {key} must be a JSON document in a string")
     try:
-        return json.loads(value)
+        parsed = json.loads(value)
     except ValueError as e:
         raise ApiError(400, f"{what} expression not valid: {e}") from None
+    if _has_nul(parsed):
+        raise ApiError(400, f"{what} expression not valid: NUL characters are not allowed")
+    return parsed
+
+
+def _has_nul(node: Any) -> bool:
+    """Whether a parsed JSON document holds a NUL character anywhere (no database can compare one)."""
+    if isinstance(node, str):
+        return "\x00" in node
+    if isinstance(node, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in node.items())
+    return isinstance(node, list) and any(_has_nul(item) for item in node)
 
 
 def _check_visibility(node: Any, field: str, project: str) -> None:
@@ -68,6 +88,7 @@ def _complex_query(body: Any, caller: AodhCaller, field: str) -> tuple[Any, Any,
     limit = body.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ApiError(400, "Limit should be positive")
+    limit = None if limit is None else min(limit, MAX_LIMIT)
     if orderby is not None and not isinstance(orderby, list):
         raise ApiError(400, f"Order-by expression not valid: {orderby!r} is not a list")
     if caller.project_scope is not None and filter_ is not None:

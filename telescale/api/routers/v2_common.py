@@ -14,7 +14,7 @@ from fastapi import Request
 
 from telescale import indexer as idx
 from telescale.alarming.definitions import public_rule
-from telescale.alarming.rule_types import InvalidAlarm, invalid_input
+from telescale.alarming.rule_types import InvalidAlarm, invalid_input, storable
 from telescale.api.aodh_access import AodhCaller
 from telescale.api.body import read_json
 from telescale.api.deps import services
@@ -29,6 +29,7 @@ ALARM_SORT_KEYS = ("alarm_id", "enabled", "name", "type", "severity", "timestamp
 HISTORY_SORT_KEYS = ("event_id", "alarm_id", "on_behalf_of", "project_id", "user_id", "type", "timestamp",
                      "severity")
 SIMPLE_OPS = ("lt", "le", "eq", "ne", "ge", "gt")
+MAX_LIMIT = 2**31 - 1  # no page is longer; a larger limit is read as "all", as no limit is
 
 
 def iso(value: datetime.datetime | None) -> str | None:
@@ -81,6 +82,14 @@ def aodh_error(error: InvalidAlarm) -> ApiError:
     return ApiError(error.status, str(error))
 
 
+def clean(value: str, field: str) -> str:
+    """400 for a query value no database could compare (a NUL character)."""
+    try:
+        return storable(value, field)
+    except InvalidAlarm as e:
+        raise aodh_error(e) from None
+
+
 def not_authorized(value: Any, aspect: str = "project") -> ApiError:
     """Aodh's refusal of a query naming another project (a 401, as Aodh answers it)."""
     return ApiError(401, f"Not Authorized to access {aspect} {value}")
@@ -107,7 +116,8 @@ def load_alarm(request: Request, caller: AodhCaller, alarm_id: str, rule: str) -
 def simple_query(request: Request) -> list[tuple[str, str, str, str]]:
     """The ``q`` filters as (field, op, value, type); op defaults to eq as in Aodh."""
     params = request.query_params
-    fields, values = params.getlist("q.field"), params.getlist("q.value")
+    fields = [clean(f, "q.field") for f in params.getlist("q.field")]
+    values = [clean(v, "q.value") for v in params.getlist("q.value")]
     ops, types = params.getlist("q.op"), params.getlist("q.type")
     if len(values) != len(fields):
         raise ApiError(400, str(invalid_input("q", values, "every q.field needs one q.value")))
@@ -121,23 +131,24 @@ def simple_query(request: Request) -> list[tuple[str, str, str, str]]:
 def page_args(request: Request, sort_keys: Sequence[str]) -> tuple[list[str], int | None, str | None]:
     """``sort`` (repeatable ``key[:dir]``), ``limit`` (positive) and ``marker`` with Aodh's messages."""
     params = request.query_params
-    sorts = params.getlist("sort")
+    sorts = [clean(s, "sort") for s in params.getlist("sort")]
     for sort in sorts:
         if sort.partition(":")[0] not in sort_keys:
             raise ApiError(400, str(invalid_input(
                 "sort", sort, "the sort parameter should be a pair of sort key and sort dir combined with ':', or "
                 "only sort key specified and sort dir will be default 'asc', the supported sort keys are: "
                 f"{tuple(sort_keys)}")))
-    limit = params.get("limit")
-    if limit is not None:
+    limit, raw = None, params.get("limit")
+    if raw is not None:
         try:
-            limit_value = int(limit)
+            limit = int(raw)
         except ValueError:
-            raise ApiError(400, str(invalid_input("limit", limit, "unable to convert to int"))) from None
-        if limit_value <= 0:
-            raise ApiError(400, str(invalid_input("limit", limit, "it should be a positive integer.")))
-        return sorts, limit_value, params.get("marker")
-    return sorts, None, params.get("marker")
+            raise ApiError(400, str(invalid_input("limit", raw, "unable to convert to int"))) from None
+        if limit <= 0:
+            raise ApiError(400, str(invalid_input("limit", raw, "it should be a positive integer.")))
+        limit = min(limit, MAX_LIMIT)
+    marker = params.get("marker")
+    return sorts, limit, None if marker is None else clean(marker, "marker")
 
 
 def bad_query(call: Callable[[], T]) -> T:

@@ -11,16 +11,26 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from telescale.alarming.rule_types import InvalidAlarm, as_object, check_known, choice, integer, missing, text
+from telescale.alarming.rule_types import (
+    MAX_NAME,
+    InvalidAlarm,
+    as_object,
+    check_known,
+    choice,
+    integer,
+    missing,
+    text,
+)
 from telescale.api.aodh_access import AodhCaller, aodh_caller
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc
 from telescale.api.openapi_v2 import QUOTA_PROJECT
-from telescale.api.routers.v2_common import aodh_error, indexer, json_body
+from telescale.api.routers.v2_common import aodh_error, clean, indexer, json_body
 
 router = APIRouter(prefix="/v2/quotas", tags=["alarms (Aodh v2)"], **JSON_ONLY)
 RESOURCES = ("alarms",)
 UNLIMITED = -1
+MAX_QUOTA = 2**31 - 1  # the indexer's column is a 32-bit integer
 
 
 def _view(project_id: str, quotas: dict[str, int]) -> dict[str, Any]:
@@ -32,7 +42,7 @@ def _quotas(body: Any) -> tuple[str, dict[str, int]]:
     try:
         body = as_object(body, "data")
         check_known(body, ("project_id", "quotas"), "data")
-        project_id = text(body, "project_id", mandatory=True)
+        project_id = text(body, "project_id", mandatory=True, max_length=MAX_NAME)
         raw = body.get("quotas") or []
         if not isinstance(raw, list):
             raise InvalidAlarm(f"Invalid input for field/attribute quotas. Value: '{raw}'. Value not a valid list")
@@ -40,7 +50,7 @@ def _quotas(body: Any) -> tuple[str, dict[str, int]]:
         for item in raw:
             item = as_object(item, "quotas")
             check_known(item, ("resource", "limit"), "data.quotas")
-            limits[choice(item, "resource", RESOURCES)] = integer(item, "limit", UNLIMITED, mandatory=True)
+            limits[choice(item, "resource", RESOURCES)] = integer(item, "limit", UNLIMITED, MAX_QUOTA, mandatory=True)
     except InvalidAlarm as e:
         raise aodh_error(e) from None
     return project_id, limits  # type: ignore[return-value]
@@ -48,7 +58,7 @@ def _quotas(body: Any) -> tuple[str, dict[str, int]]:
 
 @router.get("", **doc(query=QUOTA_PROJECT, returns="AlarmQuotas"))
 def get_quotas(request: Request, caller: AodhCaller = Depends(aodh_caller)) -> Response:
-    project_id = request.query_params.get("project_id") or caller.project_id
+    project_id = clean(request.query_params.get("project_id") or caller.project_id or "", "project_id")
     if not project_id:
         raise aodh_error(missing("project_id"))
     caller.enforce("get_quotas", {"project_id": project_id})
@@ -65,6 +75,6 @@ def set_quotas(request: Request, body: Any = Depends(json_body), caller: AodhCal
 
 @router.delete("/{project_id}", **doc(status=204))
 def delete_quotas(project_id: str, request: Request, caller: AodhCaller = Depends(aodh_caller)) -> Response:
-    caller.enforce("delete_quotas", {"project_id": project_id})
+    caller.enforce("delete_quotas", {"project_id": clean(project_id, "project_id")})
     indexer(request).delete_quotas(project_id)
     return Response(status_code=204)
