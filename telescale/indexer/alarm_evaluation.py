@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from telescale.indexer.alarm_rows import add_history, alarm_record, plain
+from telescale.indexer.alarm_rows import add_history, alarm_record, plain, select_alarms
 from telescale.indexer.engine import IndexerEngine
 from telescale.indexer.models import AlarmMetricRow, AlarmNotificationRow, AlarmRow, UTCDateTime
 from telescale.indexer.records import Alarm
@@ -45,11 +45,15 @@ def _own_interval_elapsed(s: Session, now: datetime.datetime) -> sa.ColumnElemen
     if s.get_bind().dialect.name == "postgresql":
         since = sa.func.make_interval(0, 0, 0, 0, 0, 0, AlarmRow.evaluation_interval)
         return AlarmRow.evaluate_timestamp <= sa.bindparam(None, now, type_=UTCDateTime) - since
-    # SQLite keeps naive UTC text; julianday() reads it with millisecond precision.
-    elapsed_days = sa.func.julianday(sa.bindparam(None, now, type_=UTCDateTime)) - sa.func.julianday(
-        AlarmRow.evaluate_timestamp
+    # SQLite keeps naive UTC text with microseconds ("2026-03-01 12:00:00.250000"): whole seconds from
+    # strftime('%s') and the microseconds from the text give exact integer arithmetic (julianday() is a float).
+    column = AlarmRow.evaluate_timestamp
+    micros = sa.cast(sa.func.strftime("%s", column), sa.BigInteger) * 1_000_000 + sa.cast(
+        sa.func.substr(column, 21, 6), sa.BigInteger
     )
-    return elapsed_days >= AlarmRow.evaluation_interval / 86400.0
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=datetime.UTC)
+    now_micros = int(aware.replace(microsecond=0).timestamp()) * 1_000_000 + aware.microsecond
+    return sa.literal(now_micros, sa.BigInteger) - micros >= sa.func.round(AlarmRow.evaluation_interval * 1_000_000)
 
 
 class AlarmEvaluation(IndexerEngine):
@@ -115,9 +119,20 @@ class AlarmEvaluation(IndexerEngine):
             for chunk in _chunks(list(alarm_ids)):
                 s.execute(sa.update(AlarmRow).where(id_in(s, AlarmRow.alarm_id, chunk)).values(evaluate_timestamp=now))
 
-    def due_alarms(self, now: datetime.datetime, default_interval: float, limit: int | None = None) -> list[Alarm]:
+    def due_alarms(
+        self,
+        now: datetime.datetime,
+        default_interval: float,
+        limit: int | None = None,
+        *,
+        known: Mapping[uuid.UUID, Alarm] | None = None,
+    ) -> list[Alarm]:
         """Enabled, non-event alarms never evaluated or last evaluated at least their ``evaluation_interval``
-        (or ``default_interval`` seconds) before ``now``; the longest waiting first."""
+        (or ``default_interval`` seconds) before ``now``; the longest waiting first.
+
+        ``known`` is the caller's cache of records: those still at the stored version are returned as they
+        are (only their ``evaluate_timestamp`` may be older), so a cycle over 10,000 unchanged alarms reads
+        ids and versions, not 10,000 definitions."""
         with self._read() as s:
             due = sa.or_(
                 AlarmRow.evaluate_timestamp.is_(None),
@@ -127,30 +142,38 @@ class AlarmEvaluation(IndexerEngine):
                 ),
                 sa.and_(AlarmRow.evaluation_interval.is_not(None), _own_interval_elapsed(s, now)),
             )
-            query = (
-                sa.select(AlarmRow)
-                .where(AlarmRow.enabled.is_(True), AlarmRow.type != EVENT_TYPE, due)
-                .order_by(AlarmRow.evaluate_timestamp.asc().nulls_first(), AlarmRow.alarm_id)
-                .limit(limit)
-            )
-            return [alarm_record(row) for row in s.scalars(query)]
+            where = (AlarmRow.enabled.is_(True), AlarmRow.type != EVENT_TYPE, due)
+            order = (AlarmRow.evaluate_timestamp.asc().nulls_first(), AlarmRow.alarm_id)
+            if known is None:
+                return [alarm_record(row) for row in s.execute(select_alarms().where(*where).order_by(*order)
+                                                                .limit(limit))]
+            versions = s.execute(sa.select(AlarmRow.alarm_id, AlarmRow.version).where(*where).order_by(*order)
+                                 .limit(limit)).all()
+            stale = {alarm_id for alarm_id, version in versions
+                     if alarm_id not in known or known[alarm_id].version != version}
+            fresh = {record.alarm_id: record for record in self._alarms_by_id(s, list(stale))}
+            return [fresh[i] if i in fresh else known[i] for i, _ in versions if i in fresh or i not in stale]
+
+    @staticmethod
+    def _alarms_by_id(s: Session, alarm_ids: Sequence[uuid.UUID]) -> list[Alarm]:
+        return [
+            alarm_record(row)
+            for chunk in _chunks(list(alarm_ids))
+            for row in s.execute(select_alarms().where(id_in(s, AlarmRow.alarm_id, chunk)))
+        ]
 
     def alarms_by_id(self, alarm_ids: Sequence[uuid.UUID]) -> list[Alarm]:
         """The alarms that still exist among ``alarm_ids`` (in no particular order), in any project."""
         with self._read() as s:
-            return [
-                alarm_record(row)
-                for chunk in _chunks(list(alarm_ids))
-                for row in s.scalars(sa.select(AlarmRow).where(id_in(s, AlarmRow.alarm_id, chunk)))
-            ]
+            return self._alarms_by_id(s, alarm_ids)
 
     def event_alarms(self, project: str | None = None) -> list[Alarm]:
         """Enabled ``event`` alarms (of one project, or all), which events rather than time evaluate."""
         with self._read() as s:
-            query = sa.select(AlarmRow).where(AlarmRow.type == EVENT_TYPE, AlarmRow.enabled.is_(True))
+            query = select_alarms().where(AlarmRow.type == EVENT_TYPE, AlarmRow.enabled.is_(True))
             if project is not None:
                 query = query.where(AlarmRow.project_id == project)
-            return [alarm_record(row) for row in s.scalars(query.order_by(AlarmRow.alarm_id))]
+            return [alarm_record(row) for row in s.execute(query.order_by(AlarmRow.alarm_id))]
 
     def alarms_reading(self, metric_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
         """The enabled alarms that read any of these metrics at their last evaluation (sorted ids)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,27 +43,52 @@ def _history_scope(project: str | None) -> sa.ColumnElement[bool]:
     return sa.true() if project is None else AlarmHistoryRow.on_behalf_of == project
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """What listing one table takes: its query fields, rows, scope and records."""
+
+    target: Target
+    table: sa.Table
+    scope: Callable[[str | None], sa.ColumnElement[bool]]
+    record: Callable[[Any], Any]
+
+
+_ALARMS = _Listing(ALARMS, AlarmRow.__table__, scope, alarm_record)
+_HISTORY = _Listing(HISTORY, AlarmHistoryRow.__table__, _history_scope, history_record)
+
+
 class AlarmQueries(IndexerEngine):
     def _select(
         self,
-        target: Target,
-        row_class: Any,
+        listing: _Listing,
         conditions: Sequence[sa.ColumnElement[bool]],
         keys: Sequence[SortKey],
         limit: int | None,
-        marker: Any,
-        record: Callable[[Any], Any],
+        marker: Any = None,
     ) -> list[Any]:
         _check_limit(limit)
         with self._read() as s:
             where = list(conditions)
             if marker is not None:
                 marker_id = marker if isinstance(marker, uuid.UUID) else _marker_uuid(marker)
-                unique = target.fields[target.unique_key].column
+                unique = listing.target.fields[listing.target.unique_key].column
                 # The marker is found among the rows the caller may see and the filter keeps (as Aodh).
                 where.append(after_marker(s, keys, sa.and_(unique == marker_id, *where), marker))
-            rows = s.scalars(page(sa.select(row_class).where(*where), keys, limit))
-            return [record(row) for row in rows]
+            rows = s.execute(page(sa.select(listing.table).where(*where), keys, limit))
+            return [listing.record(row) for row in rows]
+
+    def _complex(
+        self,
+        listing: _Listing,
+        filter: Mapping[str, Any] | None,
+        orderby: Sequence[Mapping[str, str]] | None,
+        limit: int | None,
+        project: str | None,
+    ) -> list[Any]:
+        conditions = [listing.scope(project)]
+        if filter is not None:
+            conditions.append(complex_filter(listing.target, filter))
+        return self._select(listing, conditions, orderby_keys(listing.target, orderby), limit)
 
     def list_alarms(
         self,
@@ -78,7 +104,7 @@ class AlarmQueries(IndexerEngine):
         definition — and all_projects, which is left to the caller; ops lt le eq ne ge gt), ``sorts`` as
         ``key:asc|desc`` (default newest definition first), ``marker`` an alarm id."""
         conditions = [scope(project), *simple_filter(ALARMS, filters)]
-        return self._select(ALARMS, AlarmRow, conditions, sort_keys(ALARMS, sorts), limit, marker, alarm_record)
+        return self._select(_ALARMS, conditions, sort_keys(ALARMS, sorts), limit, marker)
 
     def query_alarms(
         self,
@@ -90,10 +116,7 @@ class AlarmQueries(IndexerEngine):
     ) -> list[Alarm]:
         """``POST /v2/query/alarms``: a complex filter tree over any alarm field, ``orderby`` a list of
         ``{field: asc|desc}`` (default newest definition first)."""
-        conditions = [scope(project)]
-        if filter is not None:
-            conditions.append(complex_filter(ALARMS, filter))
-        return self._select(ALARMS, AlarmRow, conditions, orderby_keys(ALARMS, orderby), limit, None, alarm_record)
+        return self._complex(_ALARMS, filter, orderby, limit, project)
 
     def get_alarm_history(
         self,
@@ -109,9 +132,7 @@ class AlarmQueries(IndexerEngine):
         (who made the change), type, severity, timestamp, search_offset (minutes widening the timestamp
         bounds); newest first by default; ``marker`` an event id."""
         conditions = [AlarmHistoryRow.alarm_id == alarm_id, _history_scope(project), *simple_filter(HISTORY, filters)]
-        return self._select(
-            HISTORY, AlarmHistoryRow, conditions, sort_keys(HISTORY, sorts), limit, marker, history_record
-        )
+        return self._select(_HISTORY, conditions, sort_keys(HISTORY, sorts), limit, marker)
 
     def query_alarm_history(
         self,
@@ -122,12 +143,7 @@ class AlarmQueries(IndexerEngine):
         project: str | None,
     ) -> list[AlarmChange]:
         """``POST /v2/query/alarms/history``: a complex filter over any history field (newest first)."""
-        conditions = [_history_scope(project)]
-        if filter is not None:
-            conditions.append(complex_filter(HISTORY, filter))
-        return self._select(
-            HISTORY, AlarmHistoryRow, conditions, orderby_keys(HISTORY, orderby), limit, None, history_record
-        )
+        return self._complex(_HISTORY, filter, orderby, limit, project)
 
 
 def _marker_uuid(marker: Any) -> uuid.UUID:

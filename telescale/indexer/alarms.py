@@ -27,6 +27,7 @@ from telescale.indexer.alarm_rows import (
     lock_project,
     public_fields,
     scope,
+    select_alarms,
 )
 from telescale.indexer.engine import IndexerEngine, constraint_text, utcnow
 from telescale.indexer.models import AlarmQuotaRow, AlarmRow
@@ -63,11 +64,11 @@ _DEFINITION_FIELDS = frozenset({"type", "rule", "enabled", "evaluation_interval"
 QUOTA_RESOURCE = "alarms"
 
 
-def _locked_alarm(s: Session, alarm_id: uuid.UUID, project: str | None) -> AlarmRow:
+def _locked_alarm(s: Session, alarm_id: uuid.UUID, project: str | None) -> Any:
     """The alarm, locked until the end of the transaction (PostgreSQL; SQLite writers hold the database)."""
-    row = s.scalar(
-        sa.select(AlarmRow).where(AlarmRow.alarm_id == alarm_id, scope(project)).with_for_update()
-    )
+    row = s.execute(
+        select_alarms().where(AlarmRow.alarm_id == alarm_id, scope(project)).with_for_update()
+    ).first()
     if row is None:
         raise errors.NoSuchAlarm(alarm_id, project)
     return row
@@ -137,7 +138,7 @@ class Alarms(IndexerEngine):
     def get_alarm(self, alarm_id: uuid.UUID, *, project: str | None) -> Alarm | None:
         """The alarm, or None when it does not exist or is not in ``project`` (None: any project)."""
         with self._read() as s:
-            row = s.scalar(sa.select(AlarmRow).where(AlarmRow.alarm_id == alarm_id, scope(project)))
+            row = s.execute(select_alarms().where(AlarmRow.alarm_id == alarm_id, scope(project))).first()
             return None if row is None else alarm_record(row)
 
     def update_alarm(
@@ -154,8 +155,8 @@ class Alarms(IndexerEngine):
         """Replace the given fields (a PUT passes all of :data:`UPDATABLE_FIELDS`) and record a ``rule change``.
 
         As Aodh: ``timestamp`` becomes now; a new ``state`` also sets ``state_timestamp`` and the reason
-        "Manually set via API"; the history detail holds the changed fields (none changed: no entry). A
-        changed definition is due for evaluation at once and loses its pending state. With
+        "Manually set via API"; the history detail holds the changed fields (none changed: no entry). A new
+        state drops what was pending; a changed definition also becomes due for evaluation at once. With
         ``expected_version``, raises :class:`AlarmVersionConflict` if the alarm changed since it was read."""
         unknown = set(fields) - UPDATABLE_FIELDS
         if unknown:
@@ -170,10 +171,11 @@ class Alarms(IndexerEngine):
             changes: dict[str, Any] = {**fields, "timestamp": now, "version": before.version + 1}
             if fields.get("state", before.state) != before.state:
                 changes.update(state_timestamp=now, state_reason=MANUAL_REASON)
-            if changes.get("state", before.state) != before.state or any(
-                fields[k] != getattr(before, k) for k in _DEFINITION_FIELDS & set(fields)
-            ):
-                changes.update(pending_state=None, pending_since=None, evaluate_timestamp=None)
+            redefined = any(fields[k] != getattr(before, k) for k in _DEFINITION_FIELDS & set(fields))
+            if redefined or changes.get("state", before.state) != before.state:
+                changes.update(pending_state=None, pending_since=None)
+            if redefined:
+                changes.update(evaluate_timestamp=None)
             after = dataclasses.replace(before, **_as_record_values(changes))
             values = column_values(after)
             s.execute(sa.update(AlarmRow).where(AlarmRow.alarm_id == alarm_id).values(values))

@@ -128,7 +128,7 @@ class Alarm:
     missing_data: str = "insufficient_data"  # insufficient_data | ok | alarm | keep_state
     pending_state: str | None = None
     pending_since: datetime.datetime | None = None
-    trust_id: str | None = None
+    trust_id: str | None = field(default=None, repr=False)  # never in a log line
     version: int = 1
 
     def actions_for(self, state: str) -> tuple[str, ...]:
@@ -164,7 +164,8 @@ class PendingNotification:
     action: str
     payload: dict[str, Any]
     attempts: int  # attempts made before this one
-    trust_id: str | None  # the alarm's trust (``trust+http(s)://`` actions), None once the alarm is gone
+    #: The alarm's trust (``trust+http(s)://`` actions), None once the alarm is gone; never in a log line.
+    trust_id: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
