@@ -130,6 +130,7 @@ class Evaluator:
         self.stats = stats or EvaluatorStats()
         self._errors: dict[uuid.UUID, str] = {}  # the current error streak of each failing alarm
         self._read_metrics: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
+        self._known: dict[uuid.UUID, Alarm] = {}  # alarms as last read: only changed ones are read again
         self._prometheus: prometheus.PrometheusClient | None = None
 
     # ------------------------------------------------------------------------------------------------
@@ -150,7 +151,8 @@ class Evaluator:
         """Evaluate every due alarm this evaluator owns at ``now`` (ns, default: the clock)."""
         started = time.perf_counter()
         now = time.time_ns() if now is None else now
-        due = self.indexer.due_alarms(_dt(now), self.settings.evaluation_interval)
+        due = self.indexer.due_alarms(_dt(now), self.settings.evaluation_interval, known=self._known)
+        self._known.update((a.alarm_id, a) for a in due)
         if self.owns is not None and due:
             mine = set(self.owns([a.alarm_id for a in due]))
             due = [a for a in due if a.alarm_id in mine]

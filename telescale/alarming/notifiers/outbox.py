@@ -2,44 +2,19 @@
 
 A transition and its notifications are committed together by the evaluator (``telescale.indexer``
 implements this protocol), so a crash between the state change and the POST still delivers after a
-restart. The dispatcher only claims due rows, delivers them and reports every attempt, which the
-indexer records in the alarm's history.
+restart. The dispatcher only claims due rows (:class:`PendingNotification`), delivers them and reports
+every attempt (:class:`DeliveryAttempt`), which the indexer records in the alarm's history; both records
+are the indexer's.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from telescale.indexer.records import DeliveryAttempt, PendingNotification
 
-@dataclass(frozen=True)
-class PendingNotification:
-    """One action of one transition, claimed for delivery.
-
-    ``payload`` holds Aodh's notification fields: ``alarm_name``, ``severity``, ``previous``, ``current``,
-    ``reason`` and ``reason_data`` (``alarm_id`` is taken from the row). ``trust_id`` is the Keystone trust
-    of a ``trust+http(s)://`` action, kept apart from the URL so it never shows.
-    """
-
-    id: int
-    alarm_id: uuid.UUID
-    action: str
-    payload: dict[str, Any]
-    attempts: int
-    trust_id: str | None = field(default=None, repr=False)  # never in a log line
-
-
-@dataclass(frozen=True)
-class DeliveryAttempt:
-    """The outcome of one try, as the alarm's history shows it (``url`` carries no credentials)."""
-
-    ok: bool
-    status: int | None
-    error: str | None
-    duration: float
-    url: str
+__all__ = ["DeliveryAttempt", "NotificationOutbox", "PendingNotification"]
 
 
 class NotificationOutbox(Protocol):

@@ -75,7 +75,8 @@ def test_two_evaluators_never_both_fire_a_transition(postgresql_empty_url: str, 
     metrics, alarms = [], []
     for i in range(ALARMS):
         rid = uuid.uuid4()
-        resource = indexer.create_resource("generic", rid, str(rid), "admin", metrics={"cpu": {"archive_policy_name": "medium"}})
+        resource = indexer.create_resource("generic", rid, str(rid), "admin",
+                                           metrics={"cpu": {"archive_policy_name": "medium"}})
         metrics.append(resource.metrics["cpu"])
         alarms.append(indexer.create_alarm(Alarm(
             alarm_id=uuid.uuid4(), name=f"a{i}", type="gnocchi_resources_threshold", user_id="u", project_id="p",
