@@ -55,11 +55,17 @@ def _run(cmd: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class PypiClient:
-    """One pinned client release: ``requirement`` installed into ``CACHE/venv_name``, run as ``command``."""
+    """One pinned client release: ``requirement`` (and ``also``) installed into ``CACHE/venv_name``, run as
+    ``command``."""
 
     requirement: str  # e.g. "gnocchiclient>=7.2,<7.3"
     command: str  # the console script it installs, e.g. "gnocchi"
     venv_name: str  # e.g. "gnocchiclient-7.2"
+    also: tuple[str, ...] = ()  # installed beside it (e.g. the host program of its plugin commands)
+
+    @property
+    def requirements(self) -> list[str]:
+        return [self.requirement, *self.also]
 
     @property
     def venv(self) -> Path:
@@ -72,11 +78,11 @@ class PypiClient:
     def _complete(self) -> bool:
         """A stamp for this requirement, and an interpreter that still exists."""
         stamp = self.venv / ".installed"
-        return (stamp.exists() and stamp.read_text().strip() == self.requirement and self.executable.exists()
+        return (stamp.exists() and stamp.read_text().split() == self.requirements and self.executable.exists()
                 and (self.venv / "bin" / "python").exists())
 
     def ensure_installed(self) -> Path:
-        """Path of the client's executable, installing it into the cached venv when needed."""
+        """Path of ``command``, installing the requirements into the cached venv when needed."""
         if self._complete():
             return self.executable
         with _locked(CACHE / f"{self.venv_name}.lock"):
@@ -85,10 +91,10 @@ class PypiClient:
             shutil.rmtree(self.venv, ignore_errors=True)
             _run([sys.executable, "-m", "venv", str(self.venv)])
             _run([str(self.venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                  "--disable-pip-version-check", self.requirement])
+                  "--disable-pip-version-check", *self.requirements])
             if not self.executable.exists():
                 raise InstallError(f"{self.requirement} installed no {self.executable}")
-            (self.venv / ".installed").write_text(self.requirement + "\n")
+            (self.venv / ".installed").write_text("\n".join(self.requirements) + "\n")
         return self.executable
 
 
