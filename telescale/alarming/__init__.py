@@ -2,8 +2,9 @@
 
 Layout (one job per module):
 
-* ``definitions`` — an alarm as the API takes it: Aodh's fields, defaults and validation per rule type,
-  normalised into the plain dicts stored by the indexer (``telescale.indexer.alarms``).
+* ``definitions`` — an alarm as the API takes it: Aodh's fields, defaults and validation per rule type
+  (each ``<type>_rule`` in ``rule_types``), normalised into the plain dicts stored by the indexer
+  (``telescale.indexer.alarms``).
 * ``rules/`` — pure evaluation of each rule type: points → state, reason and ``reason_data``
   (threshold, composite, event, prometheus), time constraints, missing data and pending (``for``).
 * ``evaluator`` — picks due alarms (its share of the hash ring, ``telescale.coordination``), reads

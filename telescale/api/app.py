@@ -13,7 +13,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from telescale import __version__
 from telescale.api import openapi
 from telescale.api.auth import AUTH_MODES
-from telescale.api.errors import ApiError, error_response
+from telescale.api.errors import (
+    ApiError,
+    allowed_methods,
+    aodh_error_response,
+    aodh_http_message,
+    error_response,
+    is_aodh_request,
+)
 from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware, SlashesMiddleware
 from telescale.api.policy import Policy
 from telescale.api.routers import (
@@ -27,6 +34,11 @@ from telescale.api.routers import (
     resource_type,
     root,
     search_metric,
+    v2_alarm_query,
+    v2_alarm_state,
+    v2_alarms,
+    v2_capabilities,
+    v2_quotas,
 )
 
 if TYPE_CHECKING:
@@ -54,10 +66,15 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
+        if is_aodh_request(request):
+            return aodh_error_response(exc.status, exc.description, exc.headers)
         return error_response(exc.status, exc.description, exc.headers, request.headers.get("accept"), exc.hint)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
+        if is_aodh_request(request):
+            headers = dict(exc.headers or {}) | ({"Allow": allowed_methods(request)} if exc.status_code == 405 else {})
+            return aodh_error_response(exc.status_code, aodh_http_message(exc.status_code, request.method), headers)
         return error_response(exc.status_code, exc.detail, dict(exc.headers or {}), request.headers.get("accept"))
 
     @app.exception_handler(RequestValidationError)
@@ -70,10 +87,13 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         LOG.exception("unexpected error on %s %s", request.method, request.url.path)
+        if is_aodh_request(request):
+            return aodh_error_response(500, "Internal error: see the server log")
         return error_response(500, "Internal error: see the server log", accept=request.headers.get("accept"))
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
-                   aggregation_resource, search_metric):
+                   aggregation_resource, search_metric, v2_alarms, v2_alarm_state, v2_alarm_query, v2_capabilities,
+                   v2_quotas):
         app.include_router(module.router)
     openapi.install(app)
     if settings.api.auth_mode == "keystone":

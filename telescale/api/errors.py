@@ -2,6 +2,7 @@
 
 Routers raise `ApiError` (or a helper below); the app turns it, FastAPI's own HTTP errors and any validation
 error into this one shape, so clients that parse Gnocchi errors keep working and no bad input becomes a 500.
+Under `/v2` (Aodh's API) the same errors take Aodh's shape instead (:func:`aodh_error_response`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from http import HTTPStatus
 from typing import Any
 
 import voluptuous
+from fastapi import Request
 from fastapi.responses import Response
+from starlette.routing import Match
 
 from telescale.api.jsonio import dumps, json_response, names_json
 
@@ -91,3 +94,33 @@ def query_not_found(error: Exception) -> ApiError:
     if detail is not None:
         return not_found({"cause": error.cause, "detail": detail})  # type: ignore[attr-defined]
     return not_found(str(error))
+
+
+AODH_PREFIX = "/v2"
+
+
+def is_aodh_request(request: Request) -> bool:
+    """Whether the request is for Aodh's v2 API, whose errors have Aodh's shape."""
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    return path == AODH_PREFIX or path.startswith(AODH_PREFIX + "/")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return ", ".join(method for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+                     if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes))
+
+
+def aodh_http_message(status: int, method: str) -> str:
+    """What Aodh says for the routing errors (no such path, no such method) and other bare statuses."""
+    if status == 405:
+        return f"The method {method} is not allowed for this resource."
+    return EXPLANATIONS.get(status, HTTPStatus(status).phrase)
+
+
+def aodh_error_response(status: int, message: Any, headers: dict[str, str] | None = None) -> Response:
+    """Aodh's (WSME's) error body, JSON whatever the Accept header:
+    `{"error_message": {"faultcode": "Client"|"Server", "faultstring": ..., "debuginfo": null}}`."""
+    fault = {"faultcode": "Server" if status >= 500 else "Client", "faultstring": message, "debuginfo": None}
+    return json_response({"error_message": fault}, status=status, headers=headers)

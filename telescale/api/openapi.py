@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import telescale
+from telescale.api import openapi_v2
 from telescale.api.deps import require_json_accept
 from telescale.api.errors import EXPLANATIONS
 from telescale.api.jsonio import JSON_TYPE
@@ -42,6 +43,9 @@ FEATURES = (
     "**batch** (`/v1/batch`): measures for many metrics or resources in one durable write;",
     "**status** and **capabilities** (`/v1/status`, `/v1/capabilities`): the processing backlog and the "
     "aggregation methods.",
+    "**alarms** with **Aodh's v2 API** (`/v2/alarms`, `/v2/query`, `/v2/capabilities`, `/v2/quotas`): alarm "
+    "definitions, their state and history, queries and quotas, as aodhclient and Heat use them (errors there "
+    "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`).",
 )
 DESCRIPTION = "\n".join((
     "Telescale stores metrics behind the **Gnocchi v1 REST API**: gnocchiclient, Ceilometer's gnocchi publisher, "
@@ -201,6 +205,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "MetricIds": _array(UUID, description="metric ids"),
     "ValueQuery": {"type": "object", "description": "a condition on values: {op: number}, ops =, !=, <, <=, >, >=, "
                    "and, or, not, with arithmetic (+, -, *, /, **, abs, ...)"},
+    **openapi_v2.SCHEMAS,
 }
 
 EXAMPLES: dict[str, Any] = {
@@ -230,6 +235,7 @@ EXAMPLES: dict[str, Any] = {
                           "search": {"=": {"project_id": "ops"}}},
     "MetricIds": ["5a301761-f78b-46e2-8900-8b4f6fe6675a"],
     "ValueQuery": {"and": [{">": 50}, {"<": 100}]},
+    **openapi_v2.EXAMPLES,
 }
 
 # --- query parameters ---------------------------------------------------------------------------------------
@@ -406,15 +412,16 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    for operations in spec["paths"].values():
+    for path, operations in spec["paths"].items():
         for operation in operations.values():
             _complete(operation)
+            openapi_v2.use_aodh_errors(path, operation)
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas.update(SCHEMAS)
-    components["responses"] = ERROR_RESPONSES
+    components["responses"] = {**ERROR_RESPONSES, **openapi_v2.ERROR_RESPONSES}
     components["securitySchemes"] = SECURITY_SCHEMES
     app.openapi_schema = spec
     return spec

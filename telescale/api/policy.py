@@ -102,13 +102,13 @@ def creator_fields(creator: str | None) -> dict[str, Any]:
 class Policy:
     """The loaded rules; one per application, cheap to evaluate (a few microseconds a check)."""
 
-    def __init__(self, policy_file: str = "") -> None:
+    def __init__(self, policy_file: str = "", rules: Mapping[str, str] = DEFAULT_RULES) -> None:
         if policy_file and not os.path.isfile(policy_file):
             raise ValueError(f"api.policy_file {policy_file} does not exist")
         conf = cfg.ConfigOpts()
         conf([], project="telescale", default_config_files=[])
         self._enforcer = oslo_policy.Enforcer(conf, policy_file=policy_file or "/nonexistent/telescale-policy")
-        self._enforcer.register_defaults([oslo_policy.RuleDefault(n, check) for n, check in DEFAULT_RULES.items()])
+        self._enforcer.register_defaults([oslo_policy.RuleDefault(n, check) for n, check in rules.items()])
         self._enforcer.load_rules()
         self._next_reload = time.monotonic() + RELOAD_INTERVAL
 

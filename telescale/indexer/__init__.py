@@ -1,14 +1,20 @@
-"""The indexer: archive policies and rules, metrics, resource types and resources in SQL.
+"""The indexer: archive policies and rules, metrics, resource types, resources and alarms in SQL.
 
 SQLite (WAL) is the embedded default, PostgreSQL (psycopg 3) the scale-out choice; one model and one
 Alembic history serve both. See :mod:`telescale.indexer.models` for why resources need no DDL per type.
 """
 
 from telescale.indexer.errors import (
+    AlarmAlreadyExists,
+    AlarmQuotaExceeded,
+    AlarmVersionConflict,
     ArchivePolicyAlreadyExists,
     ArchivePolicyInUse,
     ArchivePolicyRuleAlreadyExists,
     IndexerError,
+    InvalidAlarmQuery,
+    InvalidAlarmQueryValue,
+    InvalidAlarmValue,
     InvalidFilter,
     InvalidMarker,
     InvalidPagination,
@@ -17,6 +23,7 @@ from telescale.indexer.errors import (
     MetricAlreadyExists,
     NamedMetricAlreadyExists,
     NoArchivePolicyRuleMatch,
+    NoSuchAlarm,
     NoSuchArchivePolicy,
     NoSuchArchivePolicyRule,
     NoSuchMetric,
@@ -27,20 +34,41 @@ from telescale.indexer.errors import (
     ResourceTypeAlreadyExists,
     ResourceTypeInUse,
     ResourceValueError,
+    UnknownAlarmQueryField,
     UnknownGroupby,
+    UnsupportedAlarmQueryOperator,
     UnsupportedArchivePolicyRuleChange,
 )
 from telescale.indexer.indexer import DEFAULT_RULE, Indexer
-from telescale.indexer.records import ArchivePolicyRule, Metric, Resource, ResourceType, split_creator
+from telescale.indexer.records import (
+    Alarm,
+    AlarmChange,
+    ArchivePolicyRule,
+    DeliveryAttempt,
+    Metric,
+    PendingNotification,
+    Resource,
+    ResourceType,
+    split_creator,
+)
 
 __all__ = [
     "DEFAULT_RULE",
+    "Alarm",
+    "AlarmAlreadyExists",
+    "AlarmChange",
+    "AlarmQuotaExceeded",
+    "AlarmVersionConflict",
     "ArchivePolicyAlreadyExists",
     "ArchivePolicyInUse",
     "ArchivePolicyRule",
     "ArchivePolicyRuleAlreadyExists",
+    "DeliveryAttempt",
     "Indexer",
     "IndexerError",
+    "InvalidAlarmQuery",
+    "InvalidAlarmQueryValue",
+    "InvalidAlarmValue",
     "InvalidFilter",
     "InvalidMarker",
     "InvalidPagination",
@@ -50,11 +78,13 @@ __all__ = [
     "MetricAlreadyExists",
     "NamedMetricAlreadyExists",
     "NoArchivePolicyRuleMatch",
+    "NoSuchAlarm",
     "NoSuchArchivePolicy",
     "NoSuchArchivePolicyRule",
     "NoSuchMetric",
     "NoSuchResource",
     "NoSuchResourceType",
+    "PendingNotification",
     "Resource",
     "ResourceAlreadyExists",
     "ResourceAttributeError",
@@ -62,7 +92,9 @@ __all__ = [
     "ResourceTypeAlreadyExists",
     "ResourceTypeInUse",
     "ResourceValueError",
+    "UnknownAlarmQueryField",
     "UnknownGroupby",
+    "UnsupportedAlarmQueryOperator",
     "UnsupportedArchivePolicyRuleChange",
     "split_creator",
 ]

@@ -178,3 +178,78 @@ class InvalidFilter(IndexerError, ValueError):
         )
         self.field = field
         self.value = value
+
+
+class NoSuchAlarm(IndexerError):
+    """No alarm with this id, or none in the caller's project (``project`` is that scope, None for all)."""
+
+    def __init__(self, alarm_id: Any, project: str | None = None) -> None:
+        super().__init__(
+            f"Alarm {alarm_id} not found" if project is None else f"Alarm {alarm_id} not found in project {project}"
+        )
+        self.alarm_id = alarm_id
+        self.project = project
+
+
+class AlarmAlreadyExists(IndexerError):
+    def __init__(self, alarm_id: Any) -> None:
+        super().__init__(f"Alarm {alarm_id} already exists")
+        self.alarm_id = alarm_id
+
+
+class AlarmVersionConflict(IndexerError):
+    """The alarm changed since the caller read it (optimistic concurrency): read it again and retry."""
+
+    def __init__(self, alarm_id: Any, expected: int, actual: int) -> None:
+        super().__init__(f"Alarm {alarm_id} was changed concurrently (version {actual}, expected {expected})")
+        self.alarm_id = alarm_id
+        self.expected = expected
+        self.actual = actual
+
+
+class AlarmQuotaExceeded(IndexerError):
+    """Creating one more alarm would exceed the project's (or the user's) quota (Aodh's wording)."""
+
+    def __init__(self, user_id: str | None, project_id: str | None, limit: int) -> None:
+        super().__init__(f"Alarm quota exceeded for user {user_id} on project {project_id}")
+        self.user_id = user_id
+        self.project_id = project_id
+        self.limit = limit
+
+
+class InvalidAlarmQuery(IndexerError, ValueError):
+    """A filter, operator or value of an alarm or alarm history query the indexer cannot apply.
+
+    ``field`` names the offending field (or ``filter``/``orderby``/``limit`` for the query's shape), so the
+    API can answer with Aodh's message for it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownAlarmQueryField(InvalidAlarmQuery):
+    def __init__(self, field: str, allowed: Any) -> None:
+        super().__init__(field, f"Unknown field {field!r}: allowed fields are {', '.join(sorted(allowed))}")
+        self.allowed = tuple(sorted(allowed))
+
+
+class UnsupportedAlarmQueryOperator(InvalidAlarmQuery):
+    def __init__(self, field: str, op: str) -> None:
+        super().__init__(field, f"Operator {op!r} is not supported for field {field!r}")
+        self.op = op
+
+
+class InvalidAlarmQueryValue(InvalidAlarmQuery):
+    def __init__(self, field: str, value: Any, expected: str) -> None:
+        super().__init__(field, f"Invalid value {value!r} for field {field!r}: expected {expected}")
+        self.value = value
+
+
+class InvalidAlarmValue(IndexerError, ValueError):
+    """An alarm field holding a value the indexer cannot store (the API validates first; this is the guard)."""
+
+    def __init__(self, field: str, value: Any, expected: str) -> None:
+        super().__init__(f"Invalid value {value!r} for alarm field {field!r}: expected {expected}")
+        self.field = field
+        self.value = value

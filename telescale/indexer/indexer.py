@@ -6,6 +6,11 @@ transactions every method runs in.
 
 from __future__ import annotations
 
+from telescale.indexer.alarm_evaluation import AlarmEvaluation
+from telescale.indexer.alarm_outbox import AlarmOutbox
+from telescale.indexer.alarm_queries import AlarmQueries
+from telescale.indexer.alarm_quotas import AlarmQuotas
+from telescale.indexer.alarms import Alarms
 from telescale.indexer.counters import Counters
 from telescale.indexer.metrics import Metrics
 from telescale.indexer.policies import DEFAULT_RULE, ArchivePolicies
@@ -19,5 +24,6 @@ __all__ = ["DEFAULT_RULE", "Indexer"]
 
 
 class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
-              ResourceMetrics, Counters):
-    """Archive policies, rules, metrics and resources in SQL (SQLite by default, PostgreSQL to scale out)."""
+              ResourceMetrics, Counters, Alarms, AlarmQueries, AlarmEvaluation, AlarmOutbox, AlarmQuotas):
+    """Archive policies, rules, metrics, resources and alarms in SQL (SQLite by default, PostgreSQL to scale
+    out)."""

@@ -214,3 +214,135 @@ class CounterRow(Base):
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, server_default="0")
+
+
+#: Aodh's alarm states and severities, and Telescale's policies for an evaluation without data.
+ALARM_STATES = ("ok", "alarm", "insufficient data")
+ALARM_SEVERITIES = ("low", "moderate", "critical")
+MISSING_DATA_POLICIES = ("insufficient_data", "ok", "alarm", "keep_state")
+NOTIFICATION_STATES = ("pending", "delivered", "failed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class AlarmRow(Base):
+    """An alarm (Aodh's v2 fields) plus Telescale's evaluation settings and the evaluator's bookkeeping.
+
+    ``rule`` holds the ``<type>_rule`` object as the API takes it (composite: the and/or tree). ``version``
+    grows with every change of the definition or the state, so an update or a state transition can be
+    conditional on what its writer read (two evaluators never both record the same transition)."""
+
+    __tablename__ = "alarm"
+    __table_args__ = (
+        sa.CheckConstraint(_in("state", ALARM_STATES), name="state"),
+        sa.CheckConstraint(_in("severity", ALARM_SEVERITIES), name="severity"),
+        sa.CheckConstraint(_in("missing_data", MISSING_DATA_POLICIES), name="missing_data"),
+        sa.CheckConstraint(f"pending_state IS NULL OR {_in('pending_state', ALARM_STATES)}", name="pending_state"),
+        # A project's listing in the default order (newest definition first), and the whole listing (admin).
+        sa.Index("ix_alarm_project_id_timestamp", "project_id", "timestamp"),
+        sa.Index("ix_alarm_timestamp", "timestamp"),
+        # What the evaluator picks: enabled alarms not evaluated for their interval.
+        sa.Index("ix_alarm_enabled_evaluate_timestamp", "enabled", "evaluate_timestamp"),
+    )
+
+    alarm_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    type: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    severity: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    state: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    state_reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    state_timestamp: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    timestamp: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    evaluate_timestamp: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    ok_actions: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    alarm_actions: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    insufficient_data_actions: Mapped[list[str]] = mapped_column(JSONType, nullable=False)
+    repeat_actions: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    time_constraints: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    #: Seconds between evaluations; NULL: the ``alarming.evaluation_interval`` setting.
+    evaluation_interval: Mapped[float | None] = mapped_column(sa.Float)
+    #: Seconds a new state must hold before the alarm enters it (Prometheus' ``for``).
+    pending_for: Mapped[float] = mapped_column(sa.Float, nullable=False, server_default="0")
+    missing_data: Mapped[str] = mapped_column(sa.String(32), nullable=False, server_default="insufficient_data")
+    #: The state the alarm is pending towards, and since when (both NULL when nothing is pending).
+    pending_state: Mapped[str | None] = mapped_column(sa.String(32))
+    pending_since: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    #: The Keystone trust of ``trust+http(s)://`` actions; never shown by the API.
+    trust_id: Mapped[str | None] = mapped_column(sa.String(255))
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="1")
+
+
+class AlarmHistoryRow(Base):
+    """One change of an alarm (Aodh's ``alarm_history``). No foreign key: history outlives the alarm."""
+
+    __tablename__ = "alarm_history"
+    __table_args__ = (
+        sa.Index("ix_alarm_history_alarm_id_timestamp", "alarm_id", "timestamp"),
+        sa.Index("ix_alarm_history_timestamp", "timestamp"),
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    alarm_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, nullable=False)
+    #: creation | rule change | state transition | deletion | action | evaluation error
+    type: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    #: A JSON document as text, exactly as the API shows it (Aodh's ``detail`` is a string).
+    detail: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    on_behalf_of: Mapped[str | None] = mapped_column(sa.String(255))
+    severity: Mapped[str | None] = mapped_column(sa.String(16))
+    timestamp: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AlarmMetricRow(Base):
+    """A metric an alarm read at its last evaluation: new measures of it trigger the alarm's evaluation."""
+
+    __tablename__ = "alarm_metric"
+
+    alarm_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("alarm.alarm_id", ondelete="CASCADE"), primary_key=True
+    )
+    metric_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, index=True)
+
+
+class AlarmNotificationRow(Base):
+    """The outbox: a notification committed with the transition that caused it, until delivered or given up."""
+
+    __tablename__ = "alarm_notification"
+    __table_args__ = (
+        sa.CheckConstraint(_in("state", NOTIFICATION_STATES), name="state"),
+        sa.Index("ix_alarm_notification_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    alarm_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, nullable=False)
+    #: The alarm's project when the notification was queued (``on_behalf_of`` of its delivery history).
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    action: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    next_attempt_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="0")
+    state: Mapped[str] = mapped_column(sa.String(16), nullable=False, server_default="pending")
+    #: A dispatcher's lease: nobody else takes the row before this time.
+    claimed_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AlarmQuotaRow(Base):
+    """Aodh's per-project quotas (resource ``alarms``); ``limit`` -1 means unlimited."""
+
+    __tablename__ = "alarm_quota"
+
+    project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    limit: Mapped[int] = mapped_column(sa.Integer, nullable=False)

@@ -93,3 +93,87 @@ class ResourceType:
     name: str
     attributes: dict[str, dict[str, Any]]
     state: str = "active"
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """An alarm as stored: Aodh's v2 fields (``rule`` is the ``<type>_rule`` object, or composite's tree),
+    Telescale's evaluation settings, and the bookkeeping only the evaluator and the store use
+    (``pending_state``/``pending_since``, ``evaluate_timestamp``, ``version``; ``trust_id`` is never shown).
+
+    Build one with the defaults the API applies and pass it to ``create_alarm``; the indexer fills
+    ``timestamp`` and ``state_timestamp`` when they are None and starts ``version`` at 1."""
+
+    alarm_id: uuid.UUID
+    name: str
+    type: str
+    rule: dict[str, Any]
+    user_id: str | None
+    project_id: str | None
+    description: str = ""
+    enabled: bool = True
+    severity: str = "low"
+    state: str = "insufficient data"
+    state_reason: str = "Not evaluated yet"
+    state_timestamp: datetime.datetime | None = None
+    timestamp: datetime.datetime | None = None
+    evaluate_timestamp: datetime.datetime | None = None
+    ok_actions: tuple[str, ...] = ()
+    alarm_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    repeat_actions: bool = False
+    time_constraints: tuple[dict[str, Any], ...] = ()
+    evaluation_interval: float | None = None  # seconds; None: the alarming.evaluation_interval setting
+    pending_for: float = 0.0  # seconds a new state must hold before the alarm enters it
+    missing_data: str = "insufficient_data"  # insufficient_data | ok | alarm | keep_state
+    pending_state: str | None = None
+    pending_since: datetime.datetime | None = None
+    trust_id: str | None = field(default=None, repr=False)  # never in a log line
+    version: int = 1
+
+    def actions_for(self, state: str) -> tuple[str, ...]:
+        """The actions to run when the alarm enters ``state`` (Aodh's ALARM_ACTIONS_MAP)."""
+        return {
+            "ok": self.ok_actions,
+            "alarm": self.alarm_actions,
+            "insufficient data": self.insufficient_data_actions,
+        }[state]
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """One entry of an alarm's history (Aodh's AlarmChange); ``detail`` is a JSON document as text."""
+
+    event_id: uuid.UUID
+    alarm_id: uuid.UUID
+    type: str  # creation | rule change | state transition | deletion | action | evaluation error
+    detail: str
+    user_id: str | None
+    project_id: str | None
+    on_behalf_of: str | None
+    severity: str | None
+    timestamp: datetime.datetime
+
+
+@dataclass(frozen=True)
+class PendingNotification:
+    """A notification claimed from the outbox for one delivery attempt."""
+
+    id: int
+    alarm_id: uuid.UUID
+    action: str
+    payload: dict[str, Any]
+    attempts: int  # attempts made before this one
+    #: The alarm's trust (``trust+http(s)://`` actions), None once the alarm is gone; never in a log line.
+    trust_id: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """What one delivery attempt did, as recorded in the alarm's history (``url`` without credentials)."""
+
+    ok: bool
+    status: int | None  # the HTTP status, None when no answer came
+    error: str | None
+    duration: float  # seconds
+    url: str

@@ -63,13 +63,21 @@ def test_description_says_what_this_release_does(spec: dict[str, Any]) -> None:
 
 
 def test_no_422_and_errors_in_gnocchi_shape(spec: dict[str, Any]) -> None:
+    """Gnocchi's error shape on /v1, Aodh's on /v2."""
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     error = spec["components"]["schemas"]["Error"]
     assert set(error["required"]) == {"code", "title", "description"}
+    assert spec["components"]["schemas"]["AodhError"]["required"] == ["error_message"]
     for path, method, operation in operations(spec):
         codes = set(operation["responses"])
         assert "422" not in codes, (method, path)
+        aodh = path.startswith("/v2/")
         for code in codes - {"200", "201", "202", "204"}:
+            if aodh:
+                assert operation["responses"][code] == {"$ref": f"#/components/responses/Aodh{code}"}, (path, code)
+                assert spec["components"]["responses"][f"Aodh{code}"]["content"]["application/json"]["schema"] == \
+                    {"$ref": "#/components/schemas/AodhError"}
+                continue
             assert operation["responses"][code] == {"$ref": f"#/components/responses/{code}"} or \
                 operation["responses"][code]["content"]["application/json"]["schema"] == \
                 {"$ref": "#/components/schemas/Error"}, (method, path, code)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from telescale.indexer import Indexer
+from telescale.indexer import Alarm, Indexer
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -38,3 +40,23 @@ def bare_indexer(db_url: str) -> Iterator[Indexer]:
         yield idx
     finally:
         idx.dispose()
+
+
+@pytest.fixture
+def make_alarm() -> Callable[..., Alarm]:
+    """A threshold alarm record with the API's defaults; keyword arguments override any field."""
+
+    def make(**fields: Any) -> Alarm:
+        values: dict[str, Any] = {
+            "alarm_id": uuid.uuid4(),
+            "name": "cpu_high",
+            "type": "gnocchi_resources_threshold",
+            "rule": {"metric": "cpu", "threshold": 80.0, "comparison_operator": "gt",
+                     "aggregation_method": "mean", "resource_id": str(uuid.uuid4()), "resource_type": "instance"},
+            "user_id": "user-a",
+            "project_id": "project-a",
+        }
+        values.update(fields)
+        return Alarm(**values)
+
+    return make
