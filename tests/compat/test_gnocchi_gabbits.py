@@ -7,18 +7,15 @@ to fail, as upstream).
 
 from __future__ import annotations
 
-import json
-import shutil
 import unittest
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from gabbi import driver
 
 from tests import server
-from tests.compat import fixtures
+from tests.compat import fixtures, gabbits
 from tests.compat.gabbits import gabbits_dir
 
 FILES = [
@@ -47,39 +44,16 @@ class AssertNAN(yaml.YAMLObject):
 yaml.add_constructor("!AssertNAN", lambda loader, node: AssertNAN())
 
 
-def run_file(name: str, tmp_path: Path, skip: tuple[str, ...] = ()) -> unittest.TestResult:
-    source = gabbits_dir() / name
-    suite_dir = tmp_path / "gabbits"
-    suite_dir.mkdir()
-    shutil.copy(source, suite_dir / name)
+def run_file(name: str, tmp_path: Path) -> unittest.TestResult:
     with server.running(tmp_path / "data", OVERRIDES) as srv:
-        suite = driver.build_tests(str(suite_dir), unittest.TestLoader(), host="127.0.0.1", port=srv.port,
-                                   fixture_module=fixtures, safe_yaml=False,
-                                   test_loader_name="tests.compat.gnocchi")
-        result = unittest.TestResult()
-        suite.run(result)
-    _record(name, result)
+        suite = gabbits.build_suite(gabbits_dir() / name, "127.0.0.1", srv.port, fixtures, "tests.compat.gnocchi")
+        result = gabbits.run_suite(suite)
+    gabbits.record(RESULTS, name, result)
     return result
-
-
-def _record(name: str, result: unittest.TestResult) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data[name] = {"run": result.testsRun, "failures": len(result.failures), "errors": len(result.errors),
-                  "expected_failures": len(result.expectedFailures), "skipped": len(result.skipped)}
-    RESULTS.write_text(json.dumps(data, indent=1, sort_keys=True))
-
-
-def _describe(result: unittest.TestResult) -> str:
-    lines = []
-    for test, trace in result.failures + result.errors:
-        tail = [line for line in trace.strip().splitlines() if "AssertionError" in line or "Error:" in line]
-        lines.append(f"--- {test.id()}: " + (tail[-1] if tail else trace.strip().splitlines()[-1])[:600])
-    return "\n".join(lines)
 
 
 @pytest.mark.parametrize("name", FILES)
 def test_gabbi_file(name: str, tmp_path: Path) -> None:
     result = run_file(name, tmp_path)
     assert result.testsRun > 0
-    assert not result.failures and not result.errors, _describe(result)
+    assert not result.failures and not result.errors, gabbits.describe(result.failures + result.errors)
