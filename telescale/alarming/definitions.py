@@ -164,7 +164,9 @@ def _scoped(kind: str, rule: dict[str, Any], project_id: str) -> dict[str, Any]:
         scope = project_filter(project_id)
         if not (isinstance(query, dict) and query.get("and", [None])[0] == scope):  # not wrapped twice on PUT
             rule = {**rule, "query": json.dumps({"and": [scope, query]})}
-    elif kind == "prometheus":
+    elif kind in ("prometheus", "gnocchi_resources_threshold", "gnocchi_aggregation_by_metrics_threshold"):
+        # The evaluator reads within this project: a resource or metric that appears later in another
+        # project under the same id never feeds this alarm.
         rule = {**rule, "scope_to_project": project_id}
     return rule
 

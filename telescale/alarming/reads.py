@@ -3,9 +3,10 @@
 Each rule type maps to one entry point of the shared read path, as Aodh maps it to one Gnocchi call:
 ``gnocchi_resources_threshold`` → the measures of one resource's metric, ``…_by_metrics`` → ``aggregate``
 across the listed metrics, ``…_by_resources`` → ``aggregate`` across the metric of the resources the
-rule's query matches (``needed_overlap=0``, so series of deleted instances do not block). The evaluator
-reads as the service (no project scope), as Aodh does with its service credentials; the API checked at
-creation what the alarm's owner may see, and scoped a non-admin's ``query`` to its project.
+rule's query matches (``needed_overlap=0``, so series of deleted instances do not block). The API marks
+the rules of a non-admin's alarm (and of an admin's alarm for another project) with ``scope_to_project``
+and wraps their ``query`` in that project's filter; such a rule reads within that project only, so it can
+never read another project's data; other rules read as the service, as Aodh does.
 
 A missing metric, resource or aggregation method, or a question that cannot be answered, is a verdict
 (insufficient data with Aodh's reason); a failure of the store (storage or database down) raises
@@ -27,7 +28,7 @@ from telescale.alarming.rules import gnocchi
 from telescale.alarming.rules.threshold import Verdict
 from telescale.query import errors as qe
 from telescale.query.reader import Query
-from telescale.query.scope import UNRESTRICTED
+from telescale.query.scope import UNRESTRICTED, Scope
 from telescale.timeutil import NS
 
 LOG = logging.getLogger(__name__)
@@ -68,18 +69,20 @@ def read_points(q: Query, alarm_type: str, rule: Mapping[str, Any], now: int, la
     start, stop = gnocchi.evaluation_window(rule, now, lag)
     granularity = round(float(rule.get("granularity", 60)) * NS)
     method = str(rule["aggregation_method"])
+    project = rule.get("scope_to_project")
+    scope = UNRESTRICTED if project is None else Scope.of_project(str(project))
     try:
         if alarm_type == gnocchi.RESOURCES:
-            series = q.resource_metric_measures(UNRESTRICTED, rule["resource_type"], rule["resource_id"],
+            series = q.resource_metric_measures(scope, rule["resource_type"], rule["resource_id"],
                                                 rule["metric"], method, granularity, start, stop)
         elif alarm_type == gnocchi.BY_METRICS:
             ids = [uuid.UUID(str(m)) for m in rule.get("metrics") or []]
-            series = q.aggregate_metrics(UNRESTRICTED, ids, method, granularity, start, stop, needed_overlap=0.0)
+            series = q.aggregate_metrics(scope, ids, method, granularity, start, stop, needed_overlap=0.0)
         elif alarm_type == gnocchi.BY_RESOURCES:
             search = rule.get("query") or {}
             if isinstance(search, str):
                 search = json.loads(search) if search.strip() else {}
-            series = q.aggregate_resources(UNRESTRICTED, rule["resource_type"], search, rule["metric"], method,
+            series = q.aggregate_resources(scope, rule["resource_type"], search, rule["metric"], method,
                                            granularity, start, stop, needed_overlap=0.0)
         else:
             raise ValueError(f"not a gnocchi threshold rule: {alarm_type}")

@@ -271,7 +271,7 @@ def test_invalid_alarms_get_aodhs_messages(lite: V2) -> None:
 
 def test_admin_may_log_and_name_owners(lite: V2) -> None:
     alarm = lite.create({**THRESHOLD, "alarm_actions": ["log://"], "project_id": "p9", "user_id": "u9"}, ADMIN)
-    assert (alarm["alarm_actions"], alarm["project_id"], alarm["user_id"]) == (["log://"], "p9", "u9")
+    assert (alarm["alarm_actions"], alarm["project_id"], alarm["user_id"]) == (["log:"], "p9", "u9")
     assert lite.create(THRESHOLD, ADMIN)["project_id"] == "p-admin"
     # Roles as Keystone implies them: a reader may read, not write.
     reader = {**MEMBER, "x-roles": "reader"}
@@ -309,6 +309,20 @@ def test_prometheus_rules_need_a_prometheus(tmp_path: Path) -> None:
         alarm = v2.create(body)
         assert alarm["description"] == "prometheus alarm rule"
         assert alarm["prometheus_rule"] == {"comparison_operator": "eq", "threshold": 1.0, "query": "up"}
+
+
+def test_actions_to_internal_addresses_are_refused_unless_allowed(tmp_path: Path) -> None:
+    for v2 in _v2(tmp_path / "default"):
+        for action in ("http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "https://[::1]/x",
+                       "trust+http://169.254.169.254/x"):
+            status, message = v2.fault("POST", "/v2/alarms", {**THRESHOLD, "ok_actions": [action]})
+            assert status == 400 and message.startswith("ok_actions: alarm action"), message
+        # Public addresses, and names that do not resolve yet (checked again at each delivery), are accepted.
+        v2.create({**THRESHOLD, "alarm_actions": ["http://203.0.113.7/hook", "http://receiver.invalid/hook"]})
+    for v2 in _v2(tmp_path / "allowed", overrides=('alarming.webhook_allowed_networks=["127.0.0.0/8"]',)):
+        assert v2.create({**THRESHOLD, "alarm_actions": ["http://127.0.0.1:9/hook"]})["alarm_actions"] == [
+            "http://127.0.0.1:9/hook"]
+        assert v2.fault("POST", "/v2/alarms", {**THRESHOLD, "alarm_actions": ["http://169.254.169.254/"]})[0] == 400
 
 
 def test_resource_rules_are_checked_against_the_indexer(lite: V2) -> None:

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from telescale import indexer as idx
-from telescale.alarming.definitions import Caller, InvalidAlarm, build_alarm, data_scope, uses_trust
+from telescale.alarming.definitions import ACTION_FIELDS, Caller, InvalidAlarm, build_alarm, data_scope, uses_trust
+from telescale.alarming.notifiers.allowlist import TargetRefused, check_target
 from telescale.api.aodh_access import AodhCaller, aodh_caller
 from telescale.api.deps import url_for
 from telescale.api.errors import ApiError
@@ -47,6 +48,13 @@ def _definition(request: Request, caller: AodhCaller, body: Any, previous: idx.A
         raise aodh_error(e) from None
     check_rule(indexer(request), fields["type"], fields["rule"], data_scope(writer, fields["project_id"]),
                caller.identity.creator)
+    allowed = request.app.state.settings.alarming.webhook_allowed_networks
+    for field in ACTION_FIELDS:
+        for action in fields.get(field) or ():
+            try:
+                check_target(action, allowed)  # loopback, link-local, metadata: refused unless allowed
+            except TargetRefused as e:
+                raise ApiError(400, f"{field}: {e}") from None
     return fields
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
@@ -36,15 +37,21 @@ def iso(value: datetime.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def action_view(actions: Sequence[str]) -> list[str]:
+    """Actions as Aodh shows them: each URL re-assembled (``log://`` reads ``log:``), which aodhclient's
+    output and Heat compare against."""
+    return [urlsplit(a).geturl() for a in actions]
+
+
 def alarm_view(alarm: idx.Alarm) -> dict[str, Any]:
     return {
         "alarm_id": str(alarm.alarm_id),
         "name": alarm.name,
         "description": alarm.description,
         "enabled": alarm.enabled,
-        "ok_actions": list(alarm.ok_actions),
-        "alarm_actions": list(alarm.alarm_actions),
-        "insufficient_data_actions": list(alarm.insufficient_data_actions),
+        "ok_actions": action_view(alarm.ok_actions),
+        "alarm_actions": action_view(alarm.alarm_actions),
+        "insufficient_data_actions": action_view(alarm.insufficient_data_actions),
         "repeat_actions": alarm.repeat_actions,
         "type": alarm.type,
         "time_constraints": [dict(tc) for tc in alarm.time_constraints],
