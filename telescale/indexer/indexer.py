@@ -14,6 +14,7 @@ from telescale.indexer.alarm_triggers import AlarmTriggers
 from telescale.indexer.alarms import Alarms
 from telescale.indexer.counters import Counters
 from telescale.indexer.metrics import Metrics
+from telescale.indexer.named_metrics import NamedMetrics
 from telescale.indexer.policies import DEFAULT_RULE, ArchivePolicies
 from telescale.indexer.resource_metrics import ResourceMetrics
 from telescale.indexer.resource_search import ResourceSearch
@@ -26,6 +27,6 @@ __all__ = ["DEFAULT_RULE", "Indexer"]
 
 class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
               ResourceMetrics, Counters, Alarms, AlarmQueries, AlarmEvaluation, AlarmOutbox, AlarmQuotas,
-              AlarmTriggers):
+              AlarmTriggers, NamedMetrics):
     """Archive policies, rules, metrics, resources and alarms in SQL (SQLite by default, PostgreSQL to scale
     out)."""

@@ -240,3 +240,14 @@ def test_composite_and_or(world: World) -> None:
     world.cycle()
     assert world.get(both).state == "ok"
     assert world.get(either).state == "alarm"
+
+
+def test_a_scoped_rule_never_reads_another_projects_resource(world: World) -> None:
+    world.write({3: 90.0, 2: 95.0, 1: 99.0})
+    own = world.alarm(rule={"scope_to_project": "project-a"})
+    other = world.alarm(rule={"scope_to_project": "project-b"}, state="ok")
+    world.cycle()
+    assert world.get(own).state == "alarm"
+    got = world.get(other)
+    assert got.state == "insufficient data"
+    assert got.state_reason == f"resource {world.resource_id} does not exists"
