@@ -116,6 +116,8 @@ class _Walker:
             return Series(b.granularity, b.times, node.value, False)
         if isinstance(node, MetricNode):
             idx = sorted({i for r in node.refs for i in self.lookup.get(r, ())})
+            if idx == list(range(b.values.shape[1])):  # every column in order: no copy of the whole grid
+                return Series(b.granularity, b.times, b.values, False)
             return Series(b.granularity, b.times, b.values[:, idx], False)
         if isinstance(node, Aggregation):
             child = self.walk(node.operand)
