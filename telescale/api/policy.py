@@ -169,12 +169,22 @@ class Policy:
         keys = self.target_keys(rule)
         if keys is None:
             return lambda target: self.allowed(identity, rule, target)
-        ordered = sorted(keys)
+        paths = [(k, k.split(".")) for k in sorted(keys)]
         memo: dict[tuple[Any, ...], bool] = {}
 
+        def value_at(target: Mapping[str, Any], key: str, path: list[str]) -> Any:
+            """What ``_flatten(target)`` holds under ``key``, without flattening the whole target."""
+            if key in target:
+                return target[key]
+            value: Any = target
+            for part in path:
+                if not isinstance(value, dict) or part not in value:
+                    return _MISSING
+                value = value[part]
+            return value
+
         def check(target: Mapping[str, Any]) -> bool:
-            flat = dict(_flatten(target))
-            key = tuple(flat.get(k, _MISSING) for k in ordered)
+            key = tuple(value_at(target, k, path) for k, path in paths)
             try:
                 decision = memo.get(key)
             except TypeError:  # an unhashable value (a list): no memo for this one

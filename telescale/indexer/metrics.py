@@ -57,8 +57,13 @@ _METRIC_COLUMNS = (MetricRow.id, MetricRow.creator, MetricRow.name, MetricRow.un
 _POLICY_COLUMNS = (ArchivePolicyRow.name, ArchivePolicyRow.back_window, ArchivePolicyRow.definition,
                    ArchivePolicyRow.aggregation_methods)
 
-#: Built once: SQLAlchemy caches its compiled form, so a lookup costs one round trip and little else.
-_GET_METRICS = sa.select(*_METRIC_COLUMNS, *_POLICY_COLUMNS).join(
+#: Built once: SQLAlchemy caches its compiled form, so a lookup costs one round trip and little else.  The
+#: policy's JSON columns come as text, decoded only the first time that text is seen (:func:`_policy_from_text`):
+#: decoding them again for every row cost more than the rest of the row.
+_GET_METRICS = sa.select(
+    *_METRIC_COLUMNS, ArchivePolicyRow.name, ArchivePolicyRow.back_window,
+    sa.cast(ArchivePolicyRow.definition, sa.Text), sa.cast(ArchivePolicyRow.aggregation_methods, sa.Text),
+).join(
     ArchivePolicyRow, ArchivePolicyRow.name == MetricRow.archive_policy_name
 ).where(MetricRow.id.in_(sa.bindparam("ids", expanding=True)), MetricRow.status == "active")
 
@@ -66,6 +71,12 @@ _GET_METRICS = sa.select(*_METRIC_COLUMNS, *_POLICY_COLUMNS).join(
 def _policy(name: str, back_window: int, definition: list[dict[str, Any]], methods: list[str]) -> ArchivePolicy:
     """The policy record for these column values, converted once per distinct value (policies are few)."""
     return _policy_from_key(name, back_window, orjson.dumps(definition), tuple(methods))
+
+
+@functools.lru_cache(maxsize=256)
+def _policy_from_text(name: str, back_window: int, definition: str, methods: str) -> ArchivePolicy:
+    return policy_record(ArchivePolicyRow(name=name, back_window=back_window, definition=orjson.loads(definition),
+                                          aggregation_methods=orjson.loads(methods)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -235,15 +246,15 @@ class Metrics(IndexerEngine):
         """Active metrics among ``ids`` in one query, in the order asked; unknown ids are left out.
 
         The hot path of every measures read and write: one Core SELECT joined with the policy (no ORM
-        objects), the policy converted once per distinct definition (:func:`_policy`).
+        objects), the policy converted once per distinct definition (:func:`_policy_from_text`).
         """
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
         by_id = {}
         for mid, creator, name, unit, resource_id, status, *policy in self._fetch(_GET_METRICS, {"ids": wanted}):
-            by_id[mid] = Metric(id=mid, archive_policy=_policy(*policy), creator=creator, name=name, unit=unit,
-                                resource_id=resource_id, status=status)
+            by_id[mid] = Metric(id=mid, archive_policy=_policy_from_text(*policy), creator=creator, name=name,
+                                unit=unit, resource_id=resource_id, status=status)
         return [by_id[i] for i in wanted if i in by_id]
 
     def list_metrics(

@@ -172,6 +172,11 @@ def _cut(plan: _Plan, stop: int | None, copy: bool) -> Column:
     """One series cut to ``[lo, stop)``: two binary searches at most per split, only where a bound falls
     inside it; the parts of several splits are concatenated (a new array)."""
     lo = _bounds(plan)
+    if len(plan.wanted) == 1 and len(plan.parts) == 1:  # the usual case: one split, read or cached
+        part = plan.parts.get(plan.wanted[0])
+        if part is not None and part[0].size and (lo is None or part[0][0] >= lo) and (
+                stop is None or part[0][-1] < stop):
+            return (part[0].copy(), part[1].copy()) if copy else (part[0], part[1])
     ts_parts: list[np.ndarray] = []
     v_parts: list[np.ndarray] = []
     for k in plan.wanted:

@@ -96,9 +96,10 @@ def read_columns(storage: StorageDriver, wanted: Iterable[tuple[Reference, int]]
     for ref, g in wanted:
         key = read_key(ref, g)
         if key not in todo:
-            require(ref.metric, ref.method, g)
             item = ref.metric.archive_policy.item(int(g))
-            assert item is not None  # checked just above
+            if item is None or ref.method not in ref.metric.archive_policy.aggregation_methods:
+                require(ref.metric, ref.method, g)  # raises what is missing
+            assert item is not None
             todo[key] = Entry(ref.metric.id, item, ref.method)
     columns = read_series_batch(storage, list(todo.values()), start, stop, threads=threads, copy=False)
     return dict(zip(todo, columns, strict=True))
@@ -116,6 +117,8 @@ class _Walker:
             return Series(b.granularity, b.times, node.value, False)
         if isinstance(node, MetricNode):
             idx = sorted({i for r in node.refs for i in self.lookup.get(r, ())})
+            if idx == list(range(b.values.shape[1])):  # every column in order: no copy of the whole grid
+                return Series(b.granularity, b.times, b.values, False)
             return Series(b.granularity, b.times, b.values[:, idx], False)
         if isinstance(node, Aggregation):
             child = self.walk(node.operand)

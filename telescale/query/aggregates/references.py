@@ -47,12 +47,12 @@ def metric_columns(refs: Sequence[Ref], ids: Sequence[uuid.UUID], metrics: Mappi
     if missing:
         raise NoSuchMetric(missing)
     columns: list[Reference] = []
-    index: dict[tuple[str, str], int] = {}
+    index: dict[tuple[uuid.UUID, str], int] = {}
     lookup: dict[Ref, list[int]] = {}
     for (m, method), mid in zip(refs, ids, strict=True):
-        key = (str(mid), method)
+        key = (mid, method)
         if key not in index:
             index[key] = len(columns)
-            columns.append(Reference(metrics[mid], method, key[0]))
+            columns.append(Reference(metrics[mid], method, str(mid)))
         lookup[(m, method)] = [index[key]]
-    return MetricReferences(columns, lookup, list(dict.fromkeys(metrics[i] for i in ids)))
+    return MetricReferences(columns, lookup, list({i: metrics[i] for i in ids}.values()))
