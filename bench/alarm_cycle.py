@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--indexer-url", help="a PostgreSQL database to use instead of a temporary SQLite file")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    logging.getLogger("telescale.alarming.evaluator").setLevel(logging.WARNING)  # one line per transition
     for line in run(args.alarms, args.cycles, args.indexer_url):
         print(json.dumps(line), flush=True)
     return 0
