@@ -26,18 +26,6 @@ NOW = 1_767_225_600 * NS  # 2026-01-01T00:00:00Z, a minute boundary
 HOOK = "http://receiver.example/hook"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def indexer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Indexer]:
-    url = f"sqlite:///{tmp_path / 'i.db'}" if request.param == "sqlite" else \
-        request.getfixturevalue("postgresql_empty_url")
-    idx = Indexer(url)
-    idx.upgrade()
-    try:
-        yield idx
-    finally:
-        idx.dispose()
-
-
 @pytest.fixture
 def storage(tmp_path: Path) -> Iterator[FileStorage]:
     s = FileStorage(tmp_path / "storage")
