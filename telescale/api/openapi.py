@@ -41,15 +41,17 @@ FEATURES = (
     "**aggregates** (`/v1/aggregates`, and the deprecated `/v1/aggregation`): arithmetic and aggregation "
     "across metrics and across the resources a search finds, optionally grouped by attributes;",
     "**batch** (`/v1/batch`): measures for many metrics or resources in one durable write;",
-    "**status** and **capabilities** (`/v1/status`, `/v1/capabilities`): the processing backlog and the "
-    "aggregation methods.",
+    "**status** and **capabilities** (`/v1/status`, `/v1/capabilities`): the processing backlog, the "
+    "processing workers and alarm evaluators, and the aggregation methods;",
     "**alarms** with **Aodh's v2 API** (`/v2/alarms`, `/v2/query`, `/v2/capabilities`, `/v2/quotas`): alarm "
     "definitions, their state and history, queries and quotas, as aodhclient and Heat use them (errors there "
-    "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`).",
+    "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`); the "
+    "evaluator runs beside the API and notifies webhooks reliably.",
 )
 DESCRIPTION = "\n".join((
     "Telescale stores metrics behind the **Gnocchi v1 REST API**: gnocchiclient, Ceilometer's gnocchi publisher, "
-    "Grafana's gnocchi datasource and Aodh's gnocchi rules work unchanged. This release is the metric store:",
+    "Grafana's gnocchi datasource and Aodh's gnocchi rules work unchanged, and evaluates alarms next to the data "
+    "behind the **Aodh v2 API**. This release is the metric store and alarming:",
     "",
     *(f"* {line}" for line in FEATURES),
     "",
