@@ -102,13 +102,14 @@ def fire(indexer: Any, event: Mapping[str, Any], project: str, now: int) -> Even
     project) at ``now`` (ns) and commit every alarm it fires."""
     fired: list[uuid.UUID] = []
     for alarm in indexer.event_alarms(project):
-        if _fire_one(indexer, alarm, event, now):
+        if fire_alarm(indexer, alarm, event, now):
             fired.append(alarm.alarm_id)
     return EventOutcome(str(event["message_id"]), project, tuple(fired))
 
 
-def _fire_one(indexer: Any, alarm: Alarm, event: Mapping[str, Any], now: int) -> bool:
-    """Judge and commit one alarm; re-read and judged again when a concurrent writer got there first."""
+def fire_alarm(indexer: Any, alarm: Alarm, event: Mapping[str, Any], now: int) -> bool:
+    """Judge one checked event against ``alarm`` (as read) and commit what it fires; True when it fired.
+    When a concurrent writer changed the alarm first, it is read again and judged again."""
     current: Alarm | None = alarm
     for _ in range(ATTEMPTS):
         if current is None or not current.enabled or current.type != "event" or \
