@@ -58,7 +58,7 @@ def test_description_says_what_this_release_does(spec: dict[str, Any]) -> None:
     for feature in ("archive policies", "metrics", "measures", "resources", "resource types", "search",
                     "aggregates", "batch", "status", "Gnocchi v1"):
         assert feature in text
-    assert "Alarming (the Aodh v2 API), autoscaling and metric collection" in text
+    assert "Autoscaling and metric collection" in text
     assert "later releases" in text
 
 
@@ -142,6 +142,7 @@ EXAMPLES = [
      202),
     ("post", "/v1/search/resource/{rtype}", "/v1/search/resource/generic", 200),
     ("post", "/v1/aggregates", "/v1/aggregates", 200),
+    ("post", "/v2/events", "/v2/events", 202),
 ]
 
 
