@@ -88,10 +88,9 @@ def _api(tmp_path: Path, url: str = "", mode: str = "noauth") -> Iterator[Api]:
         client.app.state.services.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
-    yield from _api(tmp_path, url)
+@pytest.fixture
+def api(tmp_path: Path, indexer_url: str) -> Iterator[Api]:
+    yield from _api(tmp_path, indexer_url)
 
 
 @pytest.fixture
