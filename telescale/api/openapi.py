@@ -44,8 +44,7 @@ FEATURES = (
     "**status** and **capabilities** (`/v1/status`, `/v1/capabilities`): the processing backlog and the "
     "aggregation methods.",
     "**alarms** with **Aodh's v2 API** (`/v2/alarms`, `/v2/query`, `/v2/capabilities`, `/v2/quotas`): alarm "
-    "definitions, their state and history, queries and quotas, as aodhclient and Heat use them, and an events "
-    "intake that fires event alarms (`/v2/events`) (errors there "
+    "definitions, their state and history, queries and quotas, as aodhclient and Heat use them (errors there "
     "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`).",
 )
 DESCRIPTION = "\n".join((
