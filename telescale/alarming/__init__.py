@@ -9,6 +9,10 @@ Layout (one job per module):
   (threshold, composite, event, prometheus), time constraints, missing data and pending (``for``).
 * ``evaluator`` — picks due alarms (its share of the hash ring, ``telescale.coordination``), reads
   through ``telescale.query`` in process, and commits each transition together with its notifications.
+* ``transitions`` — one alarm's decision settled and committed with its notifications (one transaction),
+  the step the evaluator and the events intake share.
+* ``events`` — the events intake (``POST /v2/events``; later the collection agent): each event fires the
+  matching ``event`` alarms of its project.
 * ``notifiers/`` — delivery of the committed notifications (the outbox): ``log://``, ``http(s)://``,
   ``trust+http(s)://`` and the internal scaling action, with timeouts, retries and an allow-list.
 """

@@ -10,8 +10,9 @@ A cycle (:meth:`Evaluator.cycle`, run every :data:`TICK` seconds by :meth:`Evalu
 4. read and judge: gnocchi threshold rules through ``telescale.query`` (one padded matrix judged at once),
    composite rules leaf by leaf, prometheus rules with one instant query;
 5. settle each decision with the alarm's ``pending_for`` and ``repeat_actions``, then commit: a change is
-   one conditional transaction (state, history, outbox rows), so two evaluators never both fire it;
-   alarms that did not change get their evaluation time in one statement.
+   one conditional transaction (state, history, outbox rows), so two evaluators never both fire it
+   (:mod:`telescale.alarming.transitions`, which the events intake shares); alarms that did not change
+   get their evaluation time in one statement.
 
 A read that fails for another reason than absent data (storage or database down) is an *evaluation
 error*: the alarm keeps its state and one ``evaluation error`` history entry is written per error streak,
@@ -31,14 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from telescale.alarming import reads
-from telescale.alarming.rules import composite, gnocchi, pending, prometheus, threshold
+from telescale.alarming import reads, transitions
+from telescale.alarming.rules import composite, gnocchi, prometheus, threshold
 from telescale.alarming.rules.decision import Decision, RuleError
 from telescale.alarming.rules.time_constraints import within_time_constraints
 from telescale.config import AlarmingSettings
 from telescale.indexer.records import Alarm
 from telescale.query.reader import Query
-from telescale.timeutil import NS
+from telescale.timeutil import to_datetime
 
 LOG = logging.getLogger(__name__)
 TICK = 0.2  # seconds between two looks for due alarms
@@ -101,20 +102,6 @@ class _Result:
     metric_ids: frozenset[uuid.UUID] | None = None
 
 
-def _dt(ns: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(ns / NS, datetime.UTC)
-
-
-def _ns(value: datetime.datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp() * NS)
-
-
-def payload(alarm: Alarm, previous: str, current: str, reason: str, reason_data: dict[str, Any]) -> dict[str, Any]:
-    """Aodh's notification body, exactly its keys."""
-    return {"alarm_name": alarm.name, "alarm_id": str(alarm.alarm_id), "severity": alarm.severity,
-            "previous": previous, "current": current, "reason": reason, "reason_data": reason_data}
-
-
 class Evaluator:
     """Evaluates the alarms this process owns; ``indexer`` stores them, ``query`` reads their data."""
 
@@ -151,7 +138,7 @@ class Evaluator:
         """Evaluate every due alarm this evaluator owns at ``now`` (ns, default: the clock)."""
         started = time.perf_counter()
         now = time.time_ns() if now is None else now
-        due = self.indexer.due_alarms(_dt(now), self.settings.evaluation_interval, known=self._known)
+        due = self.indexer.due_alarms(to_datetime(now), self.settings.evaluation_interval, known=self._known)
         self._known.update((a.alarm_id, a) for a in due)
         if self.owns is not None and due:
             mine = set(self.owns([a.alarm_id for a in due]))
@@ -251,7 +238,7 @@ class Evaluator:
 
     def _commit(self, alarms: Sequence[Alarm], active: Sequence[Alarm], results: dict[uuid.UUID, _Result],
                 now: int, stats: CycleStats) -> None:
-        when = _dt(now)
+        when = to_datetime(now)
         unchanged: list[uuid.UUID] = [a.alarm_id for a in alarms if a.alarm_id not in results]
         reading: dict[uuid.UUID, frozenset[uuid.UUID]] = {}
         notified = False
@@ -265,29 +252,15 @@ class Evaluator:
                 continue
             self._errors.pop(alarm.alarm_id, None)
             stats.evaluated += 1
-            outcome = pending.settle(alarm.state, result.decision, now=now, repeat_actions=alarm.repeat_actions,
-                                     pending_for=alarm.pending_for, pending_state=alarm.pending_state,
-                                     pending_since=_ns(alarm.pending_since))
-            held = (outcome.pending_state, outcome.pending_since) != (alarm.pending_state, _ns(alarm.pending_since))
-            if not (outcome.record or outcome.notify or held):
+            commit = transitions.commit_decision(self.indexer, alarm, result.decision, now)
+            if commit.written is transitions.Written.NOTHING:
                 unchanged.append(alarm.alarm_id)
-                continue
-            notes = [(url, payload(alarm, outcome.previous, outcome.state, outcome.reason, outcome.reason_data))
-                     for url in alarm.actions_for(outcome.state)] if outcome.notify else []
-            since = None if outcome.pending_since is None else _dt(outcome.pending_since)
-            ok = self.indexer.record_state(
-                alarm.alarm_id, alarm.version, outcome.state, outcome.reason, outcome.reason_data, when,
-                notifications=notes, history_type="state transition" if outcome.record else None,
-                pending=(outcome.pending_state, since) if outcome.pending_state is not None else None)
-            if not ok:
+            elif commit.written is transitions.Written.LOST_RACE:
                 stats.lost_races += 1
-                continue
-            if outcome.changed:
-                stats.transitions += 1
-                LOG.info("alarm %s (%s): %s -> %s: %s", alarm.alarm_id, alarm.name, outcome.previous, outcome.state,
-                         outcome.reason)
-            stats.notifications += len(notes)
-            notified = notified or bool(notes)
+            else:
+                stats.transitions += commit.transition
+                stats.notifications += commit.notifications
+                notified = notified or bool(commit.notifications)
         self.indexer.mark_evaluated(unchanged, when)
         if reading:
             self.indexer.set_alarms_metrics(reading)

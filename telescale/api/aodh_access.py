@@ -49,6 +49,8 @@ AODH_RULES: dict[str, str] = {
     "telemetry:get_quotas": READER,
     "telemetry:update_quotas": ADMIN,
     "telemetry:delete_quotas": ADMIN,
+    # Telescale's: inject events (POST /v2/events), which Aodh only takes from its message bus.
+    "telemetry:post_events": MEMBER,
 }
 IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
 

@@ -38,6 +38,7 @@ from telescale.api.routers import (
     v2_alarm_state,
     v2_alarms,
     v2_capabilities,
+    v2_events,
     v2_quotas,
 )
 
@@ -93,7 +94,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
                    aggregation_resource, search_metric, v2_alarms, v2_alarm_state, v2_alarm_query, v2_capabilities,
-                   v2_quotas):
+                   v2_quotas, v2_events):
         app.include_router(module.router)
     openapi.install(app)
     if settings.api.auth_mode == "keystone":

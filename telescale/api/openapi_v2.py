@@ -77,6 +77,28 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "api": {"type": "object", "additionalProperties": {"type": "boolean"}},
         "alarm_storage": {"type": "object", "additionalProperties": {"type": "boolean"}}}},
 }
+_TRAIT = {"description": "`[name, type, value]` (type 1 string, 2 integer, 3 float, 4 datetime, or those names) "
+          "or `{\"name\", \"dtype\" (or \"type\"), \"value\"}`",
+          "oneOf": [{"type": "array", "minItems": 3, "maxItems": 3},
+                    {"type": "object", "required": ["name", "value"], "properties": {
+                        "name": _STRING, "dtype": {"type": ["integer", "string"]},
+                        "type": {"type": ["integer", "string"]}, "value": {}}}]}
+SCHEMAS["Event"] = {"type": "object", "required": ["message_id", "event_type"], "properties": {
+    "message_id": {"type": "string", "minLength": 1}, "event_type": {"type": "string", "minLength": 1},
+    "generated": {"type": "string", "description": "ISO 8601"},
+    "traits": {"type": "array", "items": _TRAIT, "description": "a `project_id` or `tenant_id` trait names the "
+               "event's project (default: the caller's; an admin's event without one fires the alarms without "
+               "a project)"},
+    "raw": {"type": "object"}}, "description": "a Ceilometer event, as Aodh's listener receives it"}
+SCHEMAS["Events"] = {"oneOf": [{"$ref": _REF + "Event"}, {"type": "array", "items": {"$ref": _REF + "Event"}}],
+                     "description": "one event or a list of them"}
+SCHEMAS["EventsAccepted"] = {"type": "object", "required": ["events"], "properties": {"events": {
+    "type": "array", "description": "one item per event, in the order posted", "items": {
+        "type": "object", "required": ["message_id", "project_id", "fired"], "properties": {
+            "message_id": _STRING, "project_id": {**_NULLABLE_STRING, "description": "null: no project"},
+            "fired": {"type": "array", "items": {"type": "string", "format": "uuid"},
+                      "description": "the alarms the event fired (their transition and notifications are "
+                                     "committed)"}}}}}}
 SCHEMAS["AlarmList"] = {"type": "array", "items": {"$ref": _REF + "Alarm"}}
 SCHEMAS["AlarmChanges"] = {"type": "array", "items": {"$ref": _REF + "AlarmChange"}}
 
@@ -91,6 +113,9 @@ EXAMPLES: dict[str, Any] = {
     "ComplexQuery": {"filter": '{"and": [{"=": {"state": "alarm"}}, {"=": {"severity": "critical"}}]}',
                      "orderby": '[{"timestamp": "desc"}]', "limit": 10},
     "AlarmQuotas": {"project_id": "ops", "quotas": [{"resource": "alarms", "limit": 100}]},
+    "Events": [{"message_id": "6b1c3a0e-5d0f-4a8e-9a51-5d1e7a3f2c10", "event_type": "compute.instance.power_off.end",
+                "generated": "2026-11-23T12:00:00.000000",
+                "traits": [["instance_id", 1, "vm-1"], ["state", 1, "stopped"]]}],
 }
 
 

@@ -168,10 +168,13 @@ class AlarmEvaluation(IndexerEngine):
             return self._alarms_by_id(s, alarm_ids)
 
     def event_alarms(self, project: str | None = None) -> list[Alarm]:
-        """Enabled ``event`` alarms (of one project, or all), which events rather than time evaluate."""
+        """Enabled ``event`` alarms (of one project, or all), which events rather than time evaluate;
+        project "" means the alarms without a project (those of ``basic`` mode, stored with none)."""
         with self._read() as s:
             query = select_alarms().where(AlarmRow.type == EVENT_TYPE, AlarmRow.enabled.is_(True))
-            if project is not None:
+            if project == "":
+                query = query.where(sa.or_(AlarmRow.project_id.is_(None), AlarmRow.project_id == ""))
+            elif project is not None:
                 query = query.where(AlarmRow.project_id == project)
             return [alarm_record(row) for row in s.execute(query.order_by(AlarmRow.alarm_id))]
 

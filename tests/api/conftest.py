@@ -33,3 +33,9 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
     with make_client(tmp_path, url) as c:
         yield c
         c.app.state.services.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def indexer_url(request: pytest.FixtureRequest) -> str:
+    """``indexer.url`` for a fresh server: SQLite (""), then a fresh database on the real PostgreSQL."""
+    return request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""

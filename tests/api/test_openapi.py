@@ -142,6 +142,7 @@ EXAMPLES = [
      202),
     ("post", "/v1/search/resource/{rtype}", "/v1/search/resource/generic", 200),
     ("post", "/v1/aggregates", "/v1/aggregates", 200),
+    ("post", "/v2/events", "/v2/events", 202),
 ]
 
 

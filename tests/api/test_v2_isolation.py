@@ -2,9 +2,10 @@
 
 Alice (project p-a) and Bob (p-b) each own an alarm; Bob also had one he deleted. Every ``/v2`` operation
 is tried by Alice on Bob's objects (refused: 404 for an alarm, 401 for a query naming his project, 403
-for quotas and all_projects) and, as the positive control, on her own. Listings and queries are tried with
-every way of asking for more — ``all_projects=false``, a repeated ``project_id`` (Aodh's LP 2161276), the
-``project`` alias, ``in``/``not`` — and must still hold only Alice's alarms. The matrix must name every
+for quotas, all_projects and an event naming his project) and, as the positive control, on her own.
+Listings and queries are tried with every way of asking for more — ``all_projects=false``, a repeated
+``project_id`` (Aodh's LP 2161276), the ``project`` alias, ``in``/``not`` — and must still hold only Alice's
+alarms. The matrix must name every
 ``/v2`` operation of the OpenAPI description, so a new endpoint cannot skip it. It runs on SQLite and
 PostgreSQL, in ``noauth`` and ``keystone`` modes.
 """
@@ -57,7 +58,7 @@ def _object_cases(alarm: str) -> list[tuple[str, str, str, Any]]:
 
 COLLECTION_CASES = {("GET", "/v2/alarms"), ("POST", "/v2/alarms"), ("POST", "/v2/query/alarms"),
                     ("POST", "/v2/query/alarms/history"), ("GET", "/v2/quotas"), ("POST", "/v2/quotas"),
-                    ("DELETE", "/v2/quotas/{project_id}"), ("GET", "/v2/capabilities")}
+                    ("DELETE", "/v2/quotas/{project_id}"), ("GET", "/v2/capabilities"), ("POST", "/v2/events")}
 
 
 def test_the_matrix_covers_every_v2_operation(alarms: Alarms) -> None:
@@ -187,6 +188,28 @@ def test_alarm_cannot_read_another_projects_data(alarms: Alarms) -> None:
     rule = alarms.ok("alice", "POST", "/v2/alarms", query)["gnocchi_aggregation_by_resources_threshold_rule"]
     assert json.loads(rule["query"]) == {"and": [{"or": [{"=": {"created_by_project_id": "p-a"}},
                                                          {"=": {"project_id": "p-a"}}]}, {}]}
+
+
+def _event(message_id: str, *traits: list[Any]) -> dict[str, Any]:
+    return {"message_id": message_id, "event_type": "compute.instance.update", "traits": list(traits)}
+
+
+def test_events_cannot_fire_another_projects_alarms(alarms: Alarms) -> None:
+    bob = alarms.mine["bob"]
+    alarms.ok("bob", "PUT", f"/v2/alarms/{bob}/state", "ok")  # so that a matching event would fire it
+    for trait in ("project_id", "tenant_id"):
+        r = alarms.call("alice", "POST", "/v2/events", _event("m1", [trait, 1, "p-b"]))
+        assert r.status_code == 403, r.text
+        assert r.json()["error_message"]["faultstring"] == f"traits.{trait}: Not Authorized to access project p-b"
+    # An event naming no project is Alice's own: it fires her alarm, never Bob's.
+    assert alarms.ok("alice", "POST", "/v2/events", _event("m2")) == {
+        "events": [{"message_id": "m2", "project_id": "p-a", "fired": [alarms.mine["alice"]]}]}
+    assert alarms.ok("bob", "GET", f"/v2/alarms/{bob}/state") == "ok"
+    # The positive control: an admin (a service such as Ceilometer) fires it; so does Bob.
+    assert alarms.ok("admin", "POST", "/v2/events", _event("m3", ["project_id", 1, "p-b"]))["events"][0][
+        "fired"] == [bob]
+    alarms.ok("bob", "PUT", f"/v2/alarms/{bob}/state", "ok")
+    assert alarms.ok("bob", "POST", "/v2/events", _event("m4"))["events"][0]["fired"] == [bob]
 
 
 def test_quotas_of_another_project_are_refused(alarms: Alarms) -> None:

@@ -46,6 +46,8 @@ def traits(event: Mapping[str, Any]) -> dict[str, Any]:
     raw = event.get("traits") or []
     if isinstance(raw, Mapping):
         return {str(name): _typed(value, _type_of(value)) for name, value in raw.items()}
+    if not isinstance(raw, list | tuple):
+        raise InvalidEvent(f"traits: must be a list of [name, type, value], got {raw!r}")
     out: dict[str, Any] = {}
     for trait in raw:
         if isinstance(trait, Mapping):
@@ -54,6 +56,8 @@ def traits(event: Mapping[str, Any]) -> dict[str, Any]:
             name, kind, value = trait
         else:
             raise InvalidEvent(f"traits: each trait must be [name, type, value], got {trait!r}")
+        if not isinstance(name, str) or not name:
+            raise InvalidEvent(f"traits: each trait's name must be a non-empty string, got {name!r}")
         try:
             out[str(name)] = _typed(value, TRAIT_TYPES.get(kind, kind))
         except (TypeError, ValueError, RuleError) as e:

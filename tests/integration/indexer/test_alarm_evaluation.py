@@ -198,6 +198,10 @@ def test_event_alarms_and_alarms_by_id(indexer: Indexer, make_alarm) -> None:
     threshold = indexer.create_alarm(make_alarm())
     assert sorted(a.alarm_id for a in indexer.event_alarms()) == sorted([e1.alarm_id, e2.alarm_id])
     assert [a.alarm_id for a in indexer.event_alarms("project-b")] == [e2.alarm_id]
+    # "" is the project of events that name none: the alarms without a project (basic mode stores None).
+    none = indexer.create_alarm(make_alarm(type="event", rule=rule, project_id=None))
+    empty = indexer.create_alarm(make_alarm(type="event", rule=rule, project_id=""))
+    assert sorted(a.alarm_id for a in indexer.event_alarms("")) == sorted([none.alarm_id, empty.alarm_id])
     found = indexer.alarms_by_id([threshold.alarm_id, e1.alarm_id, uuid.uuid4()])
     assert sorted(a.alarm_id for a in found) == sorted([threshold.alarm_id, e1.alarm_id])
     assert indexer.alarms_by_id([]) == []

@@ -95,10 +95,17 @@ def test_traits_may_be_objects_or_a_dict():
     assert matches({"query": [_q("traits.n", "6", "gt", "integer")]}, _event(traits_={"n": 7}))
 
 
-@pytest.mark.parametrize("trait", [["n", 2, "seven"], ["n", 4, "yesterday"], ["n", 9, "x"], ["n", 1]])
+@pytest.mark.parametrize("trait", [["n", 2, "seven"], ["n", 4, "yesterday"], ["n", 9, "x"], ["n", 1], [None, 1, "x"],
+                                   ["", 1, "x"], [5, 1, "x"], {"dtype": 1, "value": "x"}])
 def test_unreadable_traits_make_an_invalid_event(trait):
     with pytest.raises(InvalidEvent, match="traits"):
         traits(_event(traits_=[trait]))
+
+
+@pytest.mark.parametrize("traits_", ["state", 5, True])
+def test_traits_that_are_no_list_make_an_invalid_event(traits_):
+    with pytest.raises(InvalidEvent, match="traits: must be a list"):
+        traits(_event(traits_=traits_))
 
 
 @pytest.mark.parametrize(("event", "field"), [
