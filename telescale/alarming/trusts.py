@@ -12,6 +12,7 @@ no error raised here names one.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,26 @@ from telescale.alarming.notifiers.keystone import hide_token_bodies, identity_v3
 
 LOG = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 10.0
+#: urllib3 logs each request line at DEBUG; a trust's URL holds its id.
+_REQUEST_LOGGERS = ("urllib3.connectionpool",)
+_TRUST_PATH = re.compile(r"(/OS-TRUST/trusts/)[^\s/?#\"']+")
+
+
+class _RedactTrustPaths(logging.Filter):
+    """Keeps the request line of a trust request in the log, with its trust id replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/OS-TRUST/trusts/" in message:
+            record.msg, record.args = _TRUST_PATH.sub(r"\1…", message), ()
+        return True
+
+
+def _redact_trust_paths() -> None:
+    for name in _REQUEST_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactTrustPaths) for f in logger.filters):
+            logger.addFilter(_RedactTrustPaths())
 
 
 class TrustFailed(Exception):
@@ -50,6 +71,7 @@ class Trusts:
         self._trustee: str | None = None
         self._lock = threading.Lock()
         hide_token_bodies()
+        _redact_trust_paths()
 
     def _v3(self) -> str:
         if not self.credentials.get("auth_url"):
@@ -113,12 +135,22 @@ class Trusts:
             if status is not None and 400 <= status < 500:
                 # Keystone's message names the caller's problem (a role, the token); never a trust id when
                 # creating, so it is shown then; on delete it may name the trust, so it is left out.
-                detail = f": {e.message}" if method == "POST" and e.message else ""
+                message = _keystone_message(e) if method == "POST" else None
+                detail = f": {message}" if message else ""
                 raise TrustFailed(f"Keystone refused (HTTP {status}){detail}", keystone_status=status,
                                   refused=True) from None
             raise TrustFailed(f"Keystone failed (HTTP {status})", keystone_status=status) from None
         except ks_exceptions.ClientException as e:
             raise _no_answer(e, self.timeout) from None
+
+
+def _keystone_message(error: ks_exceptions.HttpError) -> str | None:
+    """The ``error.message`` of Keystone's answer (``{"error": {"code", "title", "message"}}``), if any."""
+    try:
+        message = error.response.json()["error"]["message"]
+    except (AttributeError, ValueError, KeyError, TypeError):
+        return None
+    return message if isinstance(message, str) else None
 
 
 def _no_answer(error: Exception, timeout: float) -> TrustFailed:
