@@ -186,6 +186,8 @@ class Keystone(Receiver):
         self.tokens = dict(tokens or {})
         self.created: dict[str, dict[str, Any]] = {}
         self.issued: dict[str, str | None] = {}  # token -> the trust it is scoped to (None: unscoped)
+        #: Called with each new trust's id before Keystone answers (what else happens meanwhile).
+        self.on_create: Callable[[str], None] | None = None
 
     def requests_to(self, method: str, path_prefix: str) -> list[Received]:
         with self._lock:
@@ -272,6 +274,8 @@ class Keystone(Receiver):
         }
         self.created[trust_id] = stored
         self.trusts.add(trust_id)
+        if self.on_create is not None:
+            self.on_create(trust_id)
         return 201, {"content-type": "application/json"}, json.dumps({"trust": stored}).encode()
 
     def _delete_trust(self, request: Received, trust_id: str) -> tuple[int, dict[str, str], bytes]:

@@ -5,9 +5,9 @@ a trust with: the trustor is the caller (``X-User-Id``), on its project (``X-Pro
 (``X-Roles``, as the token lists them). In the other modes the action is stored without a trust, and its
 delivery fails with "a trust+ action without a Keystone trust", recorded in the alarm's history.
 
-Keystone's refusals become Aodh-shaped errors naming the action: its 401 a 401, its other 4xx a 403, its 5xx a
-502; no answer, or a server without ``service_credentials``, a 503. A trust that cannot be deleted is logged
-(by alarm id, never by trust id) and does not fail the request.
+Keystone's refusals of the caller become Aodh-shaped errors naming the action: its 401 a 401, its other 4xx a
+403; Keystone failing or not answering, refusing the service user, or no ``service_credentials``: a 503. A
+trust that cannot be deleted is logged (by alarm id, never by trust id) and does not fail the request.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def caller_token(request: Request) -> str | None:
 def _status(error: TrustFailed) -> int:
     if error.refused:
         return 401 if error.keystone_status == 401 else 403
-    return 502 if (error.keystone_status or 0) >= 500 else 503
+    return 503
 
 
 def create_trust(request: Request, caller: AodhCaller, fields: Mapping[str, Any]) -> str | None:

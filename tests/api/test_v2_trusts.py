@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from keystonemiddleware import fixture as ks_fixture
 from telescale.alarming.notifiers import Dispatcher
 from telescale.indexer import Indexer
 from tests.api.conftest import make_client
-from tests.notifier_peers import PAYLOAD, Keystone, Receiver, UserToken, refused_port
+from tests.notifier_peers import PAYLOAD, Keystone, MemoryOutbox, Receiver, UserToken, refused_port, run_once
 
 SERVICE = {"aodh": "service-secret"}
 PEOPLE = {
@@ -98,10 +99,12 @@ def indexer(client: TestClient) -> Indexer:
     return client.app.state.services.indexer
 
 
-def stored_trust(client: TestClient, alarm_id: str) -> str | None:
-    import uuid
+def _uuid(alarm_id: str) -> uuid.UUID:
+    return uuid.UUID(alarm_id)
 
-    alarm = indexer(client).get_alarm(uuid.UUID(alarm_id), project=None)
+
+def stored_trust(client: TestClient, alarm_id: str) -> str | None:
+    alarm = indexer(client).get_alarm(_uuid(alarm_id), project=None)
     assert alarm is not None
     return alarm.trust_id
 
@@ -212,6 +215,28 @@ def test_an_alarm_over_quota_leaves_no_trust_behind(api: TestClient, keystone: K
     assert trust_id not in keystone.trusts  # made, then deleted when the alarm was refused
 
 
+def test_a_put_retries_over_an_evaluation_made_while_keystone_answered(api: TestClient, keystone: Keystone) -> None:
+    alarm_id = ok(api, "alice", "POST", "/v2/alarms", alarm("cpu", "http://heat.example.com/x"))["alarm_id"]
+    _fire_on_create(api, keystone, alarm_id)
+    assert ok(api, "alice", "PUT", f"/v2/alarms/{alarm_id}", alarm("cpu", HOOK))["alarm_actions"] == [HOOK]
+    (trust_id,) = keystone.created
+    assert stored_trust(api, alarm_id) == trust_id and trust_id in keystone.trusts
+    history = ok(api, "alice", "GET", f"/v2/alarms/{alarm_id}/history")
+    assert [h["type"] for h in history][:2] == ["rule change", "state transition"]  # the PUT came second
+
+
+def test_a_put_racing_another_trust_change_is_a_409_and_leaves_no_trust(api: TestClient, keystone: Keystone) -> None:
+    alarm_id = ok(api, "alice", "POST", "/v2/alarms", alarm("cpu", "http://heat.example.com/x"))["alarm_id"]
+    # Another PUT stores its own trust while Keystone makes this one.
+    keystone.on_create = lambda _: indexer(api).update_alarm(_uuid(alarm_id), {"trust_id": "the-other-put"},
+                                                             project=None)
+    r = call(api, "alice", "PUT", f"/v2/alarms/{alarm_id}", alarm("cpu", HOOK))
+    assert r.status_code == 409 and faultstring(r) == (
+        f"Alarm {alarm_id} was changed by another request meanwhile: read it again and retry")
+    (trust_id,) = keystone.created
+    assert trust_id not in keystone.trusts and stored_trust(api, alarm_id) == "the-other-put"
+
+
 # --- Keystone refusing, failing, absent ---------------------------------------------------------------------------
 
 def test_keystone_refusing_the_caller_is_a_403_naming_the_action(api: TestClient, keystone: Keystone) -> None:
@@ -250,7 +275,7 @@ def _failing_keystone(kind: str) -> Iterator[dict[str, Any]]:
 @pytest.mark.parametrize("kind, status, message", [
     ("unset", 503, "this server sets no service_credentials.auth_url (Keystone), which trust+ actions need"),
     ("down", 503, "cannot connect to Keystone"),
-    ("broken", 502, "the service user of service_credentials cannot sign in to Keystone (HTTP 500)"),
+    ("broken", 503, "the service user of service_credentials cannot sign in to Keystone (HTTP 500)"),
     ("slow", 503, "Keystone did not answer within 0.3 s"),
     ("wrong password", 503, "the service user of service_credentials cannot sign in to Keystone (HTTP 401)"),
 ])
@@ -276,13 +301,16 @@ def _deliver(client: TestClient) -> None:
 
 def _fire(client: TestClient, alarm_id: str) -> None:
     """What the evaluator commits on a transition: the new state and one outbox row per alarm action."""
-    import uuid
-
-    stored = indexer(client).get_alarm(uuid.UUID(alarm_id), project=None)
+    stored = indexer(client).get_alarm(_uuid(alarm_id), project=None)
     assert stored is not None
     notifications = [(action, {**PAYLOAD, "alarm_name": stored.name}) for action in stored.alarm_actions]
     assert indexer(client).record_state(stored.alarm_id, stored.version, "alarm", PAYLOAD["reason"],
                                         PAYLOAD["reason_data"], datetime.now(UTC), notifications)
+
+
+def _fire_on_create(client: TestClient, keystone: Keystone, alarm_id: str) -> None:
+    """The evaluator records a transition while Keystone is making a trust (the alarm's version moves)."""
+    keystone.on_create = lambda _: _fire(client, alarm_id)
 
 
 def test_the_notifier_presents_the_trust_the_api_made_and_no_answer_shows_it(
@@ -322,8 +350,6 @@ def test_the_notifier_presents_the_trust_the_api_made_and_no_answer_shows_it(
 
 def test_a_deleted_alarms_trust_gives_no_more_tokens(api: TestClient, keystone: Keystone) -> None:
     """A notification still queued when its alarm is deleted can no longer act for the trustor."""
-    from tests.notifier_peers import MemoryOutbox, run_once
-
     alarm_id = ok(api, "alice", "POST", "/v2/alarms", alarm("cpu", HOOK))["alarm_id"]
     trust_id = stored_trust(api, alarm_id)
     ok(api, "alice", "DELETE", f"/v2/alarms/{alarm_id}")

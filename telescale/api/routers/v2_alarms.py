@@ -70,7 +70,8 @@ def list_alarms(request: Request, caller: AodhCaller = Depends(aodh_caller)) -> 
     return json_response([alarm_view(a) for a in alarms])
 
 
-@router.post("", **doc(body="AlarmWrite", status=201, returns="Alarm", headers=("Location",), errors=(401,)))
+@router.post("", **doc(body="AlarmWrite", status=201, returns="Alarm", headers=("Location",),
+                         errors=(401, 503)))
 def create_alarm(request: Request, body: Any = Depends(json_body),
                  caller: AodhCaller = Depends(aodh_caller)) -> Response:
     caller.enforce_own("create_alarm")
@@ -113,7 +114,7 @@ def _store_replacement(request: Request, caller: AodhCaller, alarm: idx.Alarm, f
     raise ApiError(409, f"Alarm {alarm.alarm_id} was changed by another request meanwhile: read it again and retry")
 
 
-@router.put("/{alarm_id}", **doc(body="AlarmWrite", returns="Alarm", errors=(401,)))
+@router.put("/{alarm_id}", **doc(body="AlarmWrite", returns="Alarm", errors=(401, 409, 503)))
 def replace_alarm(alarm_id: str, request: Request, body: Any = Depends(json_body),
                   caller: AodhCaller = Depends(aodh_caller)) -> Response:
     """Replace the whole alarm (fields left out take their defaults, as in Aodh); a new ``state`` is
