@@ -128,8 +128,8 @@ class Trusts:
     def _call(self, method: str, url: str, token: str, **kwargs: Any) -> Any:
         """One request with the caller's token, unlogged; Keystone's refusals become :class:`TrustFailed`."""
         try:
-            return self._session.request(url, method, headers={"X-Auth-Token": token}, authenticated=False,
-                                         log=False, redirect=False, **kwargs)
+            response = self._session.request(url, method, headers={"X-Auth-Token": token}, authenticated=False,
+                                             log=False, redirect=False, **kwargs)
         except ks_exceptions.HttpError as e:
             status = e.http_status
             if status is not None and 400 <= status < 500:
@@ -142,6 +142,9 @@ class Trusts:
             raise TrustFailed(f"Keystone failed (HTTP {status})", keystone_status=status) from None
         except ks_exceptions.ClientException as e:
             raise _no_answer(e, self.timeout) from None
+        if response.status_code >= 300:  # a redirect, which would leave the configured Keystone
+            raise TrustFailed(f"Keystone answered HTTP {response.status_code}", keystone_status=response.status_code)
+        return response
 
 
 def _keystone_message(error: ks_exceptions.HttpError) -> str | None:
