@@ -1,8 +1,9 @@
-"""Real local peers for the notifier tests: webhook receivers, a Keystone token endpoint, an outbox in memory.
+"""Real local peers for the notifier tests: webhook receivers, a Keystone, an outbox in memory.
 
 The receivers are ``http.server`` threads on free loopback ports; the Keystone peer answers
-``POST /v3/auth/tokens`` as the Identity v3 API reference documents (201, ``X-Subject-Token``, a token
-body carrying ``OS-TRUST:trust``), since Keystone itself cannot run here. ``MemoryOutbox`` stands in for
+``POST /v3/auth/tokens`` (201, ``X-Subject-Token``, a token body carrying ``OS-TRUST:trust``) and creates and
+deletes trusts (``/v3/OS-TRUST/trusts``) as the Identity v3 API reference documents, since Keystone itself
+cannot run here. ``MemoryOutbox`` stands in for
 the indexer's outbox (same protocol) so these tests need no database.
 """
 
@@ -73,8 +74,14 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                self.answer()
+
+            def do_DELETE(self) -> None:  # noqa: N802
+                self.answer()
+
+            def answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                request = Received("POST", self.path, list(self.headers.items()), body,
+                request = Received(self.command, self.path, list(self.headers.items()), body,
                                    receiver._sni.get(id(self.connection)) if tls else None)
                 with receiver._lock:
                     receiver.requests.append(request)
@@ -132,43 +139,158 @@ class Receiver:
             return list(self.requests)
 
 
-class Keystone(Receiver):
-    """``POST /v3/auth/tokens`` for password identities scoped to a trust, per the Identity v3 API reference."""
+@dataclass(frozen=True)
+class UserToken:
+    """A user's token as Keystone knows it: who, on which project, with which roles (implied ones included).
 
-    def __init__(self, users: dict[str, str], trusts: set[str]) -> None:
-        super().__init__(respond=self._token)
+    ``restricted``: issued for a restricted application credential, which Keystone forbids to manage trusts.
+    """
+
+    user_id: str
+    project_id: str
+    roles: tuple[str, ...]
+    restricted: bool = False
+
+
+def _keystone_error(status: int, title: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    """Keystone's error body: ``{"error": {"code", "title", "message"}}``."""
+    body = {"error": {"code": status, "title": title, "message": message}}
+    return status, {"content-type": "application/json"}, json.dumps(body).encode()
+
+
+def _not_authorized(action: str) -> tuple[int, dict[str, str], bytes]:
+    return _keystone_error(403, "Forbidden", f"You are not authorized to perform the requested action: {action}.")
+
+
+def _timestamp(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+
+class Keystone(Receiver):
+    """The parts of Keystone's Identity v3 API that alarm trusts use, answered as its API reference documents:
+
+    * ``POST /v3/auth/tokens``: a password identity (``users``: name → password; a user's id is ``u-<name>``),
+      unscoped or scoped to a trust (``OS-TRUST:trust``) that exists — 201 with ``X-Subject-Token``;
+    * ``POST /v3/OS-TRUST/trusts`` with a user's token (``tokens``): the trustor must be the token's user, the
+      trustee a known user, the roles held by the trustor on the project — 201 with the trust;
+    * ``DELETE /v3/OS-TRUST/trusts/{trust_id}`` by its trustor — 204; the trust's tokens stop being issued.
+
+    ``trusts`` are trust ids usable at once (made elsewhere); ``created`` holds the trusts made here by id.
+    """
+
+    def __init__(self, users: dict[str, str], trusts: set[str] | None = None, *,
+                 tokens: dict[str, UserToken] | None = None) -> None:
+        super().__init__(respond=self._answer)
         self.users = users
-        self.trusts = trusts
-        self.issued: dict[str, str] = {}  # token -> trust id
+        self.trusts = set(trusts or ())
+        self.tokens = dict(tokens or {})
+        self.created: dict[str, dict[str, Any]] = {}
+        self.issued: dict[str, str | None] = {}  # token -> the trust it is scoped to (None: unscoped)
+        #: Called with each new trust's id before Keystone answers (what else happens meanwhile).
+        self.on_create: Callable[[str], None] | None = None
+
+    def requests_to(self, method: str, path_prefix: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
+    def _answer(self, request: Received) -> tuple[int, dict[str, str], bytes]:
+        path = request.path.partition("?")[0]
+        if request.method == "POST" and path == "/v3/auth/tokens":
+            return self._token(request)
+        if request.method == "POST" and path == "/v3/OS-TRUST/trusts":
+            return self._create_trust(request)
+        if request.method == "DELETE" and path.startswith("/v3/OS-TRUST/trusts/"):
+            return self._delete_trust(request, path.removeprefix("/v3/OS-TRUST/trusts/"))
+        return _keystone_error(404, "Not Found", "The resource could not be found.")
+
+    def _caller(self, request: Received) -> UserToken | None:
+        return self.tokens.get(request.header("x-auth-token") or "")
+
+    def _user_ids(self) -> set[str]:
+        return {f"u-{name}" for name in self.users} | {t.user_id for t in self.tokens.values()}
 
     def _token(self, request: Received) -> tuple[int, dict[str, str], bytes]:
-        if not request.path.startswith("/v3/auth/tokens"):
-            return 404, {}, b'{"error": {"code": 404, "message": "not found", "title": "Not Found"}}'
         auth = request.json()["auth"]
         user = auth["identity"]["password"]["user"]
         if auth["identity"]["methods"] != ["password"] or self.users.get(user.get("name")) != user.get("password"):
-            return 401, {"content-type": "application/json"}, json.dumps({"error": {
-                "code": 401, "title": "Unauthorized",
-                "message": "The request you have made requires authentication."}}).encode()
+            return _keystone_error(401, "Unauthorized", "The request you have made requires authentication.")
         trust_id = auth.get("scope", {}).get("OS-TRUST:trust", {}).get("id")
-        if trust_id not in self.trusts:
-            return 404, {"content-type": "application/json"}, json.dumps({"error": {
-                "code": 404, "title": "Not Found", "message": "Could not find trust."}}).encode()
+        if "scope" in auth and trust_id not in self.trusts:
+            return _keystone_error(404, "Not Found", "Could not find trust.")
         token = f"gAAAA{uuid.uuid4().hex}"
         self.issued[token] = trust_id
         now = datetime.now(UTC)
-        body = {"token": {
-            "methods": ["password"], "audit_ids": [uuid.uuid4().hex[:22]],
-            "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-            "expires_at": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-            "user": {"id": "u-trustor", "name": "alice", "domain": {"id": "default", "name": "Default"},
-                     "password_expires_at": None},
-            "project": {"id": "p-alice", "name": "alice-project", "domain": {"id": "default", "name": "Default"}},
-            "roles": [{"id": "r-member", "name": "member"}],
-            "OS-TRUST:trust": {"id": trust_id, "impersonation": True, "trustee_user": {"id": "u-aodh"},
-                               "trustor_user": {"id": "u-trustor"}},
-        }}
-        return 201, {"content-type": "application/json", "X-Subject-Token": token}, json.dumps(body).encode()
+        service = {"id": f"u-{user['name']}", "name": user["name"], "domain": {"id": "default", "name": "Default"},
+                   "password_expires_at": None}
+        body: dict[str, Any] = {"methods": ["password"], "audit_ids": [uuid.uuid4().hex[:22]],
+                                "issued_at": _timestamp(now), "expires_at": _timestamp(now + timedelta(hours=1)),
+                                "user": service}
+        if trust_id is not None:
+            trust = self.created.get(trust_id, {"trustor_user_id": "u-trustor", "project_id": "p-alice",
+                                                "roles": [{"id": "r-member", "name": "member"}]})
+            # Impersonation: the token's user is the trustor, on the trust's project with the trust's roles.
+            body.update(user={**service, "id": trust["trustor_user_id"], "name": "trustor"},
+                        project={"id": trust["project_id"], "name": "project",
+                                 "domain": {"id": "default", "name": "Default"}},
+                        roles=[{"id": r["id"], "name": r["name"]} for r in trust["roles"]])
+            body["OS-TRUST:trust"] = {"id": trust_id, "impersonation": True,
+                                      "trustee_user": {"id": f"u-{user['name']}"},
+                                      "trustor_user": {"id": trust["trustor_user_id"]}}
+        headers = {"content-type": "application/json", "X-Subject-Token": token}
+        return 201, headers, json.dumps({"token": body}).encode()
+
+    def _create_trust(self, request: Received) -> tuple[int, dict[str, str], bytes]:
+        caller = self._caller(request)
+        if caller is None:
+            return _keystone_error(401, "Unauthorized", "The request you have made requires authentication.")
+        if caller.restricted:
+            return _not_authorized("Using method 'application_credential' is not allowed for managing trusts")
+        trust = request.json().get("trust")
+        for name, kind in (("trustor_user_id", str), ("trustee_user_id", str), ("impersonation", bool)):
+            if not isinstance(trust, dict) or not isinstance(trust.get(name), kind):
+                return _keystone_error(400, "Bad Request", f"Invalid input for field '{name}': "
+                                       f"'{name}' is a required property")
+        if trust["trustor_user_id"] != caller.user_id:
+            return _not_authorized("identity:create_trust")
+        if trust["trustee_user_id"] not in self._user_ids():
+            return _keystone_error(404, "Not Found", f"Could not find user: {trust['trustee_user_id']}.")
+        roles = trust.get("roles") or []
+        if trust.get("project_id") and not roles:
+            return _keystone_error(403, "Forbidden", "At least one role should be specified.")
+        for role in roles:
+            if trust.get("project_id") != caller.project_id or role.get("name") not in caller.roles:
+                return _keystone_error(404, "Not Found", f"Could not find role: {role.get('name')}.")
+        trust_id = uuid.uuid4().hex
+        base = self.url + "/v3"
+        stored = {
+            "id": trust_id, "trustor_user_id": trust["trustor_user_id"], "trustee_user_id": trust["trustee_user_id"],
+            "project_id": trust.get("project_id"), "impersonation": trust["impersonation"],
+            "expires_at": trust.get("expires_at"), "remaining_uses": trust.get("remaining_uses"),
+            "allow_redelegation": False, "redelegation_count": 0, "redelegated_trust_id": None,
+            "roles": [{"id": f"r-{r['name']}", "name": r["name"], "links": {"self": f"{base}/roles/r-{r['name']}"}}
+                      for r in roles],
+            "roles_links": {"self": f"{base}/OS-TRUST/trusts/{trust_id}/roles", "previous": None, "next": None},
+            "links": {"self": f"{base}/OS-TRUST/trusts/{trust_id}"},
+        }
+        self.created[trust_id] = stored
+        self.trusts.add(trust_id)
+        if self.on_create is not None:
+            self.on_create(trust_id)
+        return 201, {"content-type": "application/json"}, json.dumps({"trust": stored}).encode()
+
+    def _delete_trust(self, request: Received, trust_id: str) -> tuple[int, dict[str, str], bytes]:
+        caller = self._caller(request)
+        if caller is None:
+            return _keystone_error(401, "Unauthorized", "The request you have made requires authentication.")
+        if caller.restricted:
+            return _not_authorized("Using method 'application_credential' is not allowed for managing trusts")
+        trust = self.created.get(trust_id)
+        if trust is None or trust_id not in self.trusts:
+            return _keystone_error(404, "Not Found", f"Could not find trust: {trust_id}.")
+        if trust["trustor_user_id"] != caller.user_id:
+            return _not_authorized("identity:delete_trust")
+        self.trusts.discard(trust_id)
+        return 204, {}, b""
 
 
 @dataclass

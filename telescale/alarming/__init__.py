@@ -15,4 +15,6 @@ Layout (one job per module):
   matching ``event`` alarms of its project.
 * ``notifiers/`` — delivery of the committed notifications (the outbox): ``log://``, ``http(s)://``,
   ``trust+http(s)://`` and the internal scaling action, with timeouts, retries and an allow-list.
+* ``trusts`` — the Keystone trusts of ``trust+http(s)://`` actions, created and deleted by the API for the
+  caller (trustor) and the ``service_credentials`` user (trustee).
 """

@@ -230,9 +230,18 @@ def build_alarm(body: Any, caller: Caller, previous: Mapping[str, Any] | None = 
     return fields
 
 
+def trust_action(fields: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(field, action) of the first action needing a Keystone trust (``trust+http(s)://``), or None."""
+    for field in ACTION_FIELDS:
+        for action in fields.get(field) or ():
+            if action.startswith("trust+"):
+                return field, action
+    return None
+
+
 def uses_trust(fields: Mapping[str, Any]) -> bool:
     """Whether any action needs a Keystone trust (``trust+http(s)://``)."""
-    return any(a.startswith("trust+") for f in ACTION_FIELDS for a in fields.get(f) or ())
+    return trust_action(fields) is not None
 
 
 def public_rule(kind: str, rule: Mapping[str, Any]) -> Any:

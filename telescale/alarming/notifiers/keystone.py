@@ -1,9 +1,10 @@
 """Keystone tokens for ``trust+`` actions: the service user, scoped to the alarm's trust.
 
-Settings come from the free-form ``[service_credentials]`` section, as in Aodh: ``auth_url``,
-``username``, ``password``, ``user_domain_id`` (default ``default``) or ``user_domain_name``, and
-optionally ``cafile`` / ``insecure``. keystoneauth1 re-authenticates only when a cached token is about
-to expire. Trust ids never reach a log line or an error message.
+Settings come from the free-form ``[service_credentials]`` section, as in Aodh: ``auth_url`` (Keystone's
+URL, with or without its ``/v3``), ``username``, ``password``, ``user_domain_id`` (default ``default``) or
+``user_domain_name``, and optionally ``cafile`` / ``insecure``. keystoneauth1 re-authenticates only when a
+cached token is about to expire. Trust ids never reach a log line or an error message.
+:func:`service_plugin` is shared with :mod:`telescale.alarming.trusts`, which creates the trusts.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class _NoTokenBodies(logging.Filter):
         return "OS-TRUST" not in record.getMessage()
 
 
-def _hide_token_bodies() -> None:
+def hide_token_bodies() -> None:
     for name in _TOKEN_BODY_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoTokenBodies) for f in logger.filters):
@@ -46,7 +47,7 @@ class TrustTokens:
         self.timeout = timeout
         self.cache_size = cache_size
         self._sessions: OrderedDict[str, ks_session.Session] = OrderedDict()
-        _hide_token_bodies()
+        hide_token_bodies()
 
     def _session(self, trust_id: str) -> ks_session.Session:
         session = self._sessions.pop(trust_id, None)
@@ -58,16 +59,10 @@ class TrustTokens:
         return session
 
     def _new_session(self, trust_id: str) -> ks_session.Session:
-        creds = self.credentials
-        if not creds.get("auth_url"):
+        if not self.credentials.get("auth_url"):
             raise DeliveryFailed("trust+ actions need service_credentials.auth_url (the Keystone URL)", retry=False)
-        domain = {"user_domain_name": creds["user_domain_name"]} if creds.get("user_domain_name") else {
-            "user_domain_id": creds.get("user_domain_id", "default")}
-        plugin = v3.Password(auth_url=creds["auth_url"], username=creds.get("username"),
-                             user_id=creds.get("user_id"), password=creds.get("password"), trust_id=trust_id,
-                             include_catalog=False, **domain)
-        verify: bool | str = creds.get("cafile") or not _true(creds.get("insecure", False))
-        return ks_session.Session(auth=plugin, verify=verify, timeout=self.timeout)
+        return ks_session.Session(auth=service_plugin(self.credentials, trust_id),
+                                  verify=tls_verify(self.credentials), timeout=self.timeout)
 
     async def token(self, trust_id: str) -> str:
         """A valid token for ``trust_id``; ``DeliveryFailed`` (final when Keystone refuses the trust)."""
@@ -87,6 +82,26 @@ class TrustTokens:
         if not token:
             raise DeliveryFailed("Keystone returned no token for the alarm's trust", retry=True)
         return token
+
+
+def identity_v3_url(auth_url: str) -> str:
+    """Keystone's v3 API under ``auth_url``, which operators write with or without ``/v3`` (Aodh discovers it)."""
+    url = auth_url.rstrip("/")
+    return url if url.endswith("/v3") else f"{url}/v3"
+
+
+def service_plugin(credentials: Mapping[str, Any], trust_id: str | None = None) -> v3.Password:
+    """The service user's password identity, scoped to ``trust_id`` (None: unscoped, to learn its user id)."""
+    domain = {"user_domain_name": credentials["user_domain_name"]} if credentials.get("user_domain_name") else {
+        "user_domain_id": credentials.get("user_domain_id", "default")}
+    return v3.Password(auth_url=identity_v3_url(credentials["auth_url"]), username=credentials.get("username"),
+                       user_id=credentials.get("user_id"), password=credentials.get("password"), trust_id=trust_id,
+                       include_catalog=False, **domain)
+
+
+def tls_verify(credentials: Mapping[str, Any]) -> bool | str:
+    """keystoneauth's ``verify``: the CA file, or whether to check Keystone's certificate at all."""
+    return credentials.get("cafile") or not _true(credentials.get("insecure", False))
 
 
 def _true(value: Any) -> bool:

@@ -2,6 +2,8 @@
 
 Handlers doing SQL are plain ``def`` (FastAPI runs them in its threadpool); the body is read by the
 async :func:`json_body` dependency first. Every indexer call carries the caller's project scope.
+An alarm with ``trust+http(s)://`` actions holds one Keystone trust (:mod:`telescale.api.alarm_trusts`):
+created with the alarm, kept by a PUT that still needs it, deleted once the alarm is gone or needs it no more.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.alarming.definitions import ACTION_FIELDS, Caller, InvalidAlarm, build_alarm, data_scope, uses_trust
 from telescale.alarming.notifiers.allowlist import TargetRefused, check_target
+from telescale.api.alarm_trusts import create_trust, release_trust
 from telescale.api.aodh_access import AodhCaller, aodh_caller
 from telescale.api.deps import url_for
 from telescale.api.errors import ApiError
@@ -67,16 +70,20 @@ def list_alarms(request: Request, caller: AodhCaller = Depends(aodh_caller)) -> 
     return json_response([alarm_view(a) for a in alarms])
 
 
-@router.post("", **doc(body="AlarmWrite", status=201, returns="Alarm", headers=("Location",), errors=(401,)))
+@router.post("", **doc(body="AlarmWrite", status=201, returns="Alarm", headers=("Location",),
+                         errors=(401, 503)))
 def create_alarm(request: Request, body: Any = Depends(json_body),
                  caller: AodhCaller = Depends(aodh_caller)) -> Response:
     caller.enforce_own("create_alarm")
     fields = _definition(request, caller, body, None)
-    alarm = idx.Alarm(alarm_id=uuid.uuid4(), **fields)
+    alarm = idx.Alarm(alarm_id=uuid.uuid4(), **fields, trust_id=create_trust(request, caller, fields))
     try:
         created = indexer(request).create_alarm(alarm, by_user=caller.user_id, by_project=caller.project_id)
-    except idx.AlarmQuotaExceeded as e:
-        raise ApiError(403, str(e)) from None
+    except BaseException as e:  # nothing stored: the new trust goes too
+        release_trust(request, alarm.alarm_id, alarm.trust_id)
+        if isinstance(e, idx.AlarmQuotaExceeded):
+            raise ApiError(403, str(e)) from None
+        raise
     return json_response(alarm_view(created), status=201,
                          headers={"Location": url_for(request, "v2", "alarms", str(created.alarm_id))})
 
@@ -86,19 +93,46 @@ def get_alarm(alarm_id: str, request: Request, caller: AodhCaller = Depends(aodh
     return json_response(alarm_view(load_alarm(request, caller, alarm_id, "get_alarm")))
 
 
-@router.put("/{alarm_id}", **doc(body="AlarmWrite", returns="Alarm", errors=(401,)))
+def _store_replacement(request: Request, caller: AodhCaller, alarm: idx.Alarm, fields: dict[str, Any]) -> idx.Alarm:
+    """Write the PUT's fields; when a trust is involved, only over the trust that was read (an evaluation
+    moving the alarm's version meanwhile is retried, a concurrent PUT changing the trust is a 409)."""
+    update = indexer(request).update_alarm
+    if not (alarm.trust_id or fields["trust_id"]):
+        return update(alarm.alarm_id, fields, project=caller.project_scope, by_user=caller.user_id,
+                      by_project=caller.project_id)
+    read = alarm
+    for _ in range(5):
+        try:
+            return update(alarm.alarm_id, fields, read.version, project=caller.project_scope,
+                          by_user=caller.user_id, by_project=caller.project_id)
+        except idx.AlarmVersionConflict:
+            read = indexer(request).get_alarm(alarm.alarm_id, project=caller.project_scope)
+            if read is None:
+                raise idx.NoSuchAlarm(alarm.alarm_id, caller.project_scope) from None
+            if read.trust_id != alarm.trust_id:
+                break
+    raise ApiError(409, f"Alarm {alarm.alarm_id} was changed by another request meanwhile: read it again and retry")
+
+
+@router.put("/{alarm_id}", **doc(body="AlarmWrite", returns="Alarm", errors=(401, 409, 503)))
 def replace_alarm(alarm_id: str, request: Request, body: Any = Depends(json_body),
                   caller: AodhCaller = Depends(aodh_caller)) -> Response:
     """Replace the whole alarm (fields left out take their defaults, as in Aodh); a new ``state`` is
-    "Manually set via API"."""
+    "Manually set via API". The alarm's trust is kept while a trust action remains, made if none was."""
     alarm = load_alarm(request, caller, alarm_id, "change_alarm")
     fields = _definition(request, caller, body, alarm)
-    fields["trust_id"] = alarm.trust_id if uses_trust(fields) else None
+    needed = uses_trust(fields)
+    new_trust = create_trust(request, caller, fields) if needed and not alarm.trust_id else None
+    fields["trust_id"] = (alarm.trust_id or new_trust) if needed else None
     try:
-        updated = indexer(request).update_alarm(alarm.alarm_id, fields, project=caller.project_scope,
-                                                by_user=caller.user_id, by_project=caller.project_id)
-    except idx.NoSuchAlarm:
-        raise ApiError(404, f"Alarm {alarm_id} not found") from None
+        updated = _store_replacement(request, caller, alarm, fields)
+    except BaseException as e:  # nothing stored: a trust made for this PUT goes too
+        release_trust(request, alarm.alarm_id, new_trust)
+        if isinstance(e, idx.NoSuchAlarm):
+            raise ApiError(404, f"Alarm {alarm_id} not found") from None
+        raise
+    if alarm.trust_id and not needed:
+        release_trust(request, alarm.alarm_id, alarm.trust_id)
     return json_response(alarm_view(updated))
 
 
@@ -110,4 +144,5 @@ def delete_alarm(alarm_id: str, request: Request, caller: AodhCaller = Depends(a
                                       by_project=caller.project_id)
     except idx.NoSuchAlarm:
         raise ApiError(404, f"Alarm {alarm_id} not found") from None
+    release_trust(request, alarm.alarm_id, alarm.trust_id)
     return Response(status_code=204)
