@@ -44,7 +44,8 @@ FEATURES = (
     "**status** and **capabilities** (`/v1/status`, `/v1/capabilities`): the processing backlog, the "
     "processing workers and alarm evaluators, and the aggregation methods;",
     "**alarms** with **Aodh's v2 API** (`/v2/alarms`, `/v2/query`, `/v2/events`, `/v2/capabilities`, "
-    "`/v2/quotas`): alarm definitions, their state and history, queries and quotas, as aodhclient and Heat use them (errors there "
+    "`/v2/quotas`): alarm definitions, their state and history, events, queries and quotas, as aodhclient "
+    "and Heat use them (errors there "
     "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`); the "
     "evaluator runs beside the API and notifies webhooks reliably.",
 )
