@@ -16,7 +16,7 @@ from telescale.query.availability import require
 from telescale.query.batch import Entry, read_series_batch
 from telescale.query.errors import MeasuresQueryError, UnknownAggregationMethod, UnknownGranularity
 from telescale.storage.base import StorageDriver
-from telescale.timeseries import ArchivePolicy, PolicyItem, calendar_resample
+from telescale.timeseries import ArchivePolicy, calendar_resample
 from telescale.timeseries import resample as resample_series
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "UnknownAggregationMethod",
     "UnknownGranularity",
     "get_measures",
-    "read_series",
     "validate",
 ]
 
@@ -39,18 +38,6 @@ class MetricLike(Protocol):
 def validate(metric: MetricLike, method: str, granularity: int | None = None) -> None:
     """Raise the 404-worthy error when the policy lacks the method or the granularity."""
     require(metric, method, granularity)
-
-
-def read_series(
-    storage: StorageDriver,
-    metric_id: uuid.UUID,
-    item: PolicyItem,
-    method: str,
-    start: int | None = None,
-    stop: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(timestamps, values)`` of one method at one granularity in ``[floor(start), stop)``."""
-    return read_series_batch(storage, [Entry(metric_id, item, method)], start, stop)[0]
 
 
 def get_measures(
