@@ -11,7 +11,6 @@ IMMEDIATE``). Each attempt is recorded in the alarm's history as an ``action`` e
 from __future__ import annotations
 
 import datetime
-import urllib.parse
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,26 +20,16 @@ from telescale.indexer.alarm_rows import add_history
 from telescale.indexer.engine import IndexerEngine, utcnow
 from telescale.indexer.models import AlarmNotificationRow, AlarmRow
 from telescale.indexer.records import DeliveryAttempt, PendingNotification
+from telescale.redact import public_url
 
 N = AlarmNotificationRow
-
-
-def strip_credentials(url: str) -> str:
-    """``url`` without its user-info (passwords, trust ids), for history and logs."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _record_attempt(s: Session, row: Any, attempt: DeliveryAttempt, result: str, now: datetime.datetime,
                     **extra: Any) -> None:
     detail = {
         "notification_id": row.id,
-        "url": strip_credentials(attempt.url),
+        "url": public_url(attempt.url),
         "attempt": row.attempts + 1,
         "result": result,
         "status": attempt.status,

@@ -8,10 +8,11 @@
 """
 
 from telescale.alarming.notifiers.allowlist import SCHEMES, AllowList, TargetRefused, check_target
-from telescale.alarming.notifiers.base import DeliveryFailed, aodh_body, public_url
+from telescale.alarming.notifiers.base import DeliveryFailed, aodh_body
 from telescale.alarming.notifiers.dispatcher import Dispatcher
 from telescale.alarming.notifiers.internal import ActionHandler, ActionRegistry
 from telescale.alarming.notifiers.outbox import DeliveryAttempt, NotificationOutbox, PendingNotification
+from telescale.redact import public_url
 
 __all__ = [
     "SCHEMES", "ActionHandler", "ActionRegistry", "AllowList", "DeliveryAttempt", "DeliveryFailed", "Dispatcher",

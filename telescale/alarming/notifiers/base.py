@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
 from telescale.alarming.notifiers.outbox import PendingNotification
-
-_USERINFO = re.compile(r"^([^:/?#]+://)[^/?#]*@")
 
 #: Aodh's notification fields, in the order Aodh serialises them.
 BODY_FIELDS = ("alarm_name", "alarm_id", "severity", "previous", "current", "reason", "reason_data")
@@ -32,11 +29,3 @@ def aodh_body(notification: PendingNotification) -> dict[str, Any]:
     """The body Aodh posts, built from the outbox payload (extra payload keys are not sent)."""
     fields = {**notification.payload, "alarm_id": str(notification.alarm_id)}
     return {name: fields.get(name) for name in BODY_FIELDS}
-
-
-def public_url(action: str) -> str:
-    """The action without its user-info (a trust id or a password), for logs, errors and history.
-
-    Textual, so that even a URL that does not parse loses its credentials.
-    """
-    return _USERINFO.sub(r"\1", action)

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telescale.alarming.notifiers.allowlist import AllowList
-from telescale.alarming.notifiers.base import DeliveryFailed, Notifier, public_url
+from telescale.alarming.notifiers.base import DeliveryFailed, Notifier
 from telescale.alarming.notifiers.http import Resolver, WebhookSender
 from telescale.alarming.notifiers.internal import ActionRegistry
 from telescale.alarming.notifiers.keystone import TrustTokens
@@ -30,6 +30,7 @@ from telescale.alarming.notifiers.log import LogNotifier
 from telescale.alarming.notifiers.outbox import DeliveryAttempt, NotificationOutbox, PendingNotification
 from telescale.alarming.notifiers.webhook import RestNotifier, TrustRestNotifier
 from telescale.config import Settings
+from telescale.redact import public_url
 
 LOG = logging.getLogger(__name__)
 

@@ -12,10 +12,11 @@ import logging
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
-from telescale.alarming.notifiers.base import DeliveryFailed, aodh_body, public_url
+from telescale.alarming.notifiers.base import DeliveryFailed, aodh_body
 from telescale.alarming.notifiers.http import WebhookSender
 from telescale.alarming.notifiers.keystone import TrustTokens
 from telescale.alarming.notifiers.outbox import PendingNotification
+from telescale.redact import public_url
 
 LOG = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from telescale.indexer import DeliveryAttempt, Indexer
-from telescale.indexer.alarm_outbox import strip_credentials
+from telescale.redact import public_url
 
 T0 = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 
@@ -105,10 +105,10 @@ def test_delete_finished_notifications(indexer: Indexer, queued) -> None:
     assert [n.id for n in indexer.claim_notifications(10, 30, now=_seconds(60))] == [other.id]
 
 
-def test_strip_credentials() -> None:
-    assert strip_credentials("trust+https://trust-id:delete@host:8000/p?q=1") == "trust+https://host:8000/p?q=1"
-    assert strip_credentials("http://host/p") == "http://host/p"
-    assert strip_credentials("log://") == "log://"
+def test_history_urls_lose_their_credentials() -> None:
+    assert public_url("trust+https://trust-id:delete@host:8000/p?q=1") == "trust+https://host:8000/p?q=1"
+    assert public_url("http://host/p") == "http://host/p"
+    assert public_url("log://") == "log://"
 
 
 DISPATCHER = """
