@@ -20,9 +20,9 @@ from starlette.requests import ClientDisconnect
 from telescale.api.body import read_json, read_raw
 from telescale.api.errors import ApiError
 from telescale.api.jsonio import accepts_json
-from telescale.query.reader import Query
 
 if TYPE_CHECKING:
+    from telescale.query.reader import Query
     from telescale.service import Services
 
 
@@ -31,13 +31,8 @@ def services(request: Request) -> Services:
 
 
 def query(request: Request) -> Query:
-    """The app's read path, built from its services on first use."""
-    state = request.app.state
-    built: Query | None = getattr(state, "query", None)
-    if built is None:
-        svc = services(request)
-        built = state.query = Query(svc.indexer, svc.storage, svc.refresh, locked=(svc.LockTimeout,))
-    return built
+    """The app's read path (``Services.query``)."""
+    return services(request).query
 
 
 def refresh_timeout(request: Request, refresh: bool) -> float | None:
