@@ -10,6 +10,7 @@ any moment loses no accepted measure.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import logging
@@ -29,6 +30,7 @@ from telescale.incoming.base import IncomingDriver
 from telescale.indexer import Indexer
 from telescale.processing import heartbeat
 from telescale.processing.backwindow import BackWindowGuard
+from telescale.query.reader import Query
 from telescale.storage.base import StorageDriver
 
 LOG = logging.getLogger(__name__)
@@ -106,6 +108,11 @@ class Services:
 
         if self.incoming.pending_for_metric(metric_id):
             process_metric(metric_id, self.incoming, self.storage, self.indexer, self.locks, timeout=timeout)
+
+    @functools.cached_property
+    def query(self) -> Query:
+        """The read path over these drivers, shared by the API and the alarm evaluator (``?refresh`` included)."""
+        return Query(self.indexer, self.storage, self.refresh, locked=(self.LockTimeout,))
 
     def check_health(self) -> None:
         """Raise when the indexer does not answer a trivial query."""

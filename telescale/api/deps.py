@@ -2,23 +2,27 @@
 
 Handlers that touch the indexer or storage are plain ``def`` (FastAPI runs them in its thread pool, so a slow
 query never stalls the event loop); they read their body with :func:`json_body` / :func:`raw_body`, which
-await it on the event loop from the worker thread.
+await it on the event loop from the worker thread.  Routers with such handlers add :func:`buffer_body`
+(:func:`with_body`), so that a body of declared size is already in memory when the handler takes its thread:
+a slow upload then never holds one of the pool's threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from anyio import from_thread
-from fastapi import Request
+from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
 
 from telescale.api.body import read_json, read_raw
 from telescale.api.errors import ApiError
 from telescale.api.jsonio import accepts_json
-from telescale.query.reader import Query
 
 if TYPE_CHECKING:
+    from telescale.query.reader import Query
     from telescale.service import Services
 
 
@@ -27,18 +31,28 @@ def services(request: Request) -> Services:
 
 
 def query(request: Request) -> Query:
-    """The app's read path, built from its services on first use."""
-    state = request.app.state
-    built: Query | None = getattr(state, "query", None)
-    if built is None:
-        svc = services(request)
-        built = state.query = Query(svc.indexer, svc.storage, svc.refresh, locked=(svc.LockTimeout,))
-    return built
+    """The app's read path (``Services.query``)."""
+    return services(request).query
 
 
 def refresh_timeout(request: Request, refresh: bool) -> float | None:
     """``api.refresh_timeout`` when the request asked for ``refresh``, else None (no refresh)."""
     return request.app.state.settings.api.refresh_timeout if refresh else None
+
+
+async def buffer_body(request: Request) -> None:
+    """Router dependency: read a body of declared, acceptable size on the event loop (Starlette keeps it on the
+    request, where :func:`json_body` finds it).  Nothing is checked here, so the handler reports a bad body in
+    its own order; a body without a length, or too long, is left to the handler's read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and 0 < int(declared) <= request.app.state.settings.api.max_body_size:
+        with contextlib.suppress(ClientDisconnect):
+            await request.body()
+
+
+def with_body(router_options: dict[str, Any]) -> dict[str, Any]:
+    """``APIRouter`` options with :func:`buffer_body` added to their dependencies."""
+    return {**router_options, "dependencies": [*router_options.get("dependencies", ()), Depends(buffer_body)]}
 
 
 def json_body(request: Request, extra_types: tuple[str, ...] = ()) -> Any:

@@ -7,8 +7,10 @@ hold the only event loop of the worker for the whole call, and every other reque
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
+import socket
 import threading
 import time
 import uuid
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 import uvicorn
@@ -35,16 +38,24 @@ SLOW_METHODS = ("get_metrics", "list_resources", "delete_resources", "create_met
                 "update_resource_type", "update_archive_policy", "search_resource_metrics")
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, service.Services]]:
-    """A uvicorn server (one worker, in this process) on a fresh data dir, and its live services."""
+@contextlib.contextmanager
+def serve(tmp_path: Path, threads: int | None = None) -> Iterator[tuple[str, service.Services]]:
+    """A uvicorn server (one worker, in this process) on a fresh data dir, and its live services; ``threads``
+    caps the thread pool the ``def`` handlers run in (default: AnyIO's 40)."""
     settings = config.load(environ={}, overrides=[f"storage.data_dir={json.dumps(str(tmp_path / 'data'))}",
                                                   "processing.workers=0"])
     service.upgrade(settings)
     services = service.Services.build(settings)
+    app = create_app(settings, services)
+
+    async def capped(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan" and threads is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        await app(scope, receive, send)
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=port,
-                                           workers=1, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(capped, host="127.0.0.1", port=port, workers=1,
+                                           lifespan="on" if threads else "off", log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -57,6 +68,12 @@ def live(tmp_path: Path) -> Iterator[tuple[str, service.Services]]:
         server.should_exit = True
         thread.join(30)
         services.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[str, service.Services]]:
+    with serve(tmp_path) as running:
+        yield running
 
 
 class Waiting:
@@ -146,6 +163,26 @@ def test_slow_indexer_calls_do_not_delay_healthcheck(live, monkeypatch) -> None:
     assert health.status_code == 200
     assert waited < SLOW_S / 2, f"/healthcheck waited {waited:.2f} s behind a slow indexer call"
     assert [(name, got) for name, expected, got, _ in results if got != expected] == [], results
+
+
+def test_slow_upload_holds_no_worker_thread(tmp_path: Path) -> None:
+    """A client that sends a request's headers but its body only later does not hold a handler thread: with
+    one thread in the pool, /healthcheck (a ``def`` handler too) still answers at once."""
+    with serve(tmp_path, threads=1) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(b"POST /v1/batch/metrics/measures HTTP/1.1\r\nHost: test\r\n"
+                         b"Authorization: basic YWRtaW46\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 2\r\n\r\n")
+            time.sleep(0.3)  # the request is routed; its body has not arrived
+            started = time.monotonic()
+            health = httpx.get(f"{url}/healthcheck", timeout=10)
+            waited = time.monotonic() - started
+            slow.sendall(b"{}")
+            answer = slow.recv(1024)
+    assert health.status_code == 200
+    assert waited < 1.0, f"/healthcheck waited {waited:.2f} s for the only thread"
+    assert answer.startswith(b"HTTP/1.1 202"), answer
 
 
 def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:

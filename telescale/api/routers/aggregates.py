@@ -25,7 +25,7 @@ from telescale import indexer as idx
 from telescale.api import measures as api_measures
 from telescale.api.access import enforce_metrics, metric_query_scope, resource_query_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, query, refresh_timeout, services
+from telescale.api.deps import json_body, query, refresh_timeout, services, with_body
 from telescale.api.errors import ApiError, argument_error, bad_request, not_found, query_not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import JSON_TYPE
@@ -44,7 +44,7 @@ from telescale.query.cross_metric import CrossMetricArgs
 from telescale.query.reader import ResourceSearch
 from telescale.query.scope import Scope
 
-router = APIRouter(tags=["aggregates"], **JSON_ONLY)
+router = APIRouter(tags=["aggregates"], **with_body(JSON_ONLY))
 
 BODY_KEYS = ("operations", "resource_type", "search")
 

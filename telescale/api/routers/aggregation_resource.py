@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api.access import enforce_metrics, resource_query_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import query, services
+from telescale.api.deps import query, services, with_body
 from telescale.api.errors import ApiError, bad_request, not_found
 from telescale.api.openapi import CROSS_METRIC, JSON_ONLY, doc
 from telescale.api.routers.aggregates import (
@@ -36,7 +36,7 @@ from telescale.api.routers.resource import request_filter
 from telescale.query.aggregates.resources import group_resources
 from telescale.query.reader import ResourceSearch
 
-router = APIRouter(tags=["aggregates"], **JSON_ONLY)
+router = APIRouter(tags=["aggregates"], **with_body(JSON_ONLY))
 PATH = "/v1/aggregation/resource/{rtype}/metric"
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, services, url_for
+from telescale.api.deps import json_body, services, url_for, with_body
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc, many
@@ -17,7 +17,7 @@ from telescale.api.views import policy_view
 from telescale.timeseries import ArchivePolicy, PolicyError, PolicyItem, resolve_methods
 
 router = APIRouter(prefix="/v1/archive_policy", tags=["archive policies"],
-                   **JSON_ONLY)
+                   **with_body(JSON_ONLY))
 
 
 def _items(definition: list[dict]) -> tuple[PolicyItem, ...]:

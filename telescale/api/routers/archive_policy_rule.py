@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, services, url_for
+from telescale.api.deps import json_body, services, url_for, with_body
 from telescale.api.errors import bad_request, conflict, not_found
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc, many
@@ -16,7 +16,7 @@ from telescale.api.schemas import ARCHIVE_POLICY_RULE, ARCHIVE_POLICY_RULE_PATCH
 from telescale.api.views import rule_view
 
 router = APIRouter(prefix="/v1/archive_policy_rule", tags=["archive policy rules"],
-                   **JSON_ONLY)
+                   **with_body(JSON_ONLY))
 
 
 @router.get("", **doc(returns=many("ArchivePolicyRule")))

@@ -11,14 +11,14 @@ from telescale import indexer as idx
 from telescale.api import measures
 from telescale.api.access import enforce_metrics, enforce_resource
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, services
+from telescale.api.deps import json_body, services, with_body
 from telescale.api.errors import bad_request
 from telescale.api.ids import resource_uuid
 from telescale.api.openapi import doc
 from telescale.api.params import parse_bool
 from telescale.api.routers.metric import create_metric
 
-router = APIRouter(prefix="/v1/batch", tags=["batch"])
+router = APIRouter(prefix="/v1/batch", tags=["batch"], **with_body({}))
 
 
 def _uuid(key: str) -> uuid.UUID | None:

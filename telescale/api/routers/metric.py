@@ -11,7 +11,7 @@ from telescale import indexer as idx
 from telescale.api import measures
 from telescale.api.access import enforce, enforce_metrics, enforce_resource, metric_query_scope, metric_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, next_link, page_limit, services, url_for
+from telescale.api.deps import json_body, next_link, page_limit, services, url_for, with_body
 from telescale.api.errors import bad_request, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response
@@ -19,7 +19,7 @@ from telescale.api.openapi import JSON_ONLY, MEASURES_READ, PAGINATION, doc, equ
 from telescale.api.schemas import METRIC, validate
 from telescale.api.views import metric_view, resource_view
 
-router = APIRouter(prefix="/v1/metric", tags=["metrics"], **JSON_ONLY)
+router = APIRouter(prefix="/v1/metric", tags=["metrics"], **with_body(JSON_ONLY))
 
 LIST_FILTERS = ("id", "name", "unit", "creator", "archive_policy_name", "resource_id", "status",
                 "user_id", "project_id")

@@ -31,7 +31,7 @@ from telescale.api.access import (
     with_scope,
 )
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import base_url, json_body, page_limit, raw_body, services, url_for
+from telescale.api.deps import base_url, json_body, page_limit, raw_body, services, url_for, with_body
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import is_json_content, json_response
@@ -44,7 +44,7 @@ from telescale.api.views import metric_view, resource_view
 from telescale.indexer import search
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
-router = APIRouter(tags=["resources"], **JSON_ONLY)
+router = APIRouter(tags=["resources"], **with_body(JSON_ONLY))
 PREFIX = "/v1/resource"
 
 DEFAULT_SORTS = ("revision_start:asc", "started_at:asc")

@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from telescale import indexer as idx
 from telescale.api.access import enforce
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, services, url_for
+from telescale.api.deps import json_body, services, url_for, with_body
 from telescale.api.errors import bad_request, conflict, not_found
 from telescale.api.jsonio import JSON_TYPE, json_response
 from telescale.api.openapi import JSON_ONLY, doc, many
@@ -31,7 +31,7 @@ from telescale.api.schemas import validate
 from telescale.api.views import render_value  # noqa: F401  (re-exported: routers import it from here)
 from telescale.timeutil import TimeParseError, parse_timestamp, to_datetime
 
-router = APIRouter(prefix="/v1/resource_type", tags=["resource types"], **JSON_ONLY)
+router = APIRouter(prefix="/v1/resource_type", tags=["resource types"], **with_body(JSON_ONLY))
 
 INVALID_NAMES = frozenset({
     "id", "type", "metrics", "revision", "revision_start", "revision_end", "started_at", "ended_at",

@@ -24,7 +24,7 @@ from telescale import indexer as idx
 from telescale.api import measures as api_measures
 from telescale.api.access import enforce_metrics, metric_query_scope
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, query, refresh_timeout
+from telescale.api.deps import json_body, query, refresh_timeout, with_body
 from telescale.api.errors import ApiError, argument_error, bad_request
 from telescale.api.jsonio import fast_json_response
 from telescale.api.openapi import GRANULARITIES, JSON_ONLY, doc, ref
@@ -33,7 +33,7 @@ from telescale.query import value_search
 from telescale.query.errors import NoSuchAggregation
 from telescale.timeutil import NS, TimeParseError, TimestampOutOfRange, parse_timestamp
 
-router = APIRouter(tags=["search"], **JSON_ONLY)
+router = APIRouter(tags=["search"], **with_body(JSON_ONLY))
 
 
 def _metrics(request: Request, raw_ids: Sequence[str]) -> list[idx.Metric]:
