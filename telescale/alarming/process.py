@@ -18,6 +18,7 @@ from typing import Any
 
 from telescale.alarming.evaluator import EVALUATOR_GROUP, Evaluator, EvaluatorStats
 from telescale.config import Settings
+from telescale.redact import public_url
 
 LOG = logging.getLogger(__name__)
 ROLE = "evaluator"
@@ -59,8 +60,8 @@ def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorSta
         delivery.start()
         evaluator = Evaluator(indexer, Query(indexer, storage), settings.alarming, owns=partition.mine,
                               on_notify=dispatcher.wake, stats=stats)
-        LOG.info("evaluator %s (pid %d) ready: member %s of %s", EVALUATOR_GROUP, os.getpid(), coordinator.member_id,
-                 settings.coordination.url or "this host")
+        LOG.info("evaluating alarms (pid %d) as member %s of group %s on %s", os.getpid(), coordinator.member_id,
+                 EVALUATOR_GROUP, public_url(settings.coordination.url) or "this host")
         evaluator.run(stop)
         delivery.join(settings.alarming.notifier_timeout + 5)
     finally:

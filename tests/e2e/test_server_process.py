@@ -47,7 +47,7 @@ def test_start_lines_name_the_setup_without_the_password(tmp_path: Path, postgre
     with server.running(tmp_path / "data", overrides) as srv:
         httpx.get(srv.url + "/v1/archive_policy", auth=ADMIN).raise_for_status()
         listening = _wait_for_line(srv.log, "listening on")
-        ready = _wait_for_line(srv.log, "ready")
+        ready = _wait_for_line(srv.log, "ready: serving")
         # a second server on the same port says why it cannot start
         other = subprocess.run(server.serve_command(tmp_path / "other", srv.port, ["processing.workers=0"]),
                                capture_output=True, text=True, timeout=120)
