@@ -38,6 +38,7 @@ class ApiSettings:
     refresh_timeout: float = 10.0
     read_cache_mb: int = 256  # decoded splits kept by each process's read path (0 = off)
     access_log: bool = False  # one log line per request (always on when logging.level is DEBUG)
+    root_document: str = "gnocchi"  # what GET / answers: Gnocchi's version document, or Aodh's ("aodh")
 
 
 @dataclass

@@ -61,6 +61,9 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     )
     if settings.api.auth_mode not in AUTH_MODES:
         raise ValueError(f"api.auth_mode must be one of {', '.join(AUTH_MODES)}, not {settings.api.auth_mode!r}")
+    if settings.api.root_document not in root.ROOT_DOCUMENTS:
+        raise ValueError(f"api.root_document must be one of {', '.join(root.ROOT_DOCUMENTS)}, "
+                         f"not {settings.api.root_document!r}")
     app.state.settings = settings
     app.state.services = services
     app.state.policy = Policy(settings.api.policy_file)

@@ -551,3 +551,17 @@ def test_what_no_database_stores_is_a_400(v2: V2) -> None:
     v2.create(THRESHOLD)
     assert len(v2.ok("GET", "/v2/alarms", limit=str(2**70))) == 1
     assert len(v2.ok("POST", "/v2/query/alarms", {"limit": 2**62})) == 1
+
+
+def test_root_document_can_be_aodhs(tmp_path: Path) -> None:
+    for v2 in _v2(tmp_path / "aodh", overrides=("api.root_document=aodh",)):
+        r = v2.call("GET", "/")
+        assert '"base": "application/json"' in r.text
+        (version,) = r.json()["versions"]["values"]
+        assert (version["id"], version["status"]) == ("v2", "stable")
+        assert version["links"][0]["href"] == "http://testserver/v2"
+        assert v2.call("GET", "/v1/archive_policy").status_code == 200  # every API still answers
+    for v2 in _v2(tmp_path / "gnocchi"):
+        assert v2.call("GET", "/").json()["versions"][0]["id"] == "v1.0"
+    with pytest.raises(ValueError, match="api.root_document must be one of gnocchi, aodh"):
+        next(_v2(tmp_path / "bad", overrides=("api.root_document=keystone",)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -27,9 +29,30 @@ GNOCCHI_API_VERSION = "4.7.1"
 BUILD = f"{GNOCCHI_API_VERSION}+telescale.{__version__}"
 
 
+#: The version document `GET /` answers with `api.root_document = "aodh"` (Aodh's, for an endpoint that stands
+#: in for Aodh alone, where clients discover the alarming API at the root).
+AODH_RELEASED = "2013-02-13T00:00:00Z"
+ROOT_DOCUMENTS = ("gnocchi", "aodh")
+
+
+def aodh_versions(base: str) -> dict:
+    return {"versions": {"values": [{
+        "id": "v2",
+        "links": [{"href": f"{base}/v2", "rel": "self"},
+                  {"href": "https://docs.openstack.org/", "rel": "describedby", "type": "text/html"}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.telemetry-v2+json"},
+                        {"base": "application/xml", "type": "application/vnd.openstack.telemetry-v2+xml"}],
+        "status": "stable",
+        "updated": AODH_RELEASED,
+    }]}}
+
+
 @router.get("/", **doc(returns="Versions"))
 def versions(request: Request) -> Response:
-    """Gnocchi's version document; gnocchiclient shows `build` as the server version."""
+    """Gnocchi's version document (gnocchiclient shows `build` as the server version), or Aodh's."""
+    if request.app.state.settings.api.root_document == "aodh":
+        # json.dumps' spacing, as Aodh writes it (its own tests look for '"base": "application/json"').
+        return Response(json.dumps(aodh_versions(base_url(request))), media_type="application/json")
     return json_response({"build": BUILD, "versions": [{
         "id": "v1.0",
         "status": "CURRENT",
