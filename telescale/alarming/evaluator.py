@@ -30,8 +30,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from telescale.alarming import reads, transitions
 from telescale.alarming.rules import composite, gnocchi, prometheus, threshold
 from telescale.alarming.rules.decision import Decision, RuleError
@@ -74,7 +72,7 @@ class EvaluatorStats:
     transitions: int = 0
     errors: int = 0
     last_cycle: dict[str, Any] = field(default_factory=dict)
-    last_full_cycle: dict[str, Any] = field(default_factory=dict)  # the last cycle that had alarms due
+    last_busy_cycle: dict[str, Any] = field(default_factory=dict)  # the last cycle that had alarms due
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, cycle: CycleStats) -> None:
@@ -85,12 +83,12 @@ class EvaluatorStats:
             self.errors += cycle.errors
             self.last_cycle = cycle.to_dict()
             if cycle.due:
-                self.last_full_cycle = self.last_cycle
+                self.last_busy_cycle = self.last_cycle
 
     def to_dict(self) -> dict[str, Any]:
         with self.lock:
             return {"cycles": self.cycles, "evaluations": self.evaluations, "transitions": self.transitions,
-                    "errors": self.errors, "last_cycle": self.last_cycle, "last_busy_cycle": self.last_full_cycle}
+                    "errors": self.errors, "last_cycle": self.last_cycle, "last_busy_cycle": self.last_busy_cycle}
 
 
 @dataclass(frozen=True)
@@ -277,7 +275,3 @@ class Evaluator:
         self._errors[alarm.alarm_id] = message
         self.indexer.record_evaluation_error(alarm.alarm_id, message, when)
 
-
-def window_points(values: np.ndarray) -> int:
-    """How many points a padded row holds (for tests and benchmarks)."""
-    return int(np.count_nonzero(~np.isnan(values)))
