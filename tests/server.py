@@ -86,9 +86,34 @@ def still_running(procs: Sequence[psutil.Process], timeout: float) -> list[psuti
 
 
 def port_in_use(port: int) -> bool:
-    """Whether something still listens on 127.0.0.1:port."""
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+    """Whether a socket still listens on ``port`` (any address), read from the kernel's socket table.
+
+    Not a connect(): a connect to a free port in the ephemeral range can, rarely, connect to itself.
+    """
+    return bool(listeners(port))
+
+
+def listeners(port: int) -> list[str]:
+    """Who listens on ``port``: each listening socket's owner as ps shows it (or its pid, or "?")."""
+    found = []
+    for conn in psutil.net_connections("inet"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            try:
+                found.append(f"{conn.pid}: {' '.join(psutil.Process(conn.pid).cmdline())}")
+            except (psutil.Error, ValueError):
+                found.append(str(conn.pid or "?"))
+    return found
+
+
+def wait_port_free(port: int, timeout: float) -> list[str]:
+    """Wait up to ``timeout`` seconds for nothing to listen on ``port``; the listeners left, if any.
+
+    A killed process closes its sockets as it exits, a moment after the signal, not at it.
+    """
+    deadline = time.monotonic() + timeout
+    while (left := listeners(port)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def serve_command(data_dir: Path, port: int, overrides: Sequence[str] = ()) -> list[str]:

@@ -83,7 +83,8 @@ def _ingest_and_kill(url: str, srv: server.Server, metrics: list[str], acked: di
     for t in threads:
         t.join(30)
     assert not left, f"children outlived the main process: {server.titles(left)}"
-    assert not server.port_in_use(srv.port), f"port {srv.port} is still served after the kill"
+    holders = server.wait_port_free(srv.port, ORPHAN_SECONDS)
+    assert not holders, f"port {srv.port} is still served after the kill, by {holders}"
 
 
 def test_sigkill_loses_no_accepted_measure(tmp_path: Path) -> None:
