@@ -5,8 +5,8 @@ middleware hands it only the request line and headers (all a token check reads),
 since validation may call Keystone.  If the filter lets the request through, the headers it set
 (``X-User-Id``, ``X-Project-Id``, ``X-Roles`` …) and removed (any forged by the client) are carried
 into the ASGI request; if it refuses, its own answer (401 with ``WWW-Authenticate``) is sent as is.
-``/`` and ``/healthcheck`` stay open, as in Gnocchi's keystone pipeline, and so do the API's description
-and ``/docs``.  Options come from the ``[keystone_authtoken]`` settings section, as keystonemiddleware
+``/`` and ``/healthcheck`` stay open, as in Gnocchi's keystone pipeline, and so do the API's description,
+``/docs`` and the pre-signed scaling signals (their token is the credential).  Options come from the ``[keystone_authtoken]`` settings section, as keystonemiddleware
 documents them.
 """
 
@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from telescale.api.openapi import is_public_doc
+from telescale.scaling.tokens import SIGNAL_PREFIX
 
 OPEN_PATHS = frozenset({"/", "/healthcheck"})
 _PASSED = "telescale.keystone.passed"
@@ -76,7 +77,8 @@ class KeystoneMiddleware:
         return environ.get(_PASSED), (answer.get("status", 500), answer.get("headers", []), body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or is_public_doc(scope["path"]):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or is_public_doc(path) or path.startswith(SIGNAL_PREFIX):
             await self.app(scope, receive, send)
             return
         before = _environ(scope)

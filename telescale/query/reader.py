@@ -80,7 +80,7 @@ class ResourceSearch:
     id_transform: Callable[[str], uuid.UUID] | None = field(default=None, compare=False)
 
 
-def _parse_filter(value: Any) -> Any:
+def parse_filter(value: Any) -> Any:
     """A search filter given as Gnocchi's JSON dict or its string form (None: every resource)."""
     try:
         if value is None:
@@ -289,7 +289,7 @@ class Query:
         Raises :class:`NoSuchResourceType`, :class:`InvalidFilter`, :class:`NoSuchMetric` when no resource
         has the metric, and the errors of :meth:`read_many`.
         """
-        matched = self.search_resources(scope, ResourceSearch(resource_type, _parse_filter(search)), [metric_name])
+        matched = self.search_resources(scope, ResourceSearch(resource_type, parse_filter(search)), [metric_name])
         metrics = list({m.id: m for r in matched for m in r.metrics}.values())
         if not metrics:
             raise NoSuchMetric([metric_name])

@@ -94,6 +94,8 @@ class Action:
     lease_until: datetime.datetime | None = None
     next_attempt_at: datetime.datetime | None = None
     last_error: str | None = None
+    cooldown: float | None = None  # seconds of cooldown once done (a step policy's own, else the group's)
+    replace: tuple[str, ...] = ()  # member ids to replace (autohealing), the size staying the same
 
 
 @dataclass(frozen=True)
