@@ -18,8 +18,8 @@ from typing import Any
 MEMBER_STATES = ("active", "unhealthy", "failed")
 #: What a decision did. ``scale_out``/``scale_in``: the desired capacity changed (an action is in flight);
 #: ``none``: nothing to do or something blocked it (``blocked_by`` says what); ``completed``/``failed``: the
-#: end of an action; ``healed``: members replaced; ``dry_run``: what would have been done.
-OUTCOMES = ("scale_out", "scale_in", "none", "completed", "failed", "healed", "dry_run")
+#: end of an action; ``heal``/``healed``: a replacement queued / done; ``dry_run``: what would have been done.
+OUTCOMES = ("scale_out", "scale_in", "none", "completed", "failed", "heal", "healed", "dry_run")
 #: Why nothing happened (``Decision.blocked_by``).
 BLOCKERS = ("paused", "in_flight", "cooldown", "stabilization", "rate_limit", "at_limit", "no_change",
             "tolerance", "resolved", "not_firing", "no_data", "silenced", "guard_rail", "error")
@@ -188,6 +188,7 @@ class Trigger:
     comparison_operator: str | None = None
     threshold: float | None = None
     granularity: float | None = None
+    scope_project: str | None = None  # PromQL limited to this project's series (set for non-admin creators)
 
 
 @dataclass(frozen=True)

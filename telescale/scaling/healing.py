@@ -1,0 +1,143 @@
+"""Autohealing: members that stopped reporting, or whose health query holds too long, are replaced.
+
+A member is judged on its own resource (its ``resource_id``, else its id — the ``process`` driver's
+members report under their member id): no measure of ``liveness_metric`` for ``absent_for`` seconds, or
+``health_query`` compared with ``threshold`` holding for ``duration`` seconds, makes it unhealthy; a
+member the driver reports as failed is unhealthy at once. Members matching an active silence are left
+alone. If more members are unhealthy than ``max_unhealthy``, nothing is done and the decision log says so:
+that many failures at once is more likely the network or the store than the members (Faythe's fence).
+Replacement is an action like any other, so it waits for the in-flight one and is taken over after a crash.
+How long a health query has held is kept in memory: after a failover the count starts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from telescale.indexer.engine import utcnow
+from telescale.scaling import readings
+from telescale.scaling.model import Action, Decision, Group, Member
+
+LOG = logging.getLogger(__name__)
+NS = 1_000_000_000
+
+
+def silenced(member: Member, patterns: Sequence[str]) -> bool:
+    return any(re.search(p, member.name) for p in patterns)
+
+
+class Healer:
+    def __init__(self, indexer: Any, engine: Any, query: Any) -> None:
+        self.indexer = indexer
+        self.engine = engine
+        self.query = query
+        self._holding: dict[uuid.UUID, datetime.datetime] = {}  # member → since when its health query holds
+
+    async def run_once(self, owns: Callable[[uuid.UUID], bool]) -> int:
+        groups = await asyncio.to_thread(self.indexer.list_scaling_groups, None)
+        healed = 0
+        for group in groups:
+            if group.healing.enabled and not group.paused and owns(group.id):
+                healed += await asyncio.to_thread(self.check, group)
+        return healed
+
+    def unhealthy(self, group: Group, members: Sequence[Member], now: datetime.datetime) -> dict[Member, str]:
+        """The unhealthy members and why."""
+        healing = group.healing
+        found: dict[Member, str] = {}
+        for member in members:
+            if member.status in ("failed", "unhealthy"):
+                found[member] = f"the driver reports it {member.status}"
+                continue
+            age = (now - member.created_at).total_seconds() if member.created_at else float("inf")
+            rid = member.resource_id or member.id
+            if healing.liveness_metric and age > healing.absent_for:
+                try:
+                    readings.group_value(self.query, group, f"(aggregate mean (metric {healing.liveness_metric} "
+                                         "mean))", now=int(now.timestamp() * NS), window=healing.absent_for,
+                                         resource_id=rid)
+                except readings.NoReading:
+                    found[member] = f"no measure of {healing.liveness_metric} for {healing.absent_for:g} s"
+                    continue
+                except (readings.ExpressionError, ValueError) as e:
+                    LOG.warning("scaling group %s: liveness of %s: %s", group.name, member.name, e)
+            if healing.health_query and healing.threshold is not None:
+                why = self._health(group, member, rid, now)
+                if why:
+                    found[member] = why
+        return found
+
+    def _health(self, group: Group, member: Member, rid: uuid.UUID, now: datetime.datetime) -> str | None:
+        healing = group.healing
+        assert healing.health_query is not None and healing.threshold is not None
+        try:
+            reading = readings.group_value(self.query, group, healing.health_query, now=int(now.timestamp() * NS),
+                                           window=max(healing.duration, 300.0), resource_id=rid)
+        except (readings.NoReading, readings.ExpressionError, ValueError):
+            self._holding.pop(member.id, None)
+            return None
+        if not readings.compare(reading.value, healing.comparison_operator, healing.threshold):
+            self._holding.pop(member.id, None)
+            return None
+        since = self._holding.setdefault(member.id, now)
+        held = (now - since).total_seconds()
+        if held < healing.duration:
+            return None
+        return f"health query {reading.value:g} {healing.comparison_operator} {healing.threshold:g} for {held:.0f} s"
+
+    def check(self, group: Group, now: datetime.datetime | None = None) -> int:
+        """Judge the group's members; queue their replacement (or run the configured action). How many."""
+        now = now or utcnow()
+        if group.action is not None:
+            return 0
+        members = self.indexer.list_scaling_members(group.id)
+        bad = self.unhealthy(group, members, now)
+        if not bad:
+            return 0
+        patterns = [s.pattern for s in self.indexer.list_silences(group.project_id, group_id=group.id,
+                                                                  active_at=now)]
+        quiet = [m for m in bad if silenced(m, patterns)]
+        bad = {m: why for m, why in bad.items() if m not in quiet}
+        if quiet:
+            LOG.info("scaling group %s: silenced, not healed: %s", group.name, ", ".join(m.name for m in quiet))
+        if not bad:
+            return 0
+        listing = "; ".join(f"{m.name}: {why}" for m, why in bad.items())
+        limit = group.healing.max_unhealthy
+        if len(bad) > limit:
+            self.engine.log(group, None, "healing", "guard_rail", f"{len(bad)} members unhealthy, more than "
+                            f"max_unhealthy {limit}: nothing replaced ({listing})", now)
+            return 0
+        for member in bad:
+            self.indexer.set_member_status(group.id, member.id, "unhealthy")
+        return self._replace(group, list(bad), listing, now)
+
+    def _replace(self, group: Group, members: list[Member], listing: str, now: datetime.datetime) -> int:
+        ids = tuple(str(m.id) for m in members)
+
+        def decide(locked: Group, past: Any) -> tuple[Decision, dict[str, Any]]:
+            decision = Decision(id=uuid.uuid4(), group_id=locked.id, timestamp=now, source="healing",
+                                outcome="heal" if locked.action is None else "none",
+                                reason=(f"replacing {listing}" if locked.action is None else
+                                        f"an action is in flight; replacing later: {listing}"),
+                                size_before=locked.desired_capacity, size_after=locked.desired_capacity,
+                                current_size=locked.current_size, blocked_by=None if locked.action is None
+                                else "in_flight", inputs={"members": list(ids)}, dry_run=locked.dry_run)
+            if locked.action is not None or locked.dry_run:
+                return decision, {}
+            action = Action(id=uuid.uuid4(), decision_id=decision.id, desired=locked.desired_capacity,
+                            previous=locked.desired_capacity, reason=decision.reason, started_at=now, replace=ids,
+                            cooldown=0.0)
+            return decision, {"action": action}
+
+        _, decision = self.indexer.decide_scaling(group.id, decide, now=now)
+        LOG.info("scaling group %s: %s", group.name, decision.reason)
+        if decision.outcome == "heal" and self.engine.on_action is not None:
+            self.engine.on_action()
+        return len(members) if decision.outcome == "heal" else 0
