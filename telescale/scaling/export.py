@@ -8,6 +8,7 @@ ends and whenever the scaler passes over the group, through the same durable inc
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -85,12 +86,8 @@ class SizeExporter:
             return self._metrics[group.id]
 
     def _create_type_and_policy(self) -> None:
-        try:
+        with contextlib.suppress(errors.ArchivePolicyAlreadyExists):
             self.indexer.create_archive_policy(scaling_archive_policy())
-        except errors.ArchivePolicyAlreadyExists:
-            pass
-        try:
+        with contextlib.suppress(errors.ResourceTypeAlreadyExists):
             self.indexer.create_resource_type(RESOURCE_TYPE, {"name": {"type": "string", "required": False,
                                                                        "max_length": 255}})
-        except errors.ResourceTypeAlreadyExists:
-            pass

@@ -10,6 +10,7 @@ within one tick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -84,10 +85,8 @@ class Scaler:
                 self.stats.count(errors=1)
                 LOG.exception("scaler pass failed; trying again")
             self.wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), TICK)
-            except TimeoutError:
-                pass
         await self.actuator.aclose()
 
     async def run_once(self, now: datetime.datetime | None = None, *, force: bool = False) -> None:
