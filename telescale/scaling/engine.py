@@ -106,6 +106,28 @@ class ScalingEngine:
             self.on_action()
         return group, decision
 
+    def start(self, group: Group, user: str | None, now: datetime.datetime | None = None) -> tuple[Group, Decision]:
+        """A new group's first members: from none to its desired capacity (logged, queued as an action)."""
+        now = now or utcnow()
+
+        def decide(locked: Group, past: Past) -> tuple[Decision, dict[str, Any]]:
+            outcome = "dry_run" if locked.dry_run else "scale_out"
+            reason = f"group created by {user}: start {locked.desired_capacity} member(s)"
+            decision = Decision(id=uuid.uuid4(), group_id=locked.id, timestamp=now, source="manual", outcome=outcome,
+                                reason=reason, size_before=0, size_after=locked.desired_capacity,
+                                current_size=locked.current_size, recommended=locked.desired_capacity,
+                                rule="initial desired_capacity", inputs={"user": user}, dry_run=locked.dry_run)
+            if locked.dry_run:
+                return decision, {}
+            return decision, {"action": Action(id=uuid.uuid4(), decision_id=decision.id,
+                                               desired=locked.desired_capacity, previous=0, reason=reason,
+                                               started_at=now, cooldown=0.0)}
+
+        result = self.indexer.decide_scaling(group.id, decide, now=now)
+        if self.on_action is not None:
+            self.on_action()
+        return result
+
     def _schedules(self, group_id: uuid.UUID) -> list[ScheduleSpec]:
         return [p.schedule for p in self.indexer.list_scaling_policies(group_id, None)
                 if p.type == "scheduled" and p.enabled and p.schedule is not None]

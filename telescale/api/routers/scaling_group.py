@@ -1,0 +1,224 @@
+"""`/v1/scaling_group`: scaling groups — create, list, show, change, delete, pause, resume, decision log.
+
+Handlers are plain ``def`` (SQL in the threadpool). A caller sees the groups of its project (an admin, or a
+caller without a project under basic auth, sees all), as everywhere in ``/v1``; another project's group is
+answered 404, exactly as a missing one. Changing ``desired_capacity`` by PATCH is a manual decision: it goes
+through the same gates as any other (bounds, in flight; not cooldown) and is logged with who asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from telescale.api.auth import Identity, get_identity
+from telescale.api.deps import json_body, page_limit, url_for, with_body
+from telescale.api.errors import ApiError, bad_request, conflict, not_found
+from telescale.api.jsonio import json_response
+from telescale.api.openapi import JSON_ONLY, doc
+from telescale.indexer import errors
+from telescale.indexer.engine import utcnow
+from telescale.scaling.definitions import build_group, group_changes
+from telescale.scaling.model import Group, Recommendation
+from telescale.scaling.views import decision_view, group_view
+
+router = APIRouter(prefix="/v1/scaling_group", tags=["scaling groups"], **with_body(JSON_ONLY))
+
+
+def caller_project(identity: Identity) -> str | None:
+    """The project a caller's scaling objects are limited to (None: all)."""
+    return None if identity.is_admin or not identity.scoped else identity.project
+
+
+def indexer(request: Request) -> Any:
+    return request.app.state.services.indexer
+
+
+def engine(request: Request) -> Any:
+    return request.app.state.scaling
+
+
+def group_uuid(group_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(group_id)
+    except ValueError:
+        raise not_found(f"Scaling group {group_id} does not exist") from None
+
+
+def load_group(request: Request, identity: Identity, group_id: str) -> Group:
+    try:
+        return indexer(request).get_scaling_group(group_uuid(group_id), caller_project(identity))
+    except errors.NoSuchScalingGroup:
+        raise not_found(f"Scaling group {group_id} does not exist") from None
+
+
+def show(request: Request, group: Group, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    members = indexer(request).list_scaling_members(group.id)
+    return json_response(group_view(group, members), status=status, headers=headers)
+
+
+def invalid(e: ValueError) -> ApiError:
+    return bad_request(str(e))
+
+
+def _check_resource_type(request: Request, name: str | None) -> None:
+    if name is not None and indexer(request).get_resource_type(name) is None:
+        raise bad_request(f"member_resource_type: resource type {name!r} does not exist")
+
+
+@router.post("", **doc(body="ScalingGroupCreate", status=201, returns="ScalingGroup", headers=("Location",),
+                       errors=(409,)))
+def create_group(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    try:
+        group = build_group(json_body(request), user_id=identity.user, project_id=identity.project,
+                            admin=identity.is_admin)
+    except ValueError as e:
+        raise invalid(e) from None
+    _check_resource_type(request, group.member_resource_type)
+    try:
+        group = indexer(request).create_scaling_group(group)
+    except errors.ScalingGroupAlreadyExists:
+        raise conflict(f"A scaling group named {group.name!r} already exists in this project") from None
+    if group.desired_capacity > 0:
+        group, _ = engine(request).start(group, identity.user)
+    return show(request, group, 201, {"Location": url_for(request, "v1", "scaling_group", str(group.id))})
+
+
+def _manual(identity: Identity, desired: int) -> Any:
+    def recommend(group: Group) -> Recommendation:
+        return Recommendation(desired, "manual", f"desired_capacity {desired} set by {identity.user}",
+                              inputs={"user": identity.user}, bypass_cooldown=True)
+    return recommend
+
+
+@router.get("", **doc(query=("limit", "marker"), returns="ScalingGroupList"))
+def list_groups(request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    q = request.query_params
+    marker = None
+    if q.get("marker"):
+        try:
+            marker = uuid.UUID(q["marker"])
+        except ValueError:
+            raise bad_request(f"marker: not a scaling group id: {q['marker']!r}") from None
+    groups = indexer(request).list_scaling_groups(caller_project(identity), limit=page_limit(request, q.get("limit")),
+                                                  marker=marker)
+    return json_response([group_view(g) for g in groups])
+
+
+@router.get("/{group_id}", **doc(returns="ScalingGroup", errors=(404,)))
+def get_group(group_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return show(request, load_group(request, identity, group_id))
+
+
+@router.patch("/{group_id}", **doc(body="ScalingGroupUpdate", returns="ScalingGroup", errors=(404, 409)))
+def patch_group(group_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    group = load_group(request, identity, group_id)
+    try:
+        changes = group_changes(group, json_body(request))
+    except ValueError as e:
+        raise invalid(e) from None
+    _check_resource_type(request, changes.get("member_resource_type"))
+    desired = changes.pop("desired_capacity", None)
+    if changes:
+        try:
+            group = indexer(request).update_scaling_group(group.id, caller_project(identity), changes)
+        except errors.ScalingGroupAlreadyExists:
+            raise conflict(f"A scaling group named {changes.get('name')!r} already exists in this project") from None
+    if desired is None and not group.min_size <= group.desired_capacity <= group.max_size:
+        desired = min(max(group.desired_capacity, group.min_size), group.max_size)
+    if desired is not None:
+        group, decision = engine(request).apply(group.id, _manual(identity, desired))
+        if decision.outcome == "none" and decision.blocked_by not in ("no_change",):
+            raise conflict(f"desired_capacity not changed: {decision.reason}")
+    return show(request, group)
+
+
+@router.delete("/{group_id}", **doc(status=204, errors=(404,)))
+def delete_group(group_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    """Stops the members the group's driver started (process, nova), then deletes the group and its policies;
+    its decision log stays readable."""
+    group = load_group(request, identity, group_id)
+    members = indexer(request).list_scaling_members(group.id)
+    if members:
+        from telescale.scaling.drivers import DriverContext, build_driver
+        from telescale.scaling.process import api_url
+
+        settings = request.app.state.settings
+        context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling", api_url=api_url(settings))
+
+        async def stop_all() -> None:
+            driver = build_driver(group.member_driver, context)
+            try:
+                if driver.tracks_members:
+                    await driver.resize(group, members, 0, members, "the group is deleted")
+            finally:
+                await driver.aclose()
+
+        try:
+            asyncio.run(stop_all())
+        except Exception as e:
+            raise ApiError(503, f"cannot stop the members of scaling group {group.name}: {e}; try again") from None
+    try:
+        indexer(request).delete_scaling_group(group.id, caller_project(identity))
+    except errors.NoSuchScalingGroup:
+        raise not_found(f"Scaling group {group_id} does not exist") from None
+    return Response(status_code=204)
+
+
+def _set_paused(request: Request, identity: Identity, group_id: str, paused: bool) -> Response:
+    group = load_group(request, identity, group_id)
+    group = indexer(request).update_scaling_group(group.id, caller_project(identity), {"paused": paused})
+    word = "paused" if paused else "resumed"
+    engine(request).log(group, None, "manual", "paused" if paused else "no_change",
+                        f"{word} by {identity.user}", utcnow(), {"user": identity.user})
+    return show(request, group)
+
+
+@router.post("/{group_id}/pause", **doc(returns="ScalingGroup", errors=(404,)))
+def pause_group(group_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    """No policy acts while paused (each evaluation is still logged, with "paused" as the reason)."""
+    return _set_paused(request, identity, group_id, True)
+
+
+@router.post("/{group_id}/resume", **doc(returns="ScalingGroup", errors=(404,)))
+def resume_group(group_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    return _set_paused(request, identity, group_id, False)
+
+
+def _time(request: Request, name: str) -> datetime.datetime | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        at = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise bad_request(f"{name}: not an ISO 8601 time: {value!r}") from None
+    return at if at.tzinfo else at.replace(tzinfo=datetime.UTC)
+
+
+@router.get("/{group_id}/history", **doc(query=("start", "stop", "limit", "marker"), returns="DecisionList",
+                                         errors=(404,)))
+def group_history(group_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
+    """The decision log, newest first: why the group did, or did not, scale."""
+    gid = group_uuid(group_id)
+    q = request.query_params
+    marker = None
+    if q.get("marker"):
+        try:
+            marker = uuid.UUID(q["marker"])
+        except ValueError:
+            raise bad_request(f"marker: not a decision id: {q['marker']!r}") from None
+    outcome = q.get("outcome")
+    try:
+        decisions = indexer(request).list_decisions(gid, caller_project(identity), start=_time(request, "start"),
+                                                    end=_time(request, "stop"), limit=page_limit(request, q.get("limit")),
+                                                    marker=marker, outcome=outcome)
+    except errors.NoSuchScalingGroup:
+        raise not_found(f"Scaling group {group_id} does not exist") from None
+    return json_response([decision_view(d) for d in decisions])
+
