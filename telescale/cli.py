@@ -41,6 +41,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.processing.workers = 0
     settings.alarming.evaluators = 0
+    settings.scaling.scalers = 0
     from telescale import service
 
     service.serve(settings, command="api")
@@ -60,6 +61,15 @@ def cmd_evaluator(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.alarming.evaluators = max(1, settings.alarming.evaluators)
     service.run_workers(settings, service.EVALUATOR)
+    return 0
+
+
+def cmd_scaler(args: argparse.Namespace) -> int:
+    from telescale import service
+
+    settings = _settings(args)
+    settings.scaling.scalers = max(1, settings.scaling.scalers)
+    service.run_workers(settings, service.SCALER)
     return 0
 
 
@@ -90,9 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     serve = sub.add_parser("serve", help="run everything in one process tree: API + processing workers + alarm "
-                                         "evaluators",
-                           description="Run the API, the processing workers and the alarm evaluators on the "
-                                       "embedded defaults (SQLite + files under ./data) unless configured otherwise.")
+                                         "evaluators + scalers",
+                           description="Run the API, the processing workers, the alarm evaluators and the scalers on "
+                                       "the embedded defaults (SQLite + files under ./data) unless configured "
+                                       "otherwise.")
     _common(serve)
     serve.add_argument("--port", type=int, help="shortcut for --set api.port=PORT (default 8041)")
     serve.set_defaults(func=cmd_serve)
@@ -110,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "they share alarms over coordination.url)")
     _common(evaluator)
     evaluator.set_defaults(func=cmd_evaluator)
+
+    scaler = sub.add_parser("scaler", help="run only the scalers: scaling policies, actions, autohealing (scale-out: "
+                                           "they share scaling groups over coordination.url)")
+    _common(scaler)
+    scaler.set_defaults(func=cmd_scaler)
 
     upgrade = sub.add_parser("upgrade", help="create or migrate the indexer schema and the default policies")
     _common(upgrade)

@@ -99,6 +99,13 @@ class AlarmingSettings:
 
 
 @dataclass
+class ScalingSettings:
+    """The scalers: they evaluate scaling policies and carry out the actions decisions queue."""
+
+    scalers: int = 1  # scaler processes started by `serve` (0: none; signals are still decided and logged)
+
+
+@dataclass
 class LoggingSettings:
     level: str = "INFO"
 
@@ -113,6 +120,7 @@ class Settings:
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
     coordination: CoordinationSettings = field(default_factory=CoordinationSettings)
     alarming: AlarmingSettings = field(default_factory=AlarmingSettings)
+    scaling: ScalingSettings = field(default_factory=ScalingSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     #: Passed as-is to keystonemiddleware's auth_token when api.auth_mode = "keystone" (auth_url, …).
     keystone_authtoken: dict[str, Any] = field(default_factory=dict)
@@ -200,7 +208,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "api.refresh_timeout": (0, None), "incoming.sacks": (1, None), "processing.workers": (0, None),
     "processing.delay": (0, None), "api.read_cache_mb": (0, None), "processing.janitor_interval": (0.001, None),
     "janitor.resource_end_after": (0, None), "janitor.history_retention": (0, None), "janitor.batch_size": (1, None),
-    "alarming.evaluators": (0, None), "alarming.evaluation_interval": (1, None),
+    "alarming.evaluators": (0, None), "scaling.scalers": (0, None), "alarming.evaluation_interval": (1, None),
     "alarming.additional_ingestion_lag": (0, None), "alarming.notifier_timeout": (0.001, None),
     "alarming.notifier_max_attempts": (1, None), "alarming.notifier_backoff": (0, None),
     "coordination.heartbeat_timeout": (1, None),

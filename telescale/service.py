@@ -41,7 +41,8 @@ HEARTBEAT_SECONDS = 2.0
 API_WORKER_TITLE = "telescale: api worker"
 METRICD_WORKER_TITLE = "telescale: metricd worker"
 EVALUATOR_TITLE = "telescale: alarm evaluator"
-METRICD, EVALUATOR = "metricd", "evaluator"  # the kinds of worker processes
+SCALER_TITLE = "telescale: scaler"
+METRICD, EVALUATOR, SCALER = "metricd", "evaluator", "scaler"  # the kinds of worker processes
 
 
 def build_incoming(settings: Settings) -> IncomingDriver:
@@ -188,7 +189,17 @@ def _run_evaluator(settings: Settings, index: int, count: int, stop: threading.E
     run_evaluator(settings, stop, stats)
 
 
+def _run_scaler(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:
+    from telescale.scaling.process import run_scaler
+
+    run_scaler(settings, stop, stats)
+
+
 def _new_stats(role: str) -> Any:
+    if role == SCALER:
+        from telescale.scaling.process import ScalerStats
+
+        return ScalerStats()
     if role == EVALUATOR:
         from telescale.alarming.evaluator import EvaluatorStats
 
@@ -200,7 +211,8 @@ def _new_stats(role: str) -> Any:
 
 #: What each kind of child process runs, its process title and where its heartbeat goes.
 ROLES = {METRICD: (_run_metricd, METRICD_WORKER_TITLE, "processing"),
-         EVALUATOR: (_run_evaluator, EVALUATOR_TITLE, "alarming")}
+         EVALUATOR: (_run_evaluator, EVALUATOR_TITLE, "alarming"),
+         SCALER: (_run_scaler, SCALER_TITLE, "scaling")}
 
 
 def _worker_main(settings_json: str, index: int, count: int, parent: int, role: str = METRICD) -> None:
@@ -234,7 +246,8 @@ class WorkerPool:
     def __init__(self, settings: Settings, role: str = METRICD) -> None:
         self.settings = settings
         self.role = role
-        self.count = settings.processing.workers if role == METRICD else settings.alarming.evaluators
+        self.count = {METRICD: settings.processing.workers, EVALUATOR: settings.alarming.evaluators,
+                      SCALER: settings.scaling.scalers}[role]
         self.ctx = multiprocessing.get_context("spawn")
         self.procs: list[multiprocessing.process.BaseProcess | None] = [None] * self.count
         self.stopping = threading.Event()
@@ -301,9 +314,15 @@ def public_indexer_url(settings: Settings) -> str:
     return make_url(settings.indexer_url).render_as_string(hide_password=True)
 
 
-def _probe_host(settings: Settings) -> str:
+def probe_host(settings: Settings) -> str:
     """Where this host reaches the API (loopback when it listens on every address)."""
     return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(settings.api.host, settings.api.host)
+
+
+def local_url(settings: Settings) -> str:
+    """Where this host reaches the API (members, drivers and the ready line use it)."""
+    host = probe_host(settings)
+    return f"http://[{host}]:{settings.api.port}" if ":" in host else f"http://{host}:{settings.api.port}"
 
 
 def _listens_on(port: int) -> bool:
@@ -337,17 +356,17 @@ def _workers_started(settings: Settings) -> bool:
     api_workers = settings.api.workers if settings.api.workers > 1 else 0  # one worker: this very process
     return (sum(t.startswith(API_WORKER_TITLE) for t in titles) >= api_workers
             and sum(t.startswith(METRICD_WORKER_TITLE) for t in titles) >= settings.processing.workers
-            and sum(t.startswith(EVALUATOR_TITLE) for t in titles) >= settings.alarming.evaluators)
+            and sum(t.startswith(EVALUATOR_TITLE) for t in titles) >= settings.alarming.evaluators
+            and sum(t.startswith(SCALER_TITLE) for t in titles) >= settings.scaling.scalers)
 
 
 def _announce_ready(settings: Settings, stop: threading.Event) -> None:
     """Log once that the server serves: our socket is bound, a worker answers /healthcheck and every worker
     process has started."""
-    host, port = _probe_host(settings), settings.api.port
+    host, port = probe_host(settings), settings.api.port
     while not stop.wait(0.1):
         if _answers(host, port) and _listens_on(port) and _workers_started(settings):
-            url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-            LOG.info("ready: serving on %s", url)
+            LOG.info("ready: serving on %s", local_url(settings))
             return
 
 
@@ -361,9 +380,10 @@ def serve(settings: Settings, command: str = "serve") -> None:
     upgrade(settings)
     api = settings.api
     LOG.info("listening on %s:%d: auth %s, data %s, indexer %s, %d API workers, %d processing workers, "
-             "%d alarm evaluators", api.host, api.port, api.auth_mode, settings.data_path,
-             public_indexer_url(settings), api.workers, settings.processing.workers, settings.alarming.evaluators)
-    pools = [WorkerPool(settings, METRICD), WorkerPool(settings, EVALUATOR)]
+             "%d alarm evaluators, %d scalers", api.host, api.port, api.auth_mode, settings.data_path,
+             public_indexer_url(settings), api.workers, settings.processing.workers, settings.alarming.evaluators,
+             settings.scaling.scalers)
+    pools = [WorkerPool(settings, METRICD), WorkerPool(settings, EVALUATOR), WorkerPool(settings, SCALER)]
     served = threading.Event()
     options: dict[str, Any] = {"host": api.host, "port": api.port, "log_config": None, "log_level": None,
                                "access_log": access_log(settings)}
@@ -388,14 +408,14 @@ def serve(settings: Settings, command: str = "serve") -> None:
 
 
 def run_workers(settings: Settings, role: str = METRICD) -> None:
-    """Only the processing workers, or only the alarm evaluators (scale-out), until SIGINT/SIGTERM."""
+    """Only the processing workers, the alarm evaluators or the scalers (scale-out), until SIGINT/SIGTERM."""
     lifecycle.set_title(f"telescale {role}: main")
     lifecycle.exit_on_sigterm()
     configure_logging(settings)
-    if role == EVALUATOR:
+    if role != METRICD:
         upgrade(settings)
     pool = WorkerPool(settings, role)
-    kind = "processing workers" if role == METRICD else "alarm evaluators"
+    kind = {METRICD: "processing workers", EVALUATOR: "alarm evaluators", SCALER: "scalers"}[role]
     try:
         pool.start()
         LOG.info("ready: %d %s, data %s, indexer %s", pool.count, kind, settings.data_path,

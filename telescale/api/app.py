@@ -23,6 +23,7 @@ from telescale.api.errors import (
 )
 from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware, SlashesMiddleware
 from telescale.api.policy import Policy
+from telescale.scaling.engine import ScalingEngine
 from telescale.api.routers import (
     aggregates,
     aggregation_resource,
@@ -33,7 +34,10 @@ from telescale.api.routers import (
     resource,
     resource_type,
     root,
+    scaling_group,
+    scaling_policy,
     search_metric,
+    silence,
     v2_alarm_query,
     v2_alarm_state,
     v2_alarms,
@@ -67,6 +71,9 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     app.state.settings = settings
     app.state.services = services
     app.state.policy = Policy(settings.api.policy_file)
+    app.state.scaling = ScalingEngine(services.indexer, services.query,
+                                      prometheus_url=settings.alarming.prometheus_url,
+                                      timeout=settings.alarming.notifier_timeout)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
@@ -97,8 +104,9 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
                    aggregation_resource, search_metric, v2_alarms, v2_alarm_state, v2_alarm_query, v2_capabilities,
-                   v2_quotas, v2_events):
+                   v2_quotas, v2_events, scaling_group, scaling_policy, silence):
         app.include_router(module.router)
+    app.include_router(scaling_policy.signals)
     openapi.install(app)
     if settings.api.auth_mode == "keystone":
         from telescale.api.keystone import KeystoneMiddleware  # imported only when used: it is heavy

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import telescale
-from telescale.api import openapi_v2
+from telescale.api import openapi_scaling, openapi_v2
 from telescale.api.deps import require_json_accept
 from telescale.api.errors import EXPLANATIONS
 from telescale.api.jsonio import JSON_TYPE
@@ -210,6 +210,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "ValueQuery": {"type": "object", "description": "a condition on values: {op: number}, ops =, !=, <, <=, >, >=, "
                    "and, or, not, with arithmetic (+, -, *, /, **, abs, ...)"},
     **openapi_v2.SCHEMAS,
+    **openapi_scaling.SCHEMAS,
 }
 
 EXAMPLES: dict[str, Any] = {
@@ -240,6 +241,7 @@ EXAMPLES: dict[str, Any] = {
     "MetricIds": ["5a301761-f78b-46e2-8900-8b4f6fe6675a"],
     "ValueQuery": {"and": [{">": 50}, {"<": 100}]},
     **openapi_v2.EXAMPLES,
+    **openapi_scaling.EXAMPLES,
 }
 
 # --- query parameters ---------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     from telescale.scaling.engine import ScalingEngine
     from telescale.scaling.export import SizeExporter
     from telescale.scaling.healing import Healer
-    from telescale.service import build_storage
+    from telescale.service import build_storage, local_url
 
     indexer = Indexer(settings.indexer_url)
     storage = build_storage(settings)
@@ -146,7 +146,7 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     exporter = SizeExporter(settings)
     context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling",
-                            api_url=api_url(settings))
+                            api_url=local_url(settings))
     try:
         partition = coordinator.join(SCALER_GROUP)
         scaler_ref: list[Scaler] = []
@@ -168,8 +168,3 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
         indexer.dispose()
 
 
-def api_url(settings: Settings) -> str:
-    """Where members and drivers reach this Telescale's API (loopback when it listens everywhere)."""
-    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(settings.api.host, settings.api.host)
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.api.port}"

@@ -146,10 +146,10 @@ def delete_group(group_id: str, request: Request, identity: Identity = Depends(g
     members = indexer(request).list_scaling_members(group.id)
     if members:
         from telescale.scaling.drivers import DriverContext, build_driver
-        from telescale.scaling.process import api_url
+        from telescale.service import local_url
 
         settings = request.app.state.settings
-        context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling", api_url=api_url(settings))
+        context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling", api_url=local_url(settings))
 
         async def stop_all() -> None:
             driver = build_driver(group.member_driver, context)
@@ -216,7 +216,8 @@ def group_history(group_id: str, request: Request, identity: Identity = Depends(
     outcome = q.get("outcome")
     try:
         decisions = indexer(request).list_decisions(gid, caller_project(identity), start=_time(request, "start"),
-                                                    end=_time(request, "stop"), limit=page_limit(request, q.get("limit")),
+                                                    end=_time(request, "stop"),
+                                                    limit=page_limit(request, q.get("limit")),
                                                     marker=marker, outcome=outcome)
     except errors.NoSuchScalingGroup:
         raise not_found(f"Scaling group {group_id} does not exist") from None
