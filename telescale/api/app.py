@@ -23,7 +23,6 @@ from telescale.api.errors import (
 )
 from telescale.api.middleware import CORSMiddleware, ProxyHeadersMiddleware, SlashesMiddleware
 from telescale.api.policy import Policy
-from telescale.scaling.engine import ScalingEngine
 from telescale.api.routers import (
     aggregates,
     aggregation_resource,
@@ -45,6 +44,7 @@ from telescale.api.routers import (
     v2_events,
     v2_quotas,
 )
+from telescale.scaling.engine import ScalingEngine
 
 if TYPE_CHECKING:
     from telescale.config import Settings

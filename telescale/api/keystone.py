@@ -6,8 +6,8 @@ since validation may call Keystone.  If the filter lets the request through, the
 (``X-User-Id``, ``X-Project-Id``, ``X-Roles`` …) and removed (any forged by the client) are carried
 into the ASGI request; if it refuses, its own answer (401 with ``WWW-Authenticate``) is sent as is.
 ``/`` and ``/healthcheck`` stay open, as in Gnocchi's keystone pipeline, and so do the API's description,
-``/docs`` and the pre-signed scaling signals (their token is the credential).  Options come from the ``[keystone_authtoken]`` settings section, as keystonemiddleware
-documents them.
+``/docs`` and the pre-signed scaling signals (their token is the credential). Options come from the
+``[keystone_authtoken]`` settings section, as keystonemiddleware documents them.
 """
 
 from __future__ import annotations

@@ -149,7 +149,8 @@ def delete_group(group_id: str, request: Request, identity: Identity = Depends(g
         from telescale.service import local_url
 
         settings = request.app.state.settings
-        context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling", api_url=local_url(settings))
+        context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling",
+                                api_url=local_url(settings))
 
         async def stop_all() -> None:
             driver = build_driver(group.member_driver, context)
