@@ -50,8 +50,9 @@ MISSING_DATA = ("insufficient_data", "ok", "alarm", "keep_state")
 DEFAULT_STATE_REASON = "Not evaluated yet"
 MANUAL_STATE_REASON = "Manually set via API"
 ACTION_FIELDS = ("ok_actions", "alarm_actions", "insufficient_data_actions")
-#: Action URL schemes a notifier delivers; ``log`` is for admins only, as in Aodh.
-ACTION_SCHEMES = frozenset({"log", "http", "https", "trust+http", "trust+https"})
+#: Action URL schemes a notifier delivers; ``log`` is for admins only, as in Aodh; ``telescale://scaling/<id>``
+#: signals a scaling policy in process.
+ACTION_SCHEMES = frozenset({"log", "http", "https", "trust+http", "trust+https", "telescale"})
 ADMIN_ONLY_SCHEMES = frozenset({"log"})
 #: Rule keys the API keeps for the evaluator but never shows.
 HIDDEN_RULE_KEYS = frozenset({"scope_to_project"})

@@ -45,9 +45,12 @@ def _dispatch(dispatcher: Any, stop: threading.Event) -> None:
 def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorStats) -> None:
     """Evaluate and deliver until ``stop`` (the body of an evaluator process)."""
     from telescale.alarming.notifiers.dispatcher import Dispatcher
+    from telescale.alarming.notifiers.internal import ActionRegistry
     from telescale.coordination import build_coordinator
     from telescale.indexer import Indexer
     from telescale.query.reader import Query
+    from telescale.scaling import alarm_actions
+    from telescale.scaling.engine import ScalingEngine
     from telescale.service import build_storage
 
     indexer = Indexer(settings.indexer_url)
@@ -55,10 +58,13 @@ def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorSta
     coordinator = build_coordinator(coordination_settings(settings), ROLE)
     try:
         partition = coordinator.join(EVALUATOR_GROUP)
-        dispatcher = Dispatcher.from_settings(indexer, settings)
+        actions = ActionRegistry()
+        query = Query(indexer, storage)
+        alarm_actions.register(actions, ScalingEngine(indexer, query))  # signals decide; scalers act
+        dispatcher = Dispatcher.from_settings(indexer, settings, actions)
         delivery = threading.Thread(target=_dispatch, args=(dispatcher, stop), name="dispatcher", daemon=True)
         delivery.start()
-        evaluator = Evaluator(indexer, Query(indexer, storage), settings.alarming, owns=partition.mine,
+        evaluator = Evaluator(indexer, query, settings.alarming, owns=partition.mine,
                               on_notify=dispatcher.wake, stats=stats)
         LOG.info("evaluating alarms (pid %d) as member %s of group %s on %s", os.getpid(), coordinator.member_id,
                  EVALUATOR_GROUP, public_url(settings.coordination.url) or "this host")

@@ -36,6 +36,7 @@ from telescale.api.routers.v2_common import (
 )
 from telescale.api.routers.v2_filters import list_filters
 from telescale.api.routers.v2_rule_checks import check_rule
+from telescale.scaling import alarm_actions as scaling_actions
 
 router = APIRouter(prefix="/v2/alarms", tags=["alarms (Aodh v2)"], **JSON_ONLY)
 
@@ -56,7 +57,8 @@ def _definition(request: Request, caller: AodhCaller, body: Any, previous: idx.A
         for action in fields.get(field) or ():
             try:
                 check_target(action, allowed)  # loopback, link-local, metadata: refused unless allowed
-            except TargetRefused as e:
+                scaling_actions.check_action(indexer(request), action, data_scope(writer, fields["project_id"]))
+            except (TargetRefused, ValueError) as e:
                 raise ApiError(400, f"{field}: {e}") from None
     return fields
 
