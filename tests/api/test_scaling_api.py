@@ -151,7 +151,8 @@ def test_guessed_and_revoked_tokens_get_404_and_change_nothing(c: TestClient) ->
 def test_bad_signal_bodies_are_refused(c: TestClient) -> None:
     g = _group(c)
     p = _policy(c, g["id"])
-    assert c.post(_path(p["signal_url"]), content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    r = c.post(_path(p["signal_url"]), content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
     r = _signal(c, p, {"alarm_id": "x", "current": "on fire"})
     assert r.status_code == 400 and "current" in r.text
 

@@ -8,6 +8,7 @@ driver; the load generator is this test, calling the members' ``/work`` round-ro
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import sys
@@ -83,10 +84,8 @@ def _generate(c: httpx.Client, gid: str, stop: threading.Event) -> None:
                 addresses = [m["address"] for m in members if m.get("address") and m["status"] == "active"]
                 refreshed = time.monotonic()
             if addresses:
-                try:
+                with contextlib.suppress(httpx.HTTPError):  # a member being stopped
                     calls.get(f"http://{addresses[n % len(addresses)]}/work")
-                except httpx.HTTPError:
-                    pass  # a member being stopped
             stop.wait(1.0 / RATE)
 
 
