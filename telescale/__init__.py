@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 # and README: each feature that lands moves its words from LATER to SUMMARY.
 SUMMARY = ("Telescale is a metric store speaking the Gnocchi v1 API (durable ingest, pre-aggregated time "
            "series, resources with history and search, dynamic aggregates) with alarms evaluated next to the data "
-           "behind the Aodh v2 API (threshold, composite, event and PromQL rules; reliable webhooks).")
-LATER = ("Autoscaling and metric collection (the agent, Prometheus remote_write and query API) come in later "
-         "releases.")
+           "behind the Aodh v2 API (threshold, composite, event and PromQL rules; reliable webhooks) and "
+           "autoscaling: scaling groups with Heat-compatible step, target tracking and scheduled policies, "
+           "signal URLs, autohealing and a decision log.")
+LATER = "Metric collection (the agent, Prometheus remote_write and query API) comes in later releases."

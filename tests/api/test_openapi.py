@@ -58,7 +58,7 @@ def test_description_says_what_this_release_does(spec: dict[str, Any]) -> None:
     for feature in ("archive policies", "metrics", "measures", "resources", "resource types", "search",
                     "aggregates", "batch", "status", "Gnocchi v1", "Aodh v2 API"):
         assert feature in text
-    assert "Autoscaling and metric collection" in text
+    assert "autoscaling: scaling groups" in text and "Metric collection" in text
     assert "later releases" in text
 
 
