@@ -253,3 +253,86 @@ class InvalidAlarmValue(IndexerError, ValueError):
         super().__init__(f"Invalid value {value!r} for alarm field {field!r}: expected {expected}")
         self.field = field
         self.value = value
+
+
+class NoSuchScalingGroup(IndexerError):
+    """No scaling group with this id, or none in the caller's project (``project`` is that scope, None for all)."""
+
+    def __init__(self, group_id: Any, project: str | None = None) -> None:
+        super().__init__(
+            f"Scaling group {group_id} not found"
+            if project is None else f"Scaling group {group_id} not found in project {project}"
+        )
+        self.group_id = group_id
+        self.project = project
+
+
+class ScalingGroupAlreadyExists(IndexerError):
+    """A group of this name exists in the project already (names are unique per project)."""
+
+    def __init__(self, name: str, project: str | None = None) -> None:
+        super().__init__(
+            f"Scaling group {name} already exists"
+            if project is None else f"Scaling group {name} already exists in project {project}"
+        )
+        self.name = name
+        self.project = project
+
+
+class ScalingGroupConflict(IndexerError):
+    """The group changed since the caller read it (optimistic concurrency): read it again and retry."""
+
+    def __init__(self, group_id: Any, expected: int, actual: int) -> None:
+        super().__init__(
+            f"Scaling group {group_id} was changed concurrently (version {actual}, expected {expected})"
+        )
+        self.group_id = group_id
+        self.expected = expected
+        self.actual = actual
+
+
+class NoSuchScalingPolicy(IndexerError):
+    """No scaling policy with this id (or token), or none in the caller's project."""
+
+    def __init__(self, policy_id: Any, project: str | None = None) -> None:
+        super().__init__(
+            f"Scaling policy {policy_id} not found"
+            if project is None else f"Scaling policy {policy_id} not found in project {project}"
+        )
+        self.policy_id = policy_id
+        self.project = project
+
+
+class ScalingPolicyAlreadyExists(IndexerError):
+    """A policy of this name exists in the group already (names are unique per group)."""
+
+    def __init__(self, name: str, group_id: Any) -> None:
+        super().__init__(f"Scaling policy {name} already exists in scaling group {group_id}")
+        self.name = name
+        self.group_id = group_id
+
+
+class NoSuchScalingMember(IndexerError):
+    def __init__(self, member_id: Any, group_id: Any) -> None:
+        super().__init__(f"Member {member_id} not found in scaling group {group_id}")
+        self.member_id = member_id
+        self.group_id = group_id
+
+
+class NoSuchSilence(IndexerError):
+    def __init__(self, silence_id: Any, project: str | None = None) -> None:
+        super().__init__(
+            f"Silence {silence_id} not found"
+            if project is None else f"Silence {silence_id} not found in project {project}"
+        )
+        self.silence_id = silence_id
+        self.project = project
+
+
+class InvalidScalingValue(IndexerError, ValueError):
+    """A scaling group, policy, member, decision or silence field holding a value the indexer cannot store
+    (the API validates first; this is the guard). ``field`` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"Invalid {field}: {message}")
+        self.field = field

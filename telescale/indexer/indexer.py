@@ -20,13 +20,18 @@ from telescale.indexer.resource_metrics import ResourceMetrics
 from telescale.indexer.resource_search import ResourceSearch
 from telescale.indexer.resource_types import ResourceTypes
 from telescale.indexer.resources import Resources
+from telescale.indexer.scaling_actions import ScalingActions
+from telescale.indexer.scaling_decisions import ScalingDecisions
+from telescale.indexer.scaling_groups import ScalingGroups
+from telescale.indexer.scaling_policies import ScalingPolicies
 from telescale.indexer.schema import IndexerSchema
+from telescale.indexer.silences import Silences
 
 __all__ = ["DEFAULT_RULE", "Indexer"]
 
 
 class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
               ResourceMetrics, Counters, Alarms, AlarmQueries, AlarmEvaluation, AlarmOutbox, AlarmQuotas,
-              AlarmTriggers, NamedMetrics):
-    """Archive policies, rules, metrics, resources and alarms in SQL (SQLite by default, PostgreSQL to scale
-    out)."""
+              AlarmTriggers, NamedMetrics, ScalingGroups, ScalingPolicies, ScalingDecisions, ScalingActions, Silences):
+    """Archive policies, rules, metrics, resources, alarms and scaling groups in SQL (SQLite by default,
+    PostgreSQL to scale out)."""

@@ -346,3 +346,125 @@ class AlarmQuotaRow(Base):
     project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     limit: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+
+
+class ScalingGroupRow(Base):
+    """A scaling group (``telescale.scaling.model.Group``). The action in flight is one JSON document; its
+    owner, lease and next attempt are columns too, so that claiming due actions is one indexed query.
+    ``version`` grows with every change a user or a decision makes (not with lease bookkeeping)."""
+
+    __tablename__ = "scaling_group"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "name"),
+        sa.CheckConstraint("0 <= min_size AND min_size <= max_size", name="size_bounds"),
+        sa.CheckConstraint("min_size <= desired_capacity AND desired_capacity <= max_size", name="desired_in_bounds"),
+        sa.CheckConstraint("current_size >= 0", name="current_size"),
+        sa.Index("ix_scaling_group_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    min_size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    max_size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    desired_capacity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    current_size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    cooldown: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    cooldown_end: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    member_driver: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    member_resource_type: Mapped[str | None] = mapped_column(sa.String(255))
+    member_query: Mapped[str | None] = mapped_column(sa.Text)
+    paused: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    dry_run: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    behavior: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    healing: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    #: ``model.Action`` without owner, lease and next attempt (the three columns below); NULL: none in flight.
+    action: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    action_owner: Mapped[str | None] = mapped_column(sa.String(255))
+    action_lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    action_next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="1")
+
+
+class ScalingPolicyRow(Base):
+    """A policy of a group; ``spec`` holds the StepSpec, TargetSpec or ScheduleSpec of its ``type``.
+    ``token_hash`` is the SHA-256 (hex) of the signal URL's secret, NULL once revoked; ``next_evaluation_at``
+    is when the scaler evaluates it next (NULL: only signals move it)."""
+
+    __tablename__ = "scaling_policy"
+    __table_args__ = (sa.UniqueConstraint("group_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("scaling_group.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    type: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    trigger: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    next_evaluation_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ScalingMemberRow(Base):
+    """A member of a group as its driver knows it (``ref``); replaced wholesale when an action completes."""
+
+    __tablename__ = "scaling_member"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("scaling_group.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    ref: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+
+
+class ScalingDecisionRow(Base):
+    """One line of the decision log. No foreign key: the log of a deleted group stays readable, scoped by
+    the ``project_id`` copied from the group."""
+
+    __tablename__ = "scaling_decision"
+    __table_args__ = (sa.Index("ix_scaling_decision_group_id_timestamp", "group_id", "timestamp"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, nullable=False)
+    project_id: Mapped[str | None] = mapped_column(sa.String(255))
+    timestamp: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    source: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    outcome: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    size_before: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    size_after: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    current_size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    policy_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    recommended: Mapped[int | None] = mapped_column(sa.Integer)
+    rule: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    blocked_by: Mapped[str | None] = mapped_column(sa.String(32))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    dry_run: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+
+
+class SilenceRow(Base):
+    """Autohealing skips members whose name matches ``pattern`` until ``expires_at`` (a whole project's
+    groups when ``group_id`` is NULL)."""
+
+    __tablename__ = "silence"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    project_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    group_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    pattern: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    comment: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    created_by: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime.datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
