@@ -49,17 +49,19 @@ def step_policy(group_id: uuid.UUID, **fields: Any) -> Policy:
 
 
 def target_policy(group_id: uuid.UUID, **fields: Any) -> Policy:
-    return step_policy(group_id, name="cpu", type="target_tracking", step=None,
-                       target=TargetSpec("(aggregate mean (metric cpu mean))", 60.0), **fields)
+    return step_policy(group_id, **{"name": "cpu", "type": "target_tracking", "step": None,
+                                    "target": TargetSpec("(aggregate mean (metric cpu mean))", 60.0), **fields})
 
 
 def scheduled_policy(group_id: uuid.UUID, **fields: Any) -> Policy:
-    return step_policy(group_id, name="office", type="scheduled", step=None,
-                       schedule=ScheduleSpec("0 8 * * 1-5", 36000.0, "Europe/Paris", min_size=3), **fields)
+    return step_policy(group_id, **{"name": "office", "type": "scheduled", "step": None,
+                                    "schedule": ScheduleSpec("0 8 * * 1-5", 36000.0, "Europe/Paris", min_size=3),
+                                    **fields})
 
 
 def triggered_policy(group_id: uuid.UUID, **fields: Any) -> Policy:
-    return step_policy(group_id, name="faythe", trigger=Trigger("prometheus", "up == 0", for_=120.0), **fields)
+    return step_policy(group_id, **{"name": "faythe", "trigger": Trigger("prometheus", "up == 0", for_=120.0),
+                                    **fields})
 
 
 def member(group_id: uuid.UUID, name: str, **fields: Any) -> Member:
