@@ -36,6 +36,8 @@ NAMING_CONVENTION = {
 
 #: JSON everywhere, JSONB on PostgreSQL (indexable, compact, key order irrelevant).
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: The same for a nullable document: Python None is SQL NULL (``IS NULL`` finds it), not JSON ``null``.
+NullableJSONType = sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime.datetime]):
@@ -380,7 +382,7 @@ class ScalingGroupRow(Base):
     behavior: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     healing: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     #: ``model.Action`` without owner, lease and next attempt (the three columns below); NULL: none in flight.
-    action: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    action: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     action_owner: Mapped[str | None] = mapped_column(sa.String(255))
     action_lease_until: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
     action_next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(UTCDateTime)
@@ -404,7 +406,7 @@ class ScalingPolicyRow(Base):
     name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     type: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
-    trigger: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    trigger: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONType)
     enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
     token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
