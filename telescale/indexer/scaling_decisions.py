@@ -23,6 +23,7 @@ from telescale.indexer.engine import IndexerEngine, utcnow
 from telescale.indexer.models import ScalingDecisionRow, ScalingGroupRow
 from telescale.indexer.scaling_groups import UPDATABLE_GROUP_FIELDS
 from telescale.indexer.scaling_rows import (
+    check_limit,
     coerce_group_changes,
     decision_record,
     group_scope,
@@ -34,16 +35,18 @@ from telescale.scaling.model import Decision, Group
 
 try:
     from telescale.scaling.policies.gates import Past
-except ImportError:  # helper "policy" lands it; until then an identical value, so this module stands alone
+except ModuleNotFoundError as e:  # until helper "policy"'s package lands: an identical value (remove then)
+    if not (e.name or "").startswith("telescale.scaling.policies"):
+        raise
     from collections.abc import Sequence
 
     @dataclasses.dataclass(frozen=True)
     class Past:  # type: ignore[no-redef]
-        """A group's recent decisions as the gates read them, oldest first."""
+        """The group's recent history: ``recommendations`` as (when, recommended), newest last, and the actual
+        ``changes`` of its desired capacity as (when, before, after)."""
 
-        recommendations: Sequence[tuple[datetime.datetime, int]]  # (when, recommended)
-        changes: Sequence[tuple[datetime.datetime, int, int]]  # (when, desired before, desired after)
-
+        recommendations: Sequence[tuple[datetime.datetime, int]] = dataclasses.field(default_factory=tuple)
+        changes: Sequence[tuple[datetime.datetime, int, int]] = dataclasses.field(default_factory=tuple)
 
 D = ScalingDecisionRow
 G = ScalingGroupRow
@@ -126,6 +129,7 @@ class ScalingDecisions(IndexerEngine):
         ``limit``, after ``marker`` (a decision id of this log, else :class:`InvalidMarker`), of one
         ``outcome`` if given. Works for a deleted group. :class:`NoSuchScalingGroup` when the group is not in
         scope and none of its decisions is either (an unknown group, or another project's)."""
+        check_limit(limit)
         scope = D.group_id == group_id
         if project is not None:
             scope = sa.and_(scope, D.project_id == project)

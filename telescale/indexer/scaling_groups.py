@@ -21,6 +21,7 @@ from telescale.indexer.engine import IndexerEngine, constraint_text, utcnow
 from telescale.indexer.models import ScalingGroupRow, ScalingMemberRow
 from telescale.indexer.query import equals
 from telescale.indexer.scaling_rows import (
+    check_limit,
     check_member_status,
     coerce_group_changes,
     group_record,
@@ -84,6 +85,7 @@ class ScalingGroups(IndexerEngine):
     ) -> list[Group]:
         """The groups in scope, oldest first (``created_at``, then ``id``); the page after ``marker`` (a group
         id in scope, else :class:`InvalidMarker`), at most ``limit``, only those named ``name`` if given."""
+        check_limit(limit)
         query = select_groups().where(group_scope(project))
         if name is not None:
             query = query.where(G.name == name)

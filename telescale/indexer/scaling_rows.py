@@ -133,6 +133,11 @@ def trigger_from_json(values: Mapping[str, Any]) -> Trigger:
     return Trigger(**_known(Trigger, fields))
 
 
+def check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise errors.InvalidScalingValue("limit", f"{limit!r} is not a positive integer")
+
+
 # -- groups ----------------------------------------------------------------------------------------------------
 
 def select_groups() -> sa.Select[Any]:

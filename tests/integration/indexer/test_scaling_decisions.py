@@ -156,6 +156,9 @@ def test_list_filters_pages_and_scope(indexer: Indexer, web: Group) -> None:
     with pytest.raises(InvalidMarker):
         indexer.list_decisions(web.id, None, marker=uuid.uuid4())
     assert reasons(start=at(1000)) == []  # filtered out, but the group exists
+    for bad in (0, -1):
+        with pytest.raises(InvalidScalingValue):
+            indexer.list_decisions(web.id, None, limit=bad)
 
     # Another project sees neither the group nor its log; an unknown group is not found either.
     with pytest.raises(NoSuchScalingGroup):

@@ -91,6 +91,8 @@ def test_list_order_pages_and_name(indexer: Indexer) -> None:
     assert indexer.list_scaling_groups("project-a", name="g3") == [created[3]]
     with pytest.raises(InvalidMarker):
         indexer.list_scaling_groups("project-a", marker=uuid.uuid4())
+    with pytest.raises(InvalidScalingValue):
+        indexer.list_scaling_groups("project-a", limit=0)
 
 
 def test_update_bumps_version_and_checks_it(indexer: Indexer) -> None:
