@@ -103,6 +103,7 @@ def action_columns(action: Action | None) -> dict[str, Any]:
 def action_from_json(values: Mapping[str, Any], **columns: Any) -> Action:
     """The action of its JSON and the ``owner``/``lease_until``/``next_attempt_at`` columns."""
     fields = {**_known(Action, values), **columns}
+    fields.update({k: tuple(v) for k, v in fields.items() if isinstance(v, list)})  # JSON arrays are tuples here
     fields["id"] = uuid.UUID(str(fields["id"]))
     fields["decision_id"] = uuid.UUID(str(fields["decision_id"]))
     for name in _ACTION_TIMES:

@@ -55,6 +55,15 @@ def test_claim_and_take_over_after_the_lease(indexer: Indexer, web: Group) -> No
     assert indexer.get_scaling_group(web.id, None).action.lease_until == at(120)
 
 
+def test_action_round_trips(indexer: Indexer, web: Group) -> None:
+    """Every field of the action survives the JSON document and the columns."""
+    fields = {f.name for f in dataclasses.fields(Action)}
+    extra = {"cooldown": 12.5, "replace": (str(uuid.uuid4()), str(uuid.uuid4()))}
+    action = _start(indexer, web, 4, **{k: v for k, v in extra.items() if k in fields},
+                    owner="scaler", lease_until=at(30), next_attempt_at=at(1), last_error="earlier", attempts=2)
+    assert indexer.get_scaling_group(web.id, None).action == action
+
+
 def test_claim_limit_and_next_attempt(indexer: Indexer) -> None:
     groups = [indexer.create_scaling_group(group(name=f"g{i}")) for i in range(3)]
     for g in groups:
