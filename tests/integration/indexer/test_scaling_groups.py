@@ -166,11 +166,11 @@ def _give_members(indexer: Indexer, g, names: list[str]) -> None:
 def test_member_status(indexer: Indexer) -> None:
     g = indexer.create_scaling_group(group())
     _give_members(indexer, g, ["m1", "m2"])
-    m1, m2 = indexer.list_scaling_members(g.id)
+    m1, m2 = sorted(indexer.list_scaling_members(g.id), key=lambda m: m.name)  # created together: any order
     assert (m1.name, m2.name, m1.status, m1.ref) == ("m1", "m2", "active", "ref-m1")
     marked = indexer.set_member_status(g.id, m2.id, "unhealthy")
     assert marked == dataclasses.replace(m2, status="unhealthy")
-    assert indexer.list_scaling_members(g.id) == [m1, marked]
+    assert sorted(indexer.list_scaling_members(g.id), key=lambda m: m.name) == [m1, marked]
     with pytest.raises(InvalidScalingValue) as e:
         indexer.set_member_status(g.id, m1.id, "sleepy")
     assert e.value.field == "status"
