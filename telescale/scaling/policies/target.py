@@ -3,9 +3,10 @@
 ``desired = ceil(current × value / target)``; when ``value / target`` is within ``tolerance`` of 1 nothing
 changes (HPA's default band is 10 %), so a metric hovering around its target does not make the group flap.
 A group with no members but a positive value is counted as one member, so that load on an empty group still
-brings the first member (HPA cannot scale from zero; KEDA's activation does the same). The product is rounded
-to 9 decimals before ``ceil`` so that float noise (``10 × 0.7 / 0.1`` = 70.00000000000001) does not add a
-member. The caller reads the value (an aggregates expression over the members' resources); this is the maths.
+brings the first member (HPA cannot scale from zero; KEDA's activation does the same). A product within
+float noise of a whole number is taken as that number before ``ceil`` (``10 × 0.7 / 0.1`` is
+70.00000000000001 in floats, and must not add a member); the band's edge is inside, noise included.
+The caller reads the value (an aggregates expression over the members' resources); this is the maths.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from telescale.scaling.policies.fields import number, optional_number, reject_un
 
 _FIELDS = ("operations", "target", "granularity", "window", "tolerance", "interval")
 #: ``(aggregate mean (metric cpu mean))`` → "mean cpu", the label the decision log shows.
+#: Float noise: 55 / 50 is 1.1000000000000001, which must still be inside a 10 % band.
+_EPSILON = 1e-9
+#: Relative float noise of a product and a division (a few units in the last place).
+_NOISE = 1e-12
 _SIMPLE = re.compile(r"^\(\s*aggregate\s+(\S+)\s+\(\s*metric\s+(\S+)\s+\S+\s*\)\s*\)$")
 
 
@@ -38,11 +43,17 @@ def target_capacity(current: int, value: float, spec: TargetSpec) -> tuple[int, 
         if value <= 0:
             return 0, f"{head}: no members and no load → stays 0"
         base, note = 1, " (no members: counted as 1)"
-    if abs(ratio - 1.0) <= spec.tolerance:
-        return base, (f"{head}: ratio {_fmt(ratio)} within the tolerance of {_fmt(spec.tolerance * 100)}%{note}"
+    if abs(ratio - 1.0) <= spec.tolerance + _EPSILON:
+        return base, (f"{head}: ratio {_fmt(ratio)} within the tolerance of {spec.tolerance * 100:.3g}%{note}"
                       f" → {base}")
-    desired = max(0, math.ceil(round(base * ratio, 9)))
+    desired = max(0, math.ceil(_snap(base * ratio)))
     return desired, f"{head}: ratio {_fmt(ratio)} × {base}{note} = {_fmt(base * ratio)} → {desired}"
+
+
+def _snap(x: float) -> float:
+    """``x`` itself, or the whole number it is within float noise of."""
+    nearest = round(x)
+    return float(nearest) if abs(x - nearest) <= _NOISE * max(1.0, abs(x)) else x
 
 
 def metric_label(operations: str) -> str:
