@@ -14,7 +14,9 @@ The gates run in a fixed order and the first that stops the change names itself 
 6. ``rate_limit`` (HPA): each limit allows a change relative to the desired capacity ``period`` seconds ago
    (the current one minus the changes since); ``select`` ``max`` takes the most permissive, ``min`` the least,
    ``disabled`` forbids the direction. A limit that allows part of the change still scales, and says so;
-7. ``no_change`` if nothing is left of the change; 8. a dry-run group gets ``dry_run`` with what it would set.
+7. ``no_change`` needs no gate of its own here: a recommendation equal to the current capacity stops at 3, and
+   the gates 5 and 6 name themselves when they hold the whole change back;
+8. a dry-run group gets ``dry_run`` with what it would set.
 
 Cooldown and stabilisation are skipped for ``Recommendation.bypass_cooldown`` (scheduled capacity); rate limits
 never are. When the current capacity is outside the bounds (a schedule just lowered the maximum), the bounds
@@ -56,7 +58,7 @@ def decide(group: Group, rec: Recommendation, past: Past, now: datetime.datetime
            bounds: Bounds | None = None) -> Verdict:
     """Run the gates over one recommendation for ``group`` at ``now``."""
     current = group.desired_capacity
-    bounds = bounds or group_bounds(group)
+    bounds = group_bounds(group) if bounds is None else bounds
     asked = f"recommended {rec.desired}" + (f" ({rec.rule})" if rec.rule else "")
 
     def blocked(blocker: str, why: str) -> Verdict:
@@ -91,8 +93,6 @@ def decide(group: Group, rec: Recommendation, past: Past, now: datetime.datetime
     if limited != target:
         target = limited
         notes.append(why)
-    if target == current:  # nothing above can bring it back without saying so; kept as the last word
-        return blocked("no_change", f"the desired capacity is already {current}")
     verb = "scale out" if target > current else "scale in"
     said = f"{verb} from {current} to {target}: {asked}" + "".join(f"; {n}" for n in notes)
     if group.dry_run:
@@ -101,12 +101,13 @@ def decide(group: Group, rec: Recommendation, past: Past, now: datetime.datetime
 
 
 def _at_limit(recommended: int, current: int, bounds: Bounds) -> str:
+    scheduled = "" if bounds.reason.startswith("group bounds") else f" ({bounds.reason})"
     if recommended > current:
-        return f"already at max_size {bounds.max_size}"
+        return f"already at max_size {bounds.max_size}{scheduled}"
     if bounds.floor_desired is not None and current == min(bounds.floor_desired, bounds.max_size) \
             and current > bounds.min_size:
-        return f"held at the scheduled desired capacity {current} ({bounds.reason})"
-    return f"already at min_size {bounds.min_size}"
+        return f"held at the scheduled desired capacity {current}{scheduled}"
+    return f"already at min_size {bounds.min_size}{scheduled}"
 
 
 def _clamp_note(recommended: int, target: int, bounds: Bounds) -> str:

@@ -70,6 +70,8 @@ def test_scheduled_floor_holds_a_scale_in() -> None:
     v = decide(group(8), rec(4), NO_PAST, T0, bounds)
     assert (v.outcome, v.desired) == ("scale_in", 6)
     assert "raised to the scheduled desired capacity 6" in v.reason
+    v = decide(group(10), rec(12), NO_PAST, T0, bounds)
+    assert v.reason.startswith("at_limit: already at max_size 10 (schedule '0 8 * * *' (UTC) open)")
 
 
 def test_clamped_recommendation_still_scales() -> None:
