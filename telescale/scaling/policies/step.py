@@ -24,6 +24,7 @@ CHANGE = "change_in_capacity"
 EXACT = "exact_capacity"
 PERCENT = "percent_change_in_capacity"
 ADJUSTMENT_TYPES = (CHANGE, EXACT, PERCENT)
+_UNBOUNDED = 2**62
 _FIELDS = ("adjustment_type", "scaling_adjustment", "min_adjustment_step", "cooldown")
 
 
@@ -44,10 +45,10 @@ def step_capacity(current: int, spec: StepSpec, min_size: int, max_size: int) ->
     return _compute(current, spec, min_size, max_size).result
 
 
-def describe_step(current: int, spec: StepSpec, min_size: int, max_size: int) -> str:
+def describe_step(current: int, spec: StepSpec, min_size: int = 0, max_size: int | None = None) -> str:
     """The computation in words, for the decision log: ``percent_change_in_capacity +50% of 3 = +1.5 → +1
-    (truncated) = 4``."""
-    s = _compute(current, spec, min_size, max_size)
+    (truncated) = 4``; without ``max_size`` no upper clamp is shown (the decision gates clamp, and say so)."""
+    s = _compute(current, spec, min_size, _UNBOUNDED if max_size is None else max_size)
     adj = spec.scaling_adjustment
     if spec.adjustment_type == CHANGE:
         text = f"{CHANGE} {_signed(adj)} from {current} = {s.unclamped}"

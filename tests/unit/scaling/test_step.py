@@ -113,6 +113,8 @@ def test_describe_zero_step_edge() -> None:
 
 
 def test_describe_change_and_exact() -> None:
+    assert describe_step(3, StepSpec(C, 20)) == "change_in_capacity +20 from 3 = 23"  # no bounds given: no clamp
+    assert describe_step(3, StepSpec(C, -5)) == "change_in_capacity -5 from 3 = -2, clamped to min_size 0"
     assert describe_step(3, StepSpec(C, 2), 0, 10) == "change_in_capacity +2 from 3 = 5"
     assert describe_step(3, StepSpec(C, -4), 1, 10) == "change_in_capacity -4 from 3 = -1, clamped to min_size 1"
     assert describe_step(3, StepSpec(E, 12), 0, 10) == "exact_capacity 12 (was 3), clamped to max_size 10"
