@@ -64,7 +64,7 @@ def describe_step(current: int, spec: StepSpec, min_size: int = 0, max_size: int
             text += f" → {_signed(s.stepped)} (min_adjustment_step {spec.min_adjustment_step}{why})"
         text += f" = {s.unclamped}"
     if s.result != s.unclamped:
-        bound = "max_size" if s.unclamped > max_size else "min_size"
+        bound = "min_size" if s.unclamped < min_size else "max_size"
         text += f", clamped to {bound} {s.result}"
     return text
 
