@@ -331,7 +331,7 @@ class OpenStack(Keystone):
             return 404, {}, b""
         arn = unquote(path.removeprefix(prefix))
         try:
-            _, _, stack_name, stack_id, _, resource = arn.split(":", 5)[-1].split("/")
+            _, stack_name, stack_id, _, resource = arn.split(":", 5)[-1].split("/")
         except ValueError:
             return 404, {}, b""
         stack = self._find_stack(stack_name, stack_id)

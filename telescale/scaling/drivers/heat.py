@@ -51,6 +51,12 @@ def is_presigned(url: str) -> bool:
     return "Signature" in parse_qs(urlsplit(url).query)
 
 
+def shown(url: str) -> str:
+    """The URL as logs and errors show it: no user-info, and no query (an ``alarm_url``'s signature)."""
+    base, _, query = public_url(url).partition("?")
+    return f"{base}?…" if query else base
+
+
 def origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80)
@@ -132,7 +138,7 @@ class HeatDriver(MemberDriver):
             except ActuationFailed as e:
                 # The signals sent so far took effect: the scaler learns the size reached.
                 raise ActuationFailed(f"{e} (after {done} of {abs(steps)} signals)", retry=e.retry) from None
-        LOG.info("group %s: %d signal(s) sent to %s: %s", group.id, abs(steps), public_url(url), reason)
+        LOG.info("group %s: %d signal(s) sent to %s: %s", group.id, abs(steps), shown(url), reason)
         return Resized(current_size=desired, members=None)
 
     async def _post_signal(self, url: str, details: Mapping[str, Any]) -> None:
@@ -144,19 +150,19 @@ class HeatDriver(MemberDriver):
             try:
                 await self._sender.post(url, json.dumps(details).encode(), {"content-type": "application/json"})
             except DeliveryFailed as e:
-                raise ActuationFailed(f"Heat signal {public_url(url)}: {e}", retry=e.retry) from None
+                raise ActuationFailed(f"Heat signal {shown(url)}: {e}", retry=e.retry) from None
             return
         await asyncio.to_thread(self._post_authenticated_signal, url, details)
 
     def _post_authenticated_signal(self, url: str, details: Mapping[str, Any]) -> None:
         heat = endpoint(self._keystone(), self.credentials, "orchestration")
         if origin(url) != origin(heat):
-            raise ActuationFailed(f"Heat signal {public_url(url)} is not on the catalog's Orchestration endpoint "
-                                  f"({public_url(heat)}); Telescale sends its Keystone token only there (use the "
+            raise ActuationFailed(f"Heat signal {shown(url)} is not on the catalog's Orchestration endpoint "
+                                  f"({shown(heat)}); Telescale sends its Keystone token only there (use the "
                                   "policy's alarm_url, or auth: none)", retry=False)
         status, body = self._request("POST", url, details)
         if not 200 <= status < 300:
-            raise ActuationFailed(f"Heat answered {status} to the signal {public_url(url)}: {_message(body)}",
+            raise ActuationFailed(f"Heat answered {status} to the signal {shown(url)}: {_message(body)}",
                                   retry=status >= 500 or status == 429)
 
     def _stack_url(self) -> str:
