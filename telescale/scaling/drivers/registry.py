@@ -18,7 +18,7 @@ DRIVERS: Mapping[str, type[MemberDriver]] = MappingProxyType(
 
 def driver_class(spec: Mapping[str, Any]) -> type[MemberDriver]:
     if not isinstance(spec, Mapping):
-        raise DriverError("member_driver must be an object with a \"type\"")
+        raise DriverError(f"member_driver must be an object whose \"type\" is one of {', '.join(sorted(DRIVERS))}")
     kind = spec.get("type")
     if kind not in DRIVERS:
         raise DriverError(f"member_driver.type must be one of {', '.join(sorted(DRIVERS))}, not {kind!r}")

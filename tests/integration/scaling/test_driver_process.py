@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -58,10 +59,8 @@ def group() -> Iterator[Group]:
     group = make_group()
     yield group
     for member in discover(group.id).values():  # whatever a failed test left running
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(int(member.ref), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture
