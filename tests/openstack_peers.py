@@ -162,6 +162,12 @@ class OpenStack(Keystone):
             self.stacks[stack.id] = stack
         return stack
 
+    def start_update(self, stack: Stack, parameters: dict[str, Any]) -> None:
+        """An update begun by someone else (or by a scaler that then crashed): the stack is in progress."""
+        with self._state:
+            status, _, _ = self._update(stack, {"parameters": parameters})
+        assert status == 202
+
     def signal_url(self, stack: Stack, policy: str) -> str:
         """The policy's ``signal_url`` attribute (needs a Keystone token)."""
         return f"{self.url}/heat/v1/{PROJECT_ID}/stacks/{stack.name}/{stack.id}/resources/{policy}/signal"

@@ -42,6 +42,8 @@ from telescale.scaling.model import Group, Member
 
 LOG = logging.getLogger(__name__)
 
+#: How long a stack that still shows its state from before an update is taken for one Heat has not touched yet.
+STALE_FOR = 30.0
 SIGNAL_OPTIONS = ("mode", "scale_out_url", "scale_in_url", "auth", "timeout")
 STACK_OPTIONS = ("mode", "stack_name", "stack_id", "parameter", "timeout", "poll_interval", "update_timeout")
 
@@ -75,6 +77,8 @@ class HeatDriver(MemberDriver):
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         mode = options.get("mode") if isinstance(options, Mapping) else None
+        if mode is None and isinstance(options, Mapping):  # the mode the other options belong to
+            mode = "signal" if {"scale_out_url", "scale_in_url", "auth"} & set(options) else "stack"
         if mode == "signal":
             read = Options(cls.kind, options, SIGNAL_OPTIONS)
             read.choice("mode", ("signal", "stack"), "signal")
@@ -185,10 +189,12 @@ class HeatDriver(MemberDriver):
         With ``before`` (the stack as it was before an update), a stack that still shows that old state is not
         settled: Heat may answer the update before it marks the stack ``UPDATE_IN_PROGRESS``.
         """
+        since = time.monotonic()
         while True:
             stack = await asyncio.to_thread(self._stack, url)
             status = str(stack.get("stack_status", ""))
-            stale = before is not None and all(stack.get(k) == before.get(k) for k in ("stack_status", "updated_time"))
+            stale = (before is not None and time.monotonic() - since < STALE_FOR
+                     and all(stack.get(k) == before.get(k) for k in ("stack_status", "updated_time", "parameters")))
             if not status.endswith("_IN_PROGRESS") and not stale:
                 return stack
             if time.monotonic() >= deadline:

@@ -76,7 +76,7 @@ def process_of(member: Member) -> psutil.Process | None:
         return None
 
 
-def discover(group_id: uuid.UUID) -> dict[uuid.UUID, Member]:
+def discover(group_id: uuid.UUID, log_dir: Path | None = None) -> dict[uuid.UUID, Member]:
     """The group's running members, read from the environment of session leaders (blocking: run in a thread)."""
     found: dict[uuid.UUID, Member] = {}
     gid = str(group_id)
@@ -92,10 +92,14 @@ def discover(group_id: uuid.UUID) -> dict[uuid.UUID, Member]:
             member_id = uuid.UUID(env["TELESCALE_MEMBER_ID"])
             port = int(env["TELESCALE_MEMBER_PORT"])
             created = process.create_time()
+            name = env["TELESCALE_MEMBER_NAME"]
+            data: dict[str, Any] = {"pid": process.pid, "port": port, "address": f"127.0.0.1:{port}",
+                                    "create_time": created}
+            if log_dir is not None:
+                data["log"] = str(log_dir / f"{safe_file_name(name)}.log")
             found[member_id] = Member(
-                id=member_id, group_id=group_id, name=env["TELESCALE_MEMBER_NAME"], ref=str(process.pid),
-                status="active", created_at=datetime.datetime.fromtimestamp(created, datetime.UTC),
-                data={"pid": process.pid, "port": port, "address": f"127.0.0.1:{port}", "create_time": created})
+                id=member_id, group_id=group_id, name=name, ref=str(process.pid), status="active",
+                created_at=datetime.datetime.fromtimestamp(created, datetime.UTC), data=data)
         except (OSError, KeyError, ValueError, psutil.Error):
             continue
     return found
@@ -131,7 +135,7 @@ class ProcessDriver(MemberDriver):
     def _reap(self) -> None:
         for pid, child in list(self._children.items()):
             if child.poll() is not None:
-                del self._children[pid]
+                self._children.pop(pid, None)
 
     def _current(self, group: Group, members: Sequence[Member]) -> list[Member]:
         """The scaler's members with their liveness, plus running members it does not know (a crashed attempt's).
@@ -139,7 +143,7 @@ class ProcessDriver(MemberDriver):
         Blocking: run in a thread.
         """
         self._reap()
-        running = discover(group.id)
+        running = discover(group.id, self._log_dir(group))
         current = []
         for member in members:
             running.pop(member.id, None)

@@ -135,3 +135,13 @@ def test_heat_cannot_replace_a_member(tmp_path: Path, cloud: OpenStack) -> None:
         assert not failed.value.retry
 
     asyncio.run(go())
+
+
+def test_an_update_left_in_progress_is_waited_for_not_repeated(tmp_path: Path, cloud: OpenStack) -> None:
+    """A scaler that crashed after its PATCH calls again with the same capacity."""
+    stack = cloud.add_stack("asg", 2, update_delay=0.4)
+    cloud.start_update(stack, {"capacity": 4})
+    options = {"mode": "stack", "stack_name": "asg", "stack_id": stack.id, "poll_interval": 0.05}
+    assert resize(context(tmp_path, cloud), options, make_group(2), 4).current_size == 4
+    assert stack.status == "UPDATE_COMPLETE" and stack.capacity == 4
+    assert not [r for r in cloud.requests if r.method == "PATCH"]

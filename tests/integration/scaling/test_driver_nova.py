@@ -153,3 +153,39 @@ def test_without_a_network_nova_allocates_one(tmp_path: Path, cloud: OpenStack) 
     (create,) = [r for r in cloud.requests if r.method == "POST" and r.path.endswith("/servers")]
     assert create.json()["server"]["networks"] == "auto"  # required since microversion 2.37
     assert create.header("openstack-api-version").startswith("compute 2.")
+
+
+def test_a_clouds_yaml_cloud_can_be_used(tmp_path: Path, cloud: OpenStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = cloud.credentials()
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(
+        "clouds:\n  lab:\n    region_name: RegionOne\n    identity_api_version: 3\n    auth:\n" + "".join(
+            f"      {key}: {credentials[key]}\n" for key in ("auth_url", "username", "password", "project_name",
+                                                          "user_domain_id", "project_domain_id")))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    settings = Settings()  # no service_credentials: the cloud's own
+    nova = build_driver({"type": "nova", "flavor": "m1.tiny", "image": "cirros-0.6.2", "cloud": "lab",
+                         "poll_interval": 0.05}, DriverContext(settings, tmp_path, "http://127.0.0.1:8041"))
+    group = make_group()
+
+    async def go() -> None:
+        resized = await nova.resize(group, [], 1, [], "scale out")
+        await nova.aclose()
+        assert resized.current_size == 1
+
+    asyncio.run(go())
+    assert [s.flavor["name"] for s in cloud.group_servers(group.id)] == ["m1.tiny"]
+
+
+def test_refused_credentials_are_final(tmp_path: Path, cloud: OpenStack) -> None:
+    settings = Settings()
+    settings.service_credentials = cloud.credentials(password="wrong")
+    nova = build_driver({"type": "nova", "flavor": "m1.tiny", "image": "cirros-0.6.2"},
+                        DriverContext(settings, tmp_path, "http://127.0.0.1:8041"))
+
+    async def go() -> None:
+        with pytest.raises(ActuationFailed) as failed:
+            await nova.resize(make_group(), [], 1, [], "scale out")
+        assert not failed.value.retry and "401" in str(failed.value)
+
+    asyncio.run(go())

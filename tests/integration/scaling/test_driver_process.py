@@ -135,6 +135,7 @@ def test_resize_retried_with_the_same_arguments_converges(group: Group, context:
         assert again.current_size == 2 and again.members is not None and first.members is not None
         assert {m.id for m in again.members} == {m.id for m in first.members}
         assert {m.data["pid"] for m in again.members} == {m.data["pid"] for m in first.members}
+        assert {m.data["log"] for m in again.members} == {m.data["log"] for m in first.members}
         third = await worker_driver(context).resize(group, again.members, 3, [], "more")
         assert third.members is not None
         assert sorted(m.name for m in third.members) == ["web-1", "web-2", "web-3"]

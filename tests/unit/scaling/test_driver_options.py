@@ -66,6 +66,10 @@ def test_other_drivers_normalise() -> None:
         "timeout": 30.0, "poll_interval": 2.0, "update_timeout": 600.0}
     assert validate_driver({"type": "heat", "mode": "signal", "scale_out_url": "http://h/o",
                             "scale_in_url": "http://h/i"})["auth"] == "auto"
+    # without a mode, the options say which one is meant
+    assert validate_driver({"type": "heat", "scale_out_url": "http://h/o", "scale_in_url": "http://h/i"})[
+        "mode"] == "signal"
+    assert validate_driver({"type": "heat", "stack_name": "asg", "stack_id": "42"})["mode"] == "stack"
     nova = validate_driver({"type": "nova", "flavor": "m1.small", "image": "cirros"})
     assert nova["network"] is None and nova["metadata"] == {} and nova["cloud"] is None
 
