@@ -4,7 +4,9 @@ Meant for demos and end-to-end tests: the member is real (a process, a port, a l
 one machine. A member runs in its own session (``start_new_session``) so it outlives a restart of the scaler,
 as a VM outlives Heat. Its environment carries ``TELESCALE_GROUP_ID`` and ``TELESCALE_MEMBER_ID``; the
 driver finds its members by reading them back from the running processes, so an action retried after a crash
-sees the members the crashed attempt started and does not start them twice. A member is known by its pid
+sees the members the crashed attempt started and does not start them twice. The environment also carries
+``TELESCALE_URL`` (Telescale's API, where members report their metrics), ``TELESCALE_GROUP_NAME``,
+``TELESCALE_MEMBER_NAME`` and ``TELESCALE_MEMBER_PORT``. A member is known by its pid
 *and* its start time, so a reused pid is never mistaken for it. Stopping sends SIGTERM to the member's process
 group, then SIGKILL after ``stop_timeout``. Output goes to ``<state_dir>/<group_id>/<member_name>.log``.
 
@@ -211,7 +213,7 @@ class ProcessDriver(MemberDriver):
         argv = [substitute(arg, values) for arg in self.options["command"]]
         env = {**os.environ, **{k: substitute(v, values) for k, v in self.options["env"].items()},
                "TELESCALE_URL": self.context.api_url, "TELESCALE_GROUP_ID": str(group.id),
-               "TELESCALE_MEMBER_ID": str(member_id), "TELESCALE_MEMBER_NAME": name,
+               "TELESCALE_GROUP_NAME": group.name, "TELESCALE_MEMBER_ID": str(member_id), "TELESCALE_MEMBER_NAME": name,
                "TELESCALE_MEMBER_PORT": str(port)}
         log_path = log_dir / f"{safe_file_name(name)}.log"
         try:

@@ -29,7 +29,7 @@ port = int(sys.argv[1])
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = " ".join([os.environ["TELESCALE_MEMBER_NAME"], os.environ["LABEL"], os.environ["TELESCALE_URL"],
-                         sys.argv[2]]).encode()
+                         sys.argv[2], os.environ["TELESCALE_GROUP_NAME"], os.environ["TELESCALE_MEMBER_PORT"]]).encode()
         self.send_response(200)
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -120,7 +120,8 @@ def test_scale_out_starts_real_members_with_their_placeholders(group: Group, con
     for index, member in enumerate(members, start=1):
         assert member.group_id == group.id and member.status == "active"
         assert member.ref == str(member.data["pid"]) and member.data["address"] == f"127.0.0.1:{member.data['port']}"
-        assert get(member) == f"web-{index} web-{index}@{group.id} http://127.0.0.1:8041 {index}/web"
+        assert get(member) == (f"web-{index} web-{index}@{group.id} http://127.0.0.1:8041 {index}/web web "
+                               f"{member.data['port']}")
         assert os.getsid(member.data["pid"]) == member.data["pid"]  # its own session: it outlives the scaler
         log = context.state_dir / str(group.id) / f"{member.name}.log"
         assert f"listening on {member.data['port']}" in log.read_text()
