@@ -263,13 +263,16 @@ class ProcessDriver(MemberDriver):
 
 
 def _signal_group(pid: int, signum: int) -> bool:
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError as e:
-        raise ActuationFailed(f"not allowed to signal process group {pid}: {e}", retry=False) from None
-    return True
+    """Signal the member's process group (it leads one); a member that left its group gets the signal alone."""
+    for send in (os.killpg, os.kill):
+        try:
+            send(pid, signum)
+            return True
+        except ProcessLookupError:
+            continue
+        except PermissionError as e:
+            raise ActuationFailed(f"not allowed to signal process {pid}: {e}", retry=False) from None
+    return False
 
 
 def _with_status(member: Member, status: str) -> Member:
