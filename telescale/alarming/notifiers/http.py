@@ -3,7 +3,8 @@
 The name is resolved once per attempt, every address is checked, and the connection goes to a checked
 address with the original ``Host`` header and TLS server name, so DNS rebinding cannot redirect it.
 Redirects are not followed (they would leave the checked address), proxies from the environment are
-ignored, and the answer's body is never read.
+ignored, and the answer's body is not read (``post_reading``, used by the scaling webhook to learn the size
+its receiver acknowledged, reads a bounded part of it).
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ class WebhookSender:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
         """POST ``body`` to ``url`` (user-info becomes Basic auth, as requests does); the 2xx status."""
+        status, _ = await self.post_reading(url, body, headers, max_body=0)
+        return status
+
+    async def post_reading(self, url: str, body: bytes, headers: Mapping[str, str],
+                           max_body: int) -> tuple[int, bytes]:
+        """As ``post``, also returning the first ``max_body`` bytes of a 2xx answer's body."""
         try:
             target = httpx.URL(url)
         except httpx.InvalidURL as e:
@@ -119,21 +126,27 @@ class WebhookSender:
         for address in addresses:  # the next one only when the previous refused the connection
             try:
                 return await self._post_to(self._client(verify), target.copy_with(host=address), host, port,
-                                           body, sent)
+                                           body, sent, max_body)
             except httpx.ConnectError as e:
                 refused = e
         reason = str(refused) or type(refused).__name__
         raise DeliveryFailed(f"cannot connect to {', '.join(addresses)} port {port}: {reason}", retry=True)
 
     async def _post_to(self, client: httpx.AsyncClient, pinned: httpx.URL, host: str, port: int, body: bytes,
-                       headers: Mapping[str, str]) -> int:
+                       headers: Mapping[str, str], max_body: int) -> tuple[int, bytes]:
         """One POST to one address; a refused connection propagates so the caller can try the next."""
         where = f"{pinned.host} port {port}"
         try:
             async with client.stream("POST", pinned, content=body, headers=headers,
                                      extensions={"sni_hostname": host}) as response:
                 raise_for_answer(response.status_code, response.reason_phrase)
-                return response.status_code
+                answer = b""
+                if max_body > 0:
+                    async for chunk in response.aiter_bytes():
+                        answer += chunk
+                        if len(answer) >= max_body:
+                            break
+                return response.status_code, answer[:max_body]
         except httpx.TimeoutException:
             raise DeliveryFailed(f"no answer from {where} within {self.timeout:g} s", retry=True) from None
         except httpx.ConnectError:
