@@ -32,21 +32,7 @@ from telescale.indexer.scaling_rows import (
     write_group,
 )
 from telescale.scaling.model import Decision, Group
-
-try:
-    from telescale.scaling.policies.gates import Past
-except ModuleNotFoundError as e:  # until helper "policy"'s package lands: an identical value (remove then)
-    if not (e.name or "").startswith("telescale.scaling.policies"):
-        raise
-    from collections.abc import Sequence
-
-    @dataclasses.dataclass(frozen=True)
-    class Past:  # type: ignore[no-redef]
-        """The group's recent history: ``recommendations`` as (when, recommended), newest last, and the actual
-        ``changes`` of its desired capacity as (when, before, after)."""
-
-        recommendations: Sequence[tuple[datetime.datetime, int]] = dataclasses.field(default_factory=tuple)
-        changes: Sequence[tuple[datetime.datetime, int, int]] = dataclasses.field(default_factory=tuple)
+from telescale.scaling.policies.gates import Past
 
 D = ScalingDecisionRow
 G = ScalingGroupRow

@@ -128,6 +128,39 @@ class ScalingEngine:
             self.on_action()
         return result
 
+    def resize_bounds(self, group_id: uuid.UUID, sizes: dict[str, int], user: str | None,
+                      now: datetime.datetime | None = None) -> tuple[Group, Decision]:
+        """A user's change of ``min_size``/``max_size``/``desired_capacity``: applied at once, whatever the
+        cooldown, and superseding an action in flight; the desired capacity follows the new bounds."""
+        now = now or utcnow()
+
+        def decide(locked: Group, past: Past) -> tuple[Decision, dict[str, Any]]:
+            low, high = sizes.get("min_size", locked.min_size), sizes.get("max_size", locked.max_size)
+            desired = sizes.get("desired_capacity", min(max(locked.desired_capacity, low), high))
+            asked = ", ".join(f"{k} {v}" for k, v in sizes.items())
+            changed = desired != locked.desired_capacity
+            outcome = "none" if not changed else ("dry_run" if locked.dry_run else
+                                                  "scale_out" if desired > locked.desired_capacity else "scale_in")
+            reason = f"{asked} set by {user}" + (f": desired capacity {locked.desired_capacity} → {desired}"
+                                                  if changed else "")
+            decision = Decision(id=uuid.uuid4(), group_id=locked.id, timestamp=now, source="manual", outcome=outcome,
+                                reason=reason, size_before=locked.desired_capacity, size_after=desired,
+                                current_size=locked.current_size, recommended=desired, rule="manual",
+                                blocked_by=None if changed else "no_change", inputs={"user": user, **sizes},
+                                dry_run=locked.dry_run)
+            bounds = {"min_size": low, "max_size": high}
+            if outcome not in ("scale_out", "scale_in"):
+                return decision, (bounds if not locked.dry_run else {
+                    **bounds, "desired_capacity": min(max(locked.desired_capacity, low), high)})
+            action = Action(id=uuid.uuid4(), decision_id=decision.id, desired=desired,
+                            previous=locked.desired_capacity, reason=reason, started_at=now, cooldown=0.0)
+            return decision, {**bounds, "desired_capacity": desired, "action": action}
+
+        group, decision = self.indexer.decide_scaling(group_id, decide, now=now)
+        if decision.outcome in ("scale_out", "scale_in") and self.on_action is not None:
+            self.on_action()
+        return group, decision
+
     def _schedules(self, group_id: uuid.UUID) -> list[ScheduleSpec]:
         return [p.schedule for p in self.indexer.list_scaling_policies(group_id, None)
                 if p.type == "scheduled" and p.enabled and p.schedule is not None]

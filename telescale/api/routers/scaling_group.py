@@ -24,7 +24,7 @@ from telescale.api.openapi import JSON_ONLY, doc
 from telescale.indexer import errors
 from telescale.indexer.engine import utcnow
 from telescale.scaling.definitions import build_group, group_changes
-from telescale.scaling.model import Group, Recommendation
+from telescale.scaling.model import Group
 from telescale.scaling.views import decision_view, group_view
 
 router = APIRouter(prefix="/v1/scaling_group", tags=["scaling groups"], **with_body(JSON_ONLY))
@@ -67,8 +67,12 @@ def invalid(e: ValueError) -> ApiError:
 
 
 def _check_resource_type(request: Request, name: str | None) -> None:
-    if name is not None and indexer(request).get_resource_type(name) is None:
-        raise bad_request(f"member_resource_type: resource type {name!r} does not exist")
+    if name is None:
+        return
+    try:
+        indexer(request).get_resource_type(name)
+    except errors.NoSuchResourceType:
+        raise bad_request(f"member_resource_type: resource type {name!r} does not exist") from None
 
 
 @router.post("", **doc(body="ScalingGroupCreate", status=201, returns="ScalingGroup", headers=("Location",),
@@ -89,13 +93,6 @@ def create_group(request: Request, identity: Identity = Depends(get_identity)) -
     return show(request, group, 201, {"Location": url_for(request, "v1", "scaling_group", str(group.id))})
 
 
-def _manual(identity: Identity, desired: int) -> Any:
-    def recommend(group: Group) -> Recommendation:
-        return Recommendation(desired, "manual", f"desired_capacity {desired} set by {identity.user}",
-                              inputs={"user": identity.user}, bypass_cooldown=True)
-    return recommend
-
-
 @router.get("", **doc(query=("limit", "marker"), returns="ScalingGroupList"))
 def list_groups(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
@@ -105,8 +102,11 @@ def list_groups(request: Request, identity: Identity = Depends(get_identity)) ->
             marker = uuid.UUID(q["marker"])
         except ValueError:
             raise bad_request(f"marker: not a scaling group id: {q['marker']!r}") from None
-    groups = indexer(request).list_scaling_groups(caller_project(identity), limit=page_limit(request, q.get("limit")),
-                                                  marker=marker)
+    try:
+        groups = indexer(request).list_scaling_groups(caller_project(identity),
+                                                      limit=page_limit(request, q.get("limit")), marker=marker)
+    except (errors.InvalidMarker, errors.InvalidScalingValue) as e:
+        raise bad_request(str(e)) from None
     return json_response([group_view(g) for g in groups])
 
 
@@ -123,18 +123,14 @@ def patch_group(group_id: str, request: Request, identity: Identity = Depends(ge
     except ValueError as e:
         raise invalid(e) from None
     _check_resource_type(request, changes.get("member_resource_type"))
-    desired = changes.pop("desired_capacity", None)
+    sizes = {k: changes.pop(k) for k in ("min_size", "max_size", "desired_capacity") if k in changes}
     if changes:
         try:
             group = indexer(request).update_scaling_group(group.id, caller_project(identity), changes)
         except errors.ScalingGroupAlreadyExists:
             raise conflict(f"A scaling group named {changes.get('name')!r} already exists in this project") from None
-    if desired is None and not group.min_size <= group.desired_capacity <= group.max_size:
-        desired = min(max(group.desired_capacity, group.min_size), group.max_size)
-    if desired is not None:
-        group, decision = engine(request).apply(group.id, _manual(identity, desired))
-        if decision.outcome == "none" and decision.blocked_by not in ("no_change",):
-            raise conflict(f"desired_capacity not changed: {decision.reason}")
+    if sizes:
+        group, _ = engine(request).resize_bounds(group.id, sizes, identity.user)
     return show(request, group)
 
 
@@ -222,5 +218,7 @@ def group_history(group_id: str, request: Request, identity: Identity = Depends(
                                                     marker=marker, outcome=outcome)
     except errors.NoSuchScalingGroup:
         raise not_found(f"Scaling group {group_id} does not exist") from None
+    except (errors.InvalidMarker, errors.InvalidScalingValue) as e:
+        raise bad_request(str(e)) from None
     return json_response([decision_view(d) for d in decisions])
 
