@@ -82,7 +82,7 @@ class SizeExporter:
                         metrics={m: {"archive_policy_name": POLICY_NAME} for m in METRICS})
                 except errors.ResourceAlreadyExists:
                     resource = self.indexer.get_resource(RESOURCE_TYPE, group.id)
-            self._metrics[group.id] = {m.name: m.id for m in resource.metrics if m.name in METRICS}
+            self._metrics[group.id] = {name: mid for name, mid in resource.metrics.items() if name in METRICS}
             return self._metrics[group.id]
 
     def _create_type_and_policy(self) -> None:

@@ -39,11 +39,14 @@ class Healer:
         self.query = query
         self._holding: dict[uuid.UUID, datetime.datetime] = {}  # member → since when its health query holds
 
-    async def run_once(self, owns: Callable[[uuid.UUID], bool]) -> int:
+    async def run_once(self, mine: Callable[[list[uuid.UUID]], list[uuid.UUID]]) -> int:
+        """Check the groups with healing on that this scaler owns (``mine``: the ring's share of a batch)."""
         groups = await asyncio.to_thread(self.indexer.list_scaling_groups, None)
+        candidates = [g for g in groups if g.healing.enabled and not g.paused]
+        owned = set(mine([g.id for g in candidates]))
         healed = 0
-        for group in groups:
-            if group.healing.enabled and not group.paused and owns(group.id):
+        for group in candidates:
+            if group.id in owned:
                 healed += await asyncio.to_thread(self.check, group)
         return healed
 

@@ -58,12 +58,12 @@ class ScalerStats:
 class Scaler:
     """The loop of one scaler: due policies of the groups it owns, queued actions, autohealing."""
 
-    def __init__(self, indexer: Any, engine: Any, actuator: Any, *, owns: Any = None, healer: Any = None,
+    def __init__(self, indexer: Any, engine: Any, actuator: Any, *, mine: Any = None, healer: Any = None,
                  stats: ScalerStats | None = None) -> None:
         self.indexer = indexer
         self.engine = engine
         self.actuator = actuator
-        self.owns = owns or (lambda _: True)
+        self.mine = mine or list  # the group ids of a batch this scaler owns (the hash ring's share)
         self.healer = healer
         self.stats = stats or ScalerStats()
         self.wakeup = asyncio.Event()
@@ -99,7 +99,7 @@ class Scaler:
             await asyncio.to_thread(self.evaluate_due, now)
         if self.healer is not None and (force or clock - self._last_healing >= HEALING_INTERVAL):
             self._last_healing = clock
-            await self.healer.run_once(self.owns)
+            await self.healer.run_once(self.mine)
         with self.stats.lock:
             self.stats.last_pass_at = utcnow().isoformat()
 
@@ -107,8 +107,10 @@ class Scaler:
         """Evaluate every due policy of the groups this scaler owns; how many were evaluated."""
         now = now or utcnow()
         done = 0
-        for policy, group in self.indexer.due_scaling_policies(now):
-            if not self.owns(group.id):
+        due = self.indexer.due_scaling_policies(now)
+        owned = set(self.mine([group.id for _, group in due]))
+        for policy, group in due:
+            if group.id not in owned:
                 continue
             try:
                 result = self.engine.evaluate(policy, group, now=now)
@@ -155,7 +157,7 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
                                on_action=lambda: scaler_ref[0].wake() if scaler_ref else None)
         actuator = Actuator(indexer, context, owner, on_change=exporter.export)
         healer = Healer(indexer, engine, query)
-        scaler = Scaler(indexer, engine, actuator, owns=partition.mine, healer=healer, stats=stats)
+        scaler = Scaler(indexer, engine, actuator, mine=partition.mine, healer=healer, stats=stats)
         scaler_ref.append(scaler)
         LOG.info("scaling (pid %d) as member %s of group %s on %s", os.getpid(), coordinator.member_id,
                  SCALER_GROUP, public_url(settings.coordination.url) or "this host")

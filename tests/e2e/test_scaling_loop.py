@@ -120,17 +120,19 @@ def test_load_scales_the_group_out_and_back_to_min_size(tmp_path: Path) -> None:
         ins = [d for d in history if d["outcome"] == "scale_in" and d["source"] == "target_tracking"]
         assert outs and ins, history
         assert all("target" in d["rule"] and d["reason"] for d in outs + ins)
-        assert any(d["blocked_by"] in ("cooldown", "in_flight", "stabilization", "tolerance", "no_change")
-                   for d in history), "some evaluations did nothing, and said why"
-        # no change starts inside a cooldown: each change comes at least COOLDOWN after the previous completed
+        # no change starts inside a cooldown: each change by the policy comes at least COOLDOWN after the
+        # previous one completed (the group's first members, at creation, start no cooldown)
         changes = _changes(history)
-        last_done = None
+        last_done, counting = None, False
         for d in changes:
             at = datetime.datetime.fromisoformat(d["timestamp"])
-            if d["outcome"] == "completed":
+            if d["outcome"] == "completed" and counting:
                 last_done = at
-            elif last_done is not None and d["source"] == "target_tracking":
-                assert (at - last_done).total_seconds() >= COOLDOWN - 0.01, changes
+            elif d["source"] == "target_tracking":
+                counting = True
+                if last_done is not None:
+                    assert (at - last_done).total_seconds() >= COOLDOWN - 0.01, changes
+        assert any(d["blocked_by"] == "cooldown" for d in history), "the load kept asking during the cooldown"
         # the sizes are stored as measures of the group, next to the load
         r = c.get(f"/v1/resource/scaling_group/{gid}/metric/current_size/measures", params={"refresh": "true"})
         assert r.status_code == 200 and r.json(), r.text
