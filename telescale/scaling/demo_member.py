@@ -70,16 +70,28 @@ def _register(client: httpx.Client, args: argparse.Namespace) -> None:
 
 
 def _report(client: httpx.Client, args: argparse.Namespace, counter: Counter, stop: threading.Event) -> None:
+    """Report every interval; give up (and exit) once Telescale has been unreachable for ``--orphan-after``
+    seconds, or once the resource is gone: a demo member should not outlive its demo."""
     path = f"/v1/resource/{args.resource_type}/{args.member_id}/metric/load/measures"
+    last_ok = time.monotonic()
     while not stop.wait(args.interval):
         served = counter.take()
         now = datetime.datetime.now(datetime.UTC).isoformat()
         try:
             answer = client.post(path, json=[{"timestamp": now, "value": served / args.interval}])
-            if answer.status_code != 202:
-                LOG.warning("report refused: %s %s", answer.status_code, answer.text)
         except httpx.HTTPError as e:
             LOG.warning("cannot report to %s: %s", args.url, e)
+        else:
+            if answer.status_code == 202:
+                last_ok = time.monotonic()
+            elif answer.status_code == 404:
+                LOG.warning("resource %s is gone; stopping", args.member_id)
+                return
+            else:
+                LOG.warning("report refused: %s %s", answer.status_code, answer.text)
+        if time.monotonic() - last_ok > args.orphan_after:
+            LOG.warning("no answer from %s for %.0f s; stopping", args.url, args.orphan_after)
+            return
 
 
 def parser() -> argparse.ArgumentParser:
@@ -96,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--user", default="admin", help="basic auth user (default admin)")
     p.add_argument("--cost", type=float, default=0.01, help="seconds of work per request (default 0.01)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between two reports (default 1)")
+    p.add_argument("--orphan-after", type=float, default=60.0,
+                   help="stop after this many seconds without reaching Telescale (default 60)")
     return p
 
 

@@ -40,7 +40,7 @@ def _setup(c: httpx.Client) -> tuple[str, str]:
         "server_group": {"type": "string", "required": False}}})
     assert r.status_code == 201, r.text
     command = [sys.executable, "-m", "telescale.scaling.demo_member", "--resource-type", f"worker-{suffix}",
-               "--archive-policy", f"load-{suffix}", "--cost", "0.001"]
+               "--archive-policy", f"load-{suffix}", "--cost", "0.001", "--orphan-after", "5"]
     r = c.post("/v1/scaling_group", json={
         "name": f"web-{suffix}", "min_size": 1, "max_size": 5, "cooldown": COOLDOWN,
         "member_driver": {"type": "process", "command": command},
