@@ -47,12 +47,17 @@ FEATURES = (
     "`/v2/quotas`): alarm definitions, their state and history, events, queries and quotas, as aodhclient "
     "and Heat use them (errors there "
     "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`); the "
-    "evaluator runs beside the API and notifies webhooks reliably.",
+    "evaluator runs beside the API and notifies webhooks reliably;",
+    "**autoscaling** (`/v1/scaling_group`, `/v1/signal`, `/v1/silence`): scaling groups with Heat-compatible "
+    "step, target tracking and scheduled policies, pre-signed signal URLs for Aodh and Alertmanager, member "
+    "drivers (webhook, process, Heat, Nova), autohealing, and a decision log that says why each evaluation "
+    "did or did not scale.",
 )
 DESCRIPTION = "\n".join((
     "Telescale stores metrics behind the **Gnocchi v1 REST API**: gnocchiclient, Ceilometer's gnocchi publisher, "
     "Grafana's gnocchi datasource and Aodh's gnocchi rules work unchanged, and evaluates alarms next to the data "
-    "behind the **Aodh v2 API**. This release is the metric store and alarming:",
+    "behind the **Aodh v2 API**, and scales groups of servers on them. This release is the metric store, alarming "
+    "and autoscaling:",
     "",
     *(f"* {line}" for line in FEATURES),
     "",
