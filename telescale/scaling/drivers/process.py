@@ -11,8 +11,9 @@ sees the members the crashed attempt started and does not start them twice. The 
 group, then SIGKILL after ``stop_timeout``. Output goes to ``<state_dir>/<group_id>/<member_name>.log``.
 
 Options: ``command`` (argv list) and ``env`` values may hold ``{port}`` (a free TCP port picked for the
-member), ``{member_id}``, ``{member_name}``, ``{group_id}``, ``{group_name}``, ``{index}``; other braces are
-left as they are. ``cwd``; ``stop_timeout`` (10 s); ``start_grace`` (0.5 s: a member that exits within it is
+member), ``{member_id}``, ``{member_name}``, ``{group_id}``, ``{group_name}``, ``{index}`` and ``{python}``
+(the interpreter running Telescale, so ``["{python}", "-m", "telescale.scaling.demo_member"]`` works from any
+shell); other braces are left as they are. ``cwd``; ``stop_timeout`` (10 s); ``start_grace`` (0.5 s: a member that exits within it is
 reported ``failed`` at once rather than at the next refresh).
 """
 
@@ -26,6 +27,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -41,7 +43,7 @@ from telescale.scaling.model import Group, Member
 
 LOG = logging.getLogger(__name__)
 
-PLACEHOLDERS = ("port", "member_id", "member_name", "group_id", "group_name", "index")
+PLACEHOLDERS = ("port", "member_id", "member_name", "group_id", "group_name", "index", "python")
 #: How long a member's start time may differ from the recorded one (same process: not at all).
 _CREATE_TIME_SLACK = 0.05
 
@@ -209,7 +211,7 @@ class ProcessDriver(MemberDriver):
         name = f"{group.name}-{index}"
         port = free_port(taken)
         values = {"port": str(port), "member_id": str(member_id), "member_name": name, "group_id": str(group.id),
-                  "group_name": group.name, "index": str(index)}
+                  "group_name": group.name, "index": str(index), "python": sys.executable}
         argv = [substitute(arg, values) for arg in self.options["command"]]
         env = {**os.environ, **{k: substitute(v, values) for k, v in self.options["env"].items()},
                "TELESCALE_URL": self.context.api_url, "TELESCALE_GROUP_ID": str(group.id),
