@@ -33,22 +33,51 @@ def silenced(member: Member, patterns: Sequence[str]) -> bool:
 
 
 class Healer:
-    def __init__(self, indexer: Any, engine: Any, query: Any) -> None:
+    """``driver_for`` gives a group's member driver, whose ``refresh`` says which members still run."""
+
+    def __init__(self, indexer: Any, engine: Any, query: Any, driver_for: Callable[[Group], Any] | None = None
+                 ) -> None:
         self.indexer = indexer
         self.engine = engine
         self.query = query
+        self.driver_for = driver_for
         self._holding: dict[uuid.UUID, datetime.datetime] = {}  # member → since when its health query holds
 
     async def run_once(self, mine: Callable[[list[uuid.UUID]], list[uuid.UUID]]) -> int:
-        """Check the groups with healing on that this scaler owns (``mine``: the ring's share of a batch)."""
+        """Refresh the members of the groups this scaler owns (``mine``: the ring's share of a batch) and heal
+        those with healing on; how many members were queued for replacement."""
         groups = await asyncio.to_thread(self.indexer.list_scaling_groups, None)
-        candidates = [g for g in groups if g.healing.enabled and not g.paused]
+        candidates = [g for g in groups if not g.paused and g.action is None]
         owned = set(mine([g.id for g in candidates]))
         healed = 0
         for group in candidates:
-            if group.id in owned:
-                healed += await asyncio.to_thread(self.check, group)
+            if group.id not in owned:
+                continue
+            members = await asyncio.to_thread(self.indexer.list_scaling_members, group.id)
+            if members and self.driver_for is not None:
+                members = await self.refresh(group, members)
+            if group.healing.enabled:
+                healed += await asyncio.to_thread(self.check, group, members)
         return healed
+
+    async def refresh(self, group: Group, members: list[Member]) -> list[Member]:
+        """The members with the status their backend reports now (stored when it changed)."""
+        assert self.driver_for is not None
+        try:
+            fresh = await self.driver_for(group).refresh(group, members)
+        except Exception as e:  # an unreachable backend says nothing about the members
+            LOG.warning("scaling group %s: cannot refresh its members: %s", group.name, e)
+            return members
+        if fresh is None:
+            return members
+        known = {m.id: m for m in members}
+        for member in fresh:
+            before = known.get(member.id)
+            if before is not None and before.status != member.status:
+                LOG.warning("scaling group %s: member %s is now %s (was %s)", group.name, member.name, member.status,
+                            before.status)
+                await asyncio.to_thread(self.indexer.set_member_status, group.id, member.id, member.status)
+        return [m for m in fresh if m.id in known]
 
     def unhealthy(self, group: Group, members: Sequence[Member], now: datetime.datetime) -> dict[Member, str]:
         """The unhealthy members and why."""
@@ -94,12 +123,14 @@ class Healer:
             return None
         return f"health query {reading.value:g} {healing.comparison_operator} {healing.threshold:g} for {held:.0f} s"
 
-    def check(self, group: Group, now: datetime.datetime | None = None) -> int:
-        """Judge the group's members; queue their replacement (or run the configured action). How many."""
+    def check(self, group: Group, members: Sequence[Member] | None = None, now: datetime.datetime | None = None
+              ) -> int:
+        """Judge the group's members; queue the replacement of the unhealthy ones. How many."""
         now = now or utcnow()
         if group.action is not None:
             return 0
-        members = self.indexer.list_scaling_members(group.id)
+        if members is None:
+            members = self.indexer.list_scaling_members(group.id)
         bad = self.unhealthy(group, members, now)
         if not bad:
             return 0

@@ -156,7 +156,7 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
                                timeout=settings.alarming.notifier_timeout,
                                on_action=lambda: scaler_ref[0].wake() if scaler_ref else None)
         actuator = Actuator(indexer, context, owner, on_change=exporter.export)
-        healer = Healer(indexer, engine, query)
+        healer = Healer(indexer, engine, query, actuator.driver)
         scaler = Scaler(indexer, engine, actuator, mine=partition.mine, healer=healer, stats=stats)
         scaler_ref.append(scaler)
         LOG.info("scaling (pid %d) as member %s of group %s on %s", os.getpid(), coordinator.member_id,

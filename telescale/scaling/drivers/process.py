@@ -13,8 +13,8 @@ group, then SIGKILL after ``stop_timeout``. Output goes to ``<state_dir>/<group_
 Options: ``command`` (argv list) and ``env`` values may hold ``{port}`` (a free TCP port picked for the
 member), ``{member_id}``, ``{member_name}``, ``{group_id}``, ``{group_name}``, ``{index}`` and ``{python}``
 (the interpreter running Telescale, so ``["{python}", "-m", "telescale.scaling.demo_member"]`` works from any
-shell); other braces are left as they are. ``cwd``; ``stop_timeout`` (10 s); ``start_grace`` (0.5 s: a member that exits within it is
-reported ``failed`` at once rather than at the next refresh).
+shell); other braces are left as they are. ``cwd``; ``stop_timeout`` (10 s); ``start_grace`` (0.5 s: a
+member that exits within it is reported ``failed`` at once rather than at the next refresh).
 """
 
 from __future__ import annotations
