@@ -127,6 +127,10 @@ class Services:
         """Alarm evaluators that reported in the last few seconds, with their statistics, by name."""
         return heartbeat.alive(heartbeat_dir(self.settings, "alarming"), 3 * HEARTBEAT_SECONDS)
 
+    def scalers(self) -> dict[str, dict[str, Any]]:
+        """Scalers that reported in the last few seconds, with their statistics, by name."""
+        return heartbeat.alive(heartbeat_dir(self.settings, "scaling"), 3 * HEARTBEAT_SECONDS)
+
     def close(self) -> None:
         self.indexer.dispose()
         self.incoming.close()

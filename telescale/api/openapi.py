@@ -209,7 +209,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                   "measures_to_process": {"type": "object",
                                                           "additionalProperties": {"type": "integer"}}}),
         "metricd": object_schema({"processors": _array(STRING), "statistics": {"type": "object"}}),
-        "alarming": object_schema({"evaluators": _array(STRING), "statistics": {"type": "object"}})},
+        "alarming": object_schema({"evaluators": _array(STRING), "statistics": {"type": "object"}}),
+        "scaling": object_schema({"scalers": _array(STRING), "statistics": {"type": "object"}})},
         ("storage",), description="measures waiting to be processed; per metric with details=true"),
     "MetricIds": _array(UUID, description="metric ids"),
     "ValueQuery": {"type": "object", "description": "a condition on values: {op: number}, ops =, !=, <, <=, >, >=, "

@@ -29,6 +29,8 @@ STEP_KEYS = ("adjustment_type", "scaling_adjustment", "min_adjustment_step", "co
 TARGET_KEYS = ("operations", "target", "tolerance", "window", "granularity", "interval")
 SCHEDULE_KEYS = ("cron", "timezone", "duration", "min_size", "max_size", "desired_capacity")
 TYPE_KEYS = {"step": STEP_KEYS, "target_tracking": TARGET_KEYS, "scheduled": SCHEDULE_KEYS}
+#: Policy fields that are durations: "5m" is accepted as well as 300.
+DURATION_KEYS = frozenset({"cooldown", "window", "granularity", "interval", "duration"})
 DEFAULT_COOLDOWN = 60.0
 MAX_SIZE_LIMIT = 10_000
 
@@ -239,7 +241,8 @@ def build_policy(group: Group, body: Any, *, scope_project: str | None) -> Polic
         raise InvalidDefinition(f"type: one of {', '.join(POLICY_TYPES)}, not {kind!r}")
     _object(body, f"{kind} policy", ("name", "type", "enabled", "trigger", *TYPE_KEYS[kind]))
     name = text(body.get("name", f"{kind}-{uuid.uuid4().hex[:8]}"), "name")
-    spec = {k: body[k] for k in TYPE_KEYS[kind] if k in body}
+    spec = {k: seconds(v, k) if k in DURATION_KEYS and isinstance(v, str) else v
+            for k, v in body.items() if k in TYPE_KEYS[kind]}
     fields: dict[str, Any] = {}
     if kind == "step":
         fields["step"] = _wrap(lambda: validate_step(spec), "step policy")

@@ -135,11 +135,10 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     from telescale.indexer import Indexer
     from telescale.query.reader import Query
     from telescale.scaling.actuator import Actuator
-    from telescale.scaling.drivers import DriverContext
     from telescale.scaling.engine import ScalingEngine
     from telescale.scaling.export import SizeExporter
     from telescale.scaling.healing import Healer
-    from telescale.service import build_storage, local_url
+    from telescale.service import build_storage
 
     indexer = Indexer(settings.indexer_url)
     storage = build_storage(settings)
@@ -147,8 +146,7 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     coordinator = build_coordinator(coordination_settings(settings), ROLE)
     owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     exporter = SizeExporter(settings)
-    context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling",
-                            api_url=local_url(settings))
+    context = driver_context(settings)
     try:
         partition = coordinator.join(SCALER_GROUP)
         scaler_ref: list[Scaler] = []
@@ -170,3 +168,10 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
         indexer.dispose()
 
 
+def driver_context(settings: Settings) -> Any:
+    """What member drivers get: settings, where they may keep files (members' logs: ``<data>/members``; the
+    ``scaling`` directory holds the scalers' heartbeats) and the API URL members report to."""
+    from telescale.scaling.drivers import DriverContext
+    from telescale.service import local_url
+
+    return DriverContext(settings=settings, state_dir=settings.data_path / "members", api_url=local_url(settings))

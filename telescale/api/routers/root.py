@@ -105,11 +105,13 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
         storage["measures_to_process"] = {str(k): v for k, v in per_metric.items()}
     processors = svc.processors()
     evaluators = svc.evaluators()
+    scalers = svc.scalers()
     return json_response({
         "storage": storage,
         "metricd": {"processors": list(processors), "statistics": processors},
         # Telescale's alarm evaluators, shown as metricd's processing workers are.
         "alarming": {"evaluators": list(evaluators), "statistics": evaluators},
+        "scaling": {"scalers": list(scalers), "statistics": scalers},
         # Beside Gnocchi's two keys (its clients count theirs): running totals since the indexer was
         # created, summed over every API and metricd process.
         "totals": svc.indexer.totals(),

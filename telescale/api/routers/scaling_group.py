@@ -141,12 +141,10 @@ def delete_group(group_id: str, request: Request, identity: Identity = Depends(g
     group = load_group(request, identity, group_id)
     members = indexer(request).list_scaling_members(group.id)
     if members:
-        from telescale.scaling.drivers import DriverContext, build_driver
-        from telescale.service import local_url
+        from telescale.scaling.drivers import build_driver
+        from telescale.scaling.process import driver_context
 
-        settings = request.app.state.settings
-        context = DriverContext(settings=settings, state_dir=settings.data_path / "scaling",
-                                api_url=local_url(settings))
+        context = driver_context(request.app.state.settings)
 
         async def stop_all() -> None:
             driver = build_driver(group.member_driver, context)
