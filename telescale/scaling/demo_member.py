@@ -116,6 +116,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo member: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per report
     if not args.member_id:
         raise SystemExit("--member-id (or TELESCALE_MEMBER_ID) is required")
     stop = threading.Event()
