@@ -103,6 +103,8 @@ class ScalingSettings:
     """The scalers: they evaluate scaling policies and carry out the actions decisions queue."""
 
     scalers: int = 1  # scaler processes started by `serve` (0: none; signals are still decided and logged)
+    healing_interval: float = 10.0  # seconds between two health checks of a group's members (autohealing)
+    action_lease: float = 30.0  # seconds an action stays with a scaler that stopped renewing it (then taken over)
 
 
 @dataclass
@@ -211,7 +213,8 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "alarming.evaluators": (0, None), "scaling.scalers": (0, None), "alarming.evaluation_interval": (1, None),
     "alarming.additional_ingestion_lag": (0, None), "alarming.notifier_timeout": (0.001, None),
     "alarming.notifier_max_attempts": (1, None), "alarming.notifier_backoff": (0, None),
-    "coordination.heartbeat_timeout": (1, None),
+    "coordination.heartbeat_timeout": (1, None), "scaling.healing_interval": (0.1, None),
+    "scaling.action_lease": (1, None),
 }
 
 

@@ -298,7 +298,7 @@ class ScalingEngine:
         assert trigger is not None
         state = dict(policy.state)
         try:
-            holds, seen = self._condition(group, policy)
+            holds, seen = self._condition(group, policy, now)
         except (PrometheusQueryError, readings.ExpressionError, ValueError) as e:
             # as Faythe, a failed query skips the tick and keeps the pending timer
             self.log(group, policy, "trigger", "error", f"scaler {policy.name}: {e}", now, {"query": trigger.query})
@@ -331,7 +331,7 @@ class ScalingEngine:
         self.indexer.schedule_policy(policy.id, now + datetime.timedelta(seconds=trigger.interval), state)
         return result
 
-    def _condition(self, group: Group, policy: Policy) -> tuple[bool, str]:
+    def _condition(self, group: Group, policy: Policy, now: datetime.datetime) -> tuple[bool, str]:
         trigger = policy.trigger
         assert trigger is not None
         if trigger.kind == "prometheus":
@@ -339,7 +339,7 @@ class ScalingEngine:
                                                                                             trigger.scope_project)
             samples = self._prometheus_client().query(promql)
             return bool(samples), f"{len(samples)} series"
-        reading = readings.group_value(self._query(), group, trigger.query, now=_ns(utcnow()),
+        reading = readings.group_value(self._query(), group, trigger.query, now=_ns(now),
                                        window=max(trigger.interval * 2, 300.0), granularity=trigger.granularity)
         assert trigger.comparison_operator is not None and trigger.threshold is not None
         holds = readings.compare(reading.value, trigger.comparison_operator, trigger.threshold)

@@ -79,13 +79,14 @@ class Healer:
                 await asyncio.to_thread(self.indexer.set_member_status, group.id, member.id, member.status)
         return [m for m in fresh if m.id in known]
 
-    def unhealthy(self, group: Group, members: Sequence[Member], now: datetime.datetime) -> dict[Member, str]:
-        """The unhealthy members and why."""
+    def unhealthy(self, group: Group, members: Sequence[Member], now: datetime.datetime
+                  ) -> list[tuple[Member, str]]:
+        """The unhealthy members and why (a list: a member holds a dict, so it is no dict key)."""
         healing = group.healing
-        found: dict[Member, str] = {}
+        found: list[tuple[Member, str]] = []
         for member in members:
             if member.status in ("failed", "unhealthy"):
-                found[member] = f"the driver reports it {member.status}"
+                found.append((member, f"the driver reports it {member.status}"))
                 continue
             age = (now - member.created_at).total_seconds() if member.created_at else float("inf")
             rid = member.resource_id or member.id
@@ -95,14 +96,14 @@ class Healer:
                                          "mean))", now=int(now.timestamp() * NS), window=healing.absent_for,
                                          resource_id=rid)
                 except readings.NoReading:
-                    found[member] = f"no measure of {healing.liveness_metric} for {healing.absent_for:g} s"
+                    found.append((member, f"no measure of {healing.liveness_metric} for {healing.absent_for:g} s"))
                     continue
                 except (readings.ExpressionError, ValueError) as e:
                     LOG.warning("scaling group %s: liveness of %s: %s", group.name, member.name, e)
             if healing.health_query and healing.threshold is not None:
                 why = self._health(group, member, rid, now)
                 if why:
-                    found[member] = why
+                    found.append((member, why))
         return found
 
     def _health(self, group: Group, member: Member, rid: uuid.UUID, now: datetime.datetime) -> str | None:
@@ -136,21 +137,21 @@ class Healer:
             return 0
         patterns = [s.pattern for s in self.indexer.list_silences(group.project_id, group_id=group.id,
                                                                   active_at=now)]
-        quiet = [m for m in bad if silenced(m, patterns)]
-        bad = {m: why for m, why in bad.items() if m not in quiet}
+        quiet = [m for m, _ in bad if silenced(m, patterns)]
+        bad = [(m, why) for m, why in bad if not silenced(m, patterns)]
         if quiet:
             LOG.info("scaling group %s: silenced, not healed: %s", group.name, ", ".join(m.name for m in quiet))
         if not bad:
             return 0
-        listing = "; ".join(f"{m.name}: {why}" for m, why in bad.items())
+        listing = "; ".join(f"{m.name}: {why}" for m, why in bad)
         limit = group.healing.max_unhealthy
         if len(bad) > limit:
             self.engine.log(group, None, "healing", "guard_rail", f"{len(bad)} members unhealthy, more than "
                             f"max_unhealthy {limit}: nothing replaced ({listing})", now)
             return 0
-        for member in bad:
+        for member, _ in bad:
             self.indexer.set_member_status(group.id, member.id, "unhealthy")
-        return self._replace(group, list(bad), listing, now)
+        return self._replace(group, [m for m, _ in bad], listing, now)
 
     def _replace(self, group: Group, members: list[Member], listing: str, now: datetime.datetime) -> int:
         ids = tuple(str(m.id) for m in members)

@@ -30,7 +30,7 @@ ROLE = "scaler"
 SCALER_GROUP = "scaler"
 TICK = 0.2  # seconds between two looks for queued actions
 POLICY_TICK = 1.0  # seconds between two looks for due policies
-HEALING_INTERVAL = 10.0  # seconds between two health checks of a group's members
+HEALING_INTERVAL = 10.0  # seconds between two health checks of a group's members (scaling.healing_interval)
 
 
 @dataclass
@@ -59,13 +59,14 @@ class Scaler:
     """The loop of one scaler: due policies of the groups it owns, queued actions, autohealing."""
 
     def __init__(self, indexer: Any, engine: Any, actuator: Any, *, mine: Any = None, healer: Any = None,
-                 stats: ScalerStats | None = None) -> None:
+                 stats: ScalerStats | None = None, healing_interval: float = HEALING_INTERVAL) -> None:
         self.indexer = indexer
         self.engine = engine
         self.actuator = actuator
         self.mine = mine or list  # the group ids of a batch this scaler owns (the hash ring's share)
         self.healer = healer
         self.stats = stats or ScalerStats()
+        self.healing_interval = healing_interval
         self.wakeup = asyncio.Event()
         self._last_policies = 0.0
         self._last_healing = 0.0
@@ -97,7 +98,7 @@ class Scaler:
         if force or clock - self._last_policies >= POLICY_TICK:
             self._last_policies = clock
             await asyncio.to_thread(self.evaluate_due, now)
-        if self.healer is not None and (force or clock - self._last_healing >= HEALING_INTERVAL):
+        if self.healer is not None and (force or clock - self._last_healing >= self.healing_interval):
             self._last_healing = clock
             await self.healer.run_once(self.mine)
         with self.stats.lock:
@@ -153,9 +154,11 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
         engine = ScalingEngine(indexer, query, prometheus_url=settings.alarming.prometheus_url,
                                timeout=settings.alarming.notifier_timeout,
                                on_action=lambda: scaler_ref[0].wake() if scaler_ref else None)
-        actuator = Actuator(indexer, context, owner, on_change=exporter.export)
+        actuator = Actuator(indexer, context, owner, on_change=exporter.export,
+                            lease_seconds=settings.scaling.action_lease)
         healer = Healer(indexer, engine, query, actuator.driver)
-        scaler = Scaler(indexer, engine, actuator, mine=partition.mine, healer=healer, stats=stats)
+        scaler = Scaler(indexer, engine, actuator, mine=partition.mine, healer=healer, stats=stats,
+                        healing_interval=settings.scaling.healing_interval)
         scaler_ref.append(scaler)
         LOG.info("scaling (pid %d) as member %s of group %s on %s", os.getpid(), coordinator.member_id,
                  SCALER_GROUP, public_url(settings.coordination.url) or "this host")
