@@ -359,7 +359,7 @@ class ScalingGroupRow(Base):
     __table_args__ = (
         sa.UniqueConstraint("project_id", "name"),
         sa.CheckConstraint("0 <= min_size AND min_size <= max_size", name="size_bounds"),
-        sa.CheckConstraint("min_size <= desired_capacity AND desired_capacity <= max_size", name="desired_in_bounds"),
+        sa.CheckConstraint("desired_capacity >= 0", name="desired_capacity"),
         sa.CheckConstraint("current_size >= 0", name="current_size"),
         sa.Index("ix_scaling_group_created_at_id", "created_at", "id"),
     )

@@ -177,12 +177,8 @@ def check_group(group: Group) -> None:
             raise errors.InvalidScalingValue(name, f"{value!r} is not an integer >= 0")
     if group.min_size > group.max_size:
         raise errors.InvalidScalingValue("min_size", f"min_size {group.min_size} is above max_size {group.max_size}")
-    if not group.min_size <= group.desired_capacity <= group.max_size:
-        raise errors.InvalidScalingValue(
-            "desired_capacity",
-            f"desired_capacity {group.desired_capacity} is outside [min_size {group.min_size}, "
-            f"max_size {group.max_size}]",
-        )
+    # desired_capacity may leave [min_size, max_size] while a scheduled window widens them; the API keeps a
+    # user's own changes inside the group's bounds
     if not isinstance(group.cooldown, int | float) or group.cooldown < 0:
         raise errors.InvalidScalingValue("cooldown", f"{group.cooldown!r} is not a number of seconds >= 0")
     if not isinstance(group.member_driver, Mapping) or not group.member_driver.get("type"):

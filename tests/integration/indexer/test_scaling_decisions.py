@@ -67,8 +67,8 @@ def test_decide_rolls_back_on_error(indexer: Indexer, web: Group) -> None:
 
     with pytest.raises(RuntimeError):
         indexer.decide_scaling(web.id, boom)
-    with pytest.raises(InvalidScalingValue) as e:  # out of bounds: neither the decision nor the change is kept
-        indexer.decide_scaling(web.id, lambda g, p: (decision(web.id, at(0)), {"desired_capacity": 99}))
+    with pytest.raises(InvalidScalingValue) as e:  # invalid: neither the decision nor the change is kept
+        indexer.decide_scaling(web.id, lambda g, p: (decision(web.id, at(0)), {"desired_capacity": -1}))
     assert e.value.field == "desired_capacity"
     with pytest.raises(InvalidScalingValue) as e:
         indexer.decide_scaling(web.id, lambda g, p: (decision(web.id, at(0)), {"version": 7}))

@@ -51,7 +51,7 @@ def test_name_unique_per_project(indexer: Indexer) -> None:
 
 @pytest.mark.parametrize(("fields", "field"), [
     ({"min_size": 3, "max_size": 2, "desired_capacity": 2}, "min_size"),
-    ({"desired_capacity": 9}, "desired_capacity"),
+    ({"desired_capacity": -1}, "desired_capacity"),
     ({"min_size": -1}, "min_size"),
     ({"current_size": -1}, "current_size"),
     ({"cooldown": -5.0}, "cooldown"),
@@ -118,8 +118,8 @@ def test_update_refuses_what_it_cannot_store(indexer: Indexer) -> None:
     g = indexer.create_scaling_group(group())
     other = indexer.create_scaling_group(group(name="api"))
     with pytest.raises(InvalidScalingValue) as e:
-        indexer.update_scaling_group(g.id, None, {"max_size": 1})
-    assert e.value.field == "desired_capacity"
+        indexer.update_scaling_group(g.id, None, {"min_size": 9})
+    assert e.value.field == "min_size"
     for field in ("version", "project_id", "action", "bogus"):
         with pytest.raises(InvalidScalingValue) as e:
             indexer.update_scaling_group(g.id, None, {field: None})

@@ -47,7 +47,7 @@ def test_downgrade_and_upgrade(indexer: Indexer) -> None:
 @pytest.mark.parametrize("sizes", [
     {"min_size": 3, "max_size": 2, "desired_capacity": 2},
     {"min_size": -1, "max_size": 2, "desired_capacity": 1},
-    {"min_size": 1, "max_size": 2, "desired_capacity": 3},
+    {"min_size": 1, "max_size": 2, "desired_capacity": -1},
     {"current_size": -1},
 ])  # fmt: skip
 def test_checks_hold_without_the_indexer(indexer: Indexer, sizes: dict) -> None:

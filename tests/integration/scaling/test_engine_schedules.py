@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from telescale.indexer import Indexer
-from telescale.indexer.errors import InvalidScalingValue
 from telescale.query.reader import Query
 from telescale.scaling.engine import ScalingEngine
 from telescale.scaling.model import Group, Policy, ScheduleSpec, StepSpec
@@ -91,9 +90,6 @@ def test_the_window_bounds_replace_the_group_bounds_then_the_group_bounds_return
     assert outside.outcome == "scale_out" and (outside.size_before, outside.size_after) == (6, 8), outside
 
 
-@pytest.mark.xfail(strict=True, raises=InvalidScalingValue, reason=(
-    "a window's max_size above the group's (or min_size below it) is refused by the indexer's check and the "
-    "table's desired_in_bounds constraint, so the decision rolls back and is never logged"))
 def test_a_window_above_the_group_max_size_raises_the_group_beyond_it(indexer: Indexer,
                                                                       engine: ScalingEngine) -> None:
     group = _group(indexer)  # max_size 3

@@ -61,10 +61,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scaling_group")),
         sa.UniqueConstraint("project_id", "name", name=op.f("uq_scaling_group_project_id_name")),
         sa.CheckConstraint("0 <= min_size AND min_size <= max_size", name=op.f("ck_scaling_group_size_bounds")),
-        sa.CheckConstraint(
-            "min_size <= desired_capacity AND desired_capacity <= max_size",
-            name=op.f("ck_scaling_group_desired_in_bounds"),
-        ),
+        sa.CheckConstraint("desired_capacity >= 0", name=op.f("ck_scaling_group_desired_capacity")),
         sa.CheckConstraint("current_size >= 0", name=op.f("ck_scaling_group_current_size")),
     )
     op.create_index("ix_scaling_group_created_at_id", "scaling_group", ["created_at", "id"])
