@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from telescale.indexer.alarm_rows import add_history
-from telescale.indexer.engine import IndexerEngine, utcnow
+from telescale.indexer.engine import IndexerEngine, claim_ids, utcnow
 from telescale.indexer.models import AlarmNotificationRow, AlarmRow
 from telescale.indexer.records import DeliveryAttempt, PendingNotification
 from telescale.redact import public_url
@@ -64,9 +64,7 @@ class AlarmOutbox(IndexerEngine):
                 .order_by(N.next_attempt_at, N.id)
                 .limit(limit)
             )
-            if s.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(s.scalars(query))
+            ids = claim_ids(s, query)
             if not ids:
                 return []
             s.execute(sa.update(N).where(N.id.in_(ids))

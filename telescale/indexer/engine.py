@@ -37,6 +37,14 @@ def constraint_text(error: exc.IntegrityError) -> str:
     return name or str(error.orig)
 
 
+def claim_ids(s: Session, query: sa.Select) -> list[Any]:
+    """The ids ``query`` selects, locked for this transaction; on PostgreSQL rows another claimer holds are
+    skipped rather than waited for (SQLite's writers are serialised anyway)."""
+    if s.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(s.scalars(query))
+
+
 def _engine_url(url: str) -> sa.URL:
     """``postgresql://`` means psycopg 3 here; everything else is passed to SQLAlchemy as given."""
     parsed = sa.make_url(url)

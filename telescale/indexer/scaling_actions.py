@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from telescale.indexer import errors
-from telescale.indexer.engine import IndexerEngine, utcnow
+from telescale.indexer.engine import IndexerEngine, claim_ids, utcnow
 from telescale.indexer.models import ScalingGroupRow
 from telescale.indexer.scaling_rows import (
     action_to_json,
@@ -67,9 +67,7 @@ class ScalingActions(IndexerEngine):
                 .order_by(G.updated_at, G.id)
                 .limit(limit)
             )
-            if s.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(s.scalars(query))
+            ids = claim_ids(s, query)
             if not ids:
                 return []
             s.execute(sa.update(G).where(G.id.in_(ids)).values(action_owner=owner, action_lease_until=lease_until))

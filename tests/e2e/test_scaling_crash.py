@@ -15,13 +15,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests import server
 from tests.notifier_peers import Received, Receiver
+from tests.scaling_client import group_of, wait
 
 AUTH = ("admin", "")
 LEASE = 5
@@ -46,22 +46,6 @@ class HoldFirst:
         return 200, {}, b""
 
 
-def _group(c: httpx.Client, gid: str) -> dict[str, Any]:
-    r = c.get(f"/v1/scaling_group/{gid}")
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _wait(c: httpx.Client, gid: str, ready: Any, timeout: float, what: str) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        group = _group(c, gid)
-        if ready(group):
-            return group
-        assert time.monotonic() < deadline, f"{what} within {timeout} s; the group is {group}"
-        time.sleep(0.2)
-
-
 @pytest.mark.timeout(240)
 def test_an_action_in_flight_when_the_server_dies_is_taken_over_and_completes_once(tmp_path: Path) -> None:
     hold = HoldFirst(capacity=3)
@@ -79,14 +63,14 @@ def test_an_action_in_flight_when_the_server_dies_is_taken_over_and_completes_on
                     "name": "out", "type": "step", "adjustment_type": "change_in_capacity", "scaling_adjustment": 2})
                 assert r.status_code == 201, r.text
                 signal_url = r.json()["signal_url"]
-                _wait(c, gid, lambda g: g["current_size"] == 1 and g["in_progress"] is None, 30, "the first member")
+                wait(c, gid, lambda g: g["current_size"] == 1 and g["in_progress"] is None, 30, "the first member")
                 r = httpx.post(signal_url, timeout=30)  # an empty POST, as a bare webhook sends
                 assert r.status_code == 202, r.text
                 decision = r.json()["decision"]
                 assert decision["outcome"] == "scale_out" and decision["size_after"] == 3, decision
                 held = json.loads(receiver.wait_for(2, timeout=30)[1].body)
                 assert held["desired_capacity"] == 3 and held["previous_capacity"] == 1
-                flying = _group(c, gid)
+                flying = group_of(c, gid)
                 assert flying["in_progress"] is not None and flying["current_size"] == 1
         finally:
             srv.kill()  # SIGKILL to API, metricd, evaluator and scaler while the receiver holds the request
@@ -94,9 +78,9 @@ def test_an_action_in_flight_when_the_server_dies_is_taken_over_and_completes_on
         srv = server.start(data, SETTINGS)
         try:
             with httpx.Client(base_url=srv.url, auth=AUTH, timeout=30) as c:
-                still = _group(c, gid)
+                still = group_of(c, gid)
                 assert still["desired_capacity"] == 3  # the decision survived the crash, and so did its action
-                done = _wait(c, gid, lambda g: g["in_progress"] is None, LEASE + 45, "the action taken over")
+                done = wait(c, gid, lambda g: g["in_progress"] is None, LEASE + 45, "the action taken over")
                 assert done["current_size"] == 3 and done["desired_capacity"] == 3
                 again = [json.loads(q.body) for q in receiver.requests[2:]]
                 assert again and all(b["desired_capacity"] == 3 for b in again), again
@@ -108,7 +92,7 @@ def test_an_action_in_flight_when_the_server_dies_is_taken_over_and_completes_on
                 assert datetime.datetime.fromisoformat(ends[0]["timestamp"]) > killed_at
                 assert (ends[0]["size_before"], ends[0]["size_after"], ends[0]["current_size"]) == (1, 3, 3)
                 assert not [d for d in history if d["outcome"] == "failed"]
-                assert _group(c, gid)["in_progress"] is None
+                assert group_of(c, gid)["in_progress"] is None
                 c.delete(f"/v1/scaling_group/{gid}")
         finally:
             hold.gate.set()

@@ -15,7 +15,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from tests import server
+from tests.scaling_client import group_of, history, wait, wait_gone, wait_history
 
 AUTH = ("admin", "")
 SETTINGS = ("api.workers=1", "processing.delay=0.05", "scaling.healing_interval=1")
@@ -68,59 +69,7 @@ def healing_group(c: httpx.Client, size: int) -> Iterator[dict[str, Any]]:
             last = c.get(f"/v1/scaling_group/{group['id']}").json()
             pids.update(m["pid"] for m in last.get("members", []) if m.get("pid"))
         c.delete(f"/v1/scaling_group/{group['id']}")
-        _wait_gone(pids, 30)
-
-
-def _wait_gone(pids: set[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = []
-        for pid in pids:
-            with contextlib.suppress(psutil.Error):
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive.append(pid)
-        if not alive:
-            return
-        if time.monotonic() > deadline:
-            for pid in alive:  # do not leave them to the next test; then say so
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-            raise AssertionError(f"members {alive} still run after their group was deleted")
-        time.sleep(0.2)
-
-
-def group_of(c: httpx.Client, gid: str) -> dict[str, Any]:
-    r = c.get(f"/v1/scaling_group/{gid}")
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def history(c: httpx.Client, gid: str) -> list[dict[str, Any]]:
-    r = c.get(f"/v1/scaling_group/{gid}/history", params={"limit": 1000})
-    assert r.status_code == 200, r.text
-    return sorted(r.json(), key=lambda d: d["timestamp"])
-
-
-def wait(c: httpx.Client, gid: str, ready: Callable[[dict[str, Any]], bool], timeout: float, what: str
-         ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        group = group_of(c, gid)
-        if ready(group):
-            return group
-        assert time.monotonic() < deadline, f"{what} within {timeout} s; the group is {group}"
-        time.sleep(0.5)
-
-
-def wait_history(c: httpx.Client, gid: str, ready: Callable[[list[dict[str, Any]]], bool], timeout: float,
-                 what: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        log = history(c, gid)
-        if ready(log):
-            return log
-        assert time.monotonic() < deadline, f"{what} within {timeout} s; the log is {log}"
-        time.sleep(0.5)
+        wait_gone(pids, 30)
 
 
 def kill(member: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 from tests import server
+from tests.scaling_client import group_of, history, wait, wait_gone
 
 AUTH = ("admin", "")
 SETTINGS = ("api.workers=1", "processing.delay=0.05")
@@ -55,22 +56,6 @@ def _setup(c: httpx.Client) -> tuple[str, str]:
     return group["id"], r.json()["id"]
 
 
-def _group(c: httpx.Client, gid: str) -> dict[str, Any]:
-    r = c.get(f"/v1/scaling_group/{gid}")
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _wait(c: httpx.Client, gid: str, ready: Any, timeout: float, what: str) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        group = _group(c, gid)
-        if ready(group):
-            return group
-        assert time.monotonic() < deadline, f"{what} within {timeout} s; the group is {group}"
-        time.sleep(0.5)
-
-
 def _generate(c: httpx.Client, gid: str, stop: threading.Event) -> None:
     """Call the members round-robin at RATE per second (the member list refreshed every second)."""
     addresses: list[str] = []
@@ -80,7 +65,7 @@ def _generate(c: httpx.Client, gid: str, stop: threading.Event) -> None:
             if stop.is_set():
                 return
             if time.monotonic() - refreshed > 1.0:
-                members = _group(c, gid)["members"]
+                members = group_of(c, gid)["members"]
                 addresses = [m["address"] for m in members if m.get("address") and m["status"] == "active"]
                 refreshed = time.monotonic()
             if addresses:
@@ -89,9 +74,8 @@ def _generate(c: httpx.Client, gid: str, stop: threading.Event) -> None:
             stop.wait(1.0 / RATE)
 
 
-def _changes(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted((d for d in history if d["outcome"] in ("scale_out", "scale_in", "completed")),
-                  key=lambda d: d["timestamp"])
+def _changes(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in log if d["outcome"] in ("scale_out", "scale_in", "completed")]
 
 
 @pytest.mark.timeout(240)
@@ -99,30 +83,30 @@ def test_load_scales_the_group_out_and_back_to_min_size(tmp_path: Path) -> None:
     with server.running(tmp_path / "data", SETTINGS) as srv, httpx.Client(base_url=srv.url, auth=AUTH,
                                                                          timeout=30) as c:
         gid, _ = _setup(c)
-        first = _wait(c, gid, lambda g: g["current_size"] == 1 and len(g["members"]) == 1, 30, "one member")
+        first = wait(c, gid, lambda g: g["current_size"] == 1 and len(g["members"]) == 1, 30, "one member")
         pid = first["members"][0]["pid"]
         assert psutil.pid_exists(pid)
         stop = threading.Event()
         generator = threading.Thread(target=_generate, args=(c, gid, stop), daemon=True)
         generator.start()
         try:
-            out = _wait(c, gid, lambda g: g["current_size"] >= 3, 90, "scaled out to at least 3")
+            out = wait(c, gid, lambda g: g["current_size"] >= 3, 90, "scaled out to at least 3")
             assert len(out["members"]) == out["current_size"]
             assert all(psutil.pid_exists(m["pid"]) for m in out["members"])
         finally:
             stop.set()
             generator.join(10)
-        back = _wait(c, gid, lambda g: g["current_size"] == 1 and g["in_progress"] is None, 90, "back to min_size")
+        back = wait(c, gid, lambda g: g["current_size"] == 1 and g["in_progress"] is None, 90, "back to min_size")
         assert len(back["members"]) == 1
-        history = c.get(f"/v1/scaling_group/{gid}/history", params={"limit": 1000}).json()
+        log = history(c, gid)
         # the decision log tells the story: target tracking out, then in, each explained
-        outs = [d for d in history if d["outcome"] == "scale_out" and d["source"] == "target_tracking"]
-        ins = [d for d in history if d["outcome"] == "scale_in" and d["source"] == "target_tracking"]
-        assert outs and ins, history
+        outs = [d for d in log if d["outcome"] == "scale_out" and d["source"] == "target_tracking"]
+        ins = [d for d in log if d["outcome"] == "scale_in" and d["source"] == "target_tracking"]
+        assert outs and ins, log
         assert all("target" in d["rule"] and d["reason"] for d in outs + ins)
         # no change starts inside a cooldown: each change by the policy comes at least COOLDOWN after the
         # previous one completed (the group's first members, at creation, start no cooldown)
-        changes = _changes(history)
+        changes = _changes(log)
         last_done, counting = None, False
         for d in changes:
             at = datetime.datetime.fromisoformat(d["timestamp"])
@@ -132,13 +116,9 @@ def test_load_scales_the_group_out_and_back_to_min_size(tmp_path: Path) -> None:
                 counting = True
                 if last_done is not None:
                     assert (at - last_done).total_seconds() >= COOLDOWN - 0.01, changes
-        assert any(d["blocked_by"] == "cooldown" for d in history), "the load kept asking during the cooldown"
+        assert any(d["blocked_by"] == "cooldown" for d in log), "the load kept asking during the cooldown"
         # the sizes are stored as measures of the group, next to the load
         r = c.get(f"/v1/resource/scaling_group/{gid}/metric/current_size/measures", params={"refresh": "true"})
         assert r.status_code == 200 and r.json(), r.text
         c.delete(f"/v1/scaling_group/{gid}")
-        left = [m["pid"] for m in back["members"]]
-        deadline = time.monotonic() + 15
-        while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in left):
-            assert time.monotonic() < deadline, "deleting the group stops its members"
-            time.sleep(0.2)
+        wait_gone([m["pid"] for m in back["members"]], 15)  # deleting the group stops its members

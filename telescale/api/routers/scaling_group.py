@@ -93,15 +93,20 @@ def create_group(request: Request, identity: Identity = Depends(get_identity)) -
     return show(request, group, 201, {"Location": url_for(request, "v1", "scaling_group", str(group.id))})
 
 
+def _marker(request: Request, what: str) -> uuid.UUID | None:
+    value = request.query_params.get("marker")
+    if not value:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise bad_request(f"marker: not a {what} id: {value!r}") from None
+
+
 @router.get("", **doc(query=("limit", "marker"), returns="ScalingGroupList"))
 def list_groups(request: Request, identity: Identity = Depends(get_identity)) -> Response:
     q = request.query_params
-    marker = None
-    if q.get("marker"):
-        try:
-            marker = uuid.UUID(q["marker"])
-        except ValueError:
-            raise bad_request(f"marker: not a scaling group id: {q['marker']!r}") from None
+    marker = _marker(request, "scaling group")
     try:
         groups = indexer(request).list_scaling_groups(caller_project(identity),
                                                       limit=page_limit(request, q.get("limit")), marker=marker)
@@ -202,12 +207,7 @@ def group_history(group_id: str, request: Request, identity: Identity = Depends(
     """The decision log, newest first: why the group did, or did not, scale."""
     gid = group_uuid(group_id)
     q = request.query_params
-    marker = None
-    if q.get("marker"):
-        try:
-            marker = uuid.UUID(q["marker"])
-        except ValueError:
-            raise bad_request(f"marker: not a decision id: {q['marker']!r}") from None
+    marker = _marker(request, "decision")
     outcome = q.get("outcome")
     try:
         decisions = indexer(request).list_decisions(gid, caller_project(identity), start=_time(request, "start"),
