@@ -84,6 +84,8 @@ def test_create_show_list_patch_delete(c: TestClient) -> None:
      "needs member_resource_type"),
     ({"name": "x", "max_size": 3, "member_driver": HOOK, "member_resource_type": "nope"},
      "resource type 'nope' does not exist"),
+    ({"name": "x", "max_size": 3, "member_driver": {"type": "webhook", "url": "http://169.254.169.254/latest"}},
+     "member_driver.url"),
 ])
 def test_bad_groups_get_a_400_naming_the_field(c: TestClient, body: dict[str, Any], message: str) -> None:
     r = c.post("/v1/scaling_group", json=body)

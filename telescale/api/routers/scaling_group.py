@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from telescale.alarming.notifiers.allowlist import TargetRefused, check_target
 from telescale.api.auth import Identity, get_identity
 from telescale.api.deps import json_body, page_limit, url_for, with_body
 from telescale.api.errors import ApiError, bad_request, conflict, not_found
@@ -66,6 +67,19 @@ def invalid(e: ValueError) -> ApiError:
     return bad_request(str(e))
 
 
+def _check_targets(request: Request, driver: dict[str, Any] | None) -> None:
+    """The URLs a driver will call, refused now (400) as the driver would refuse them at each call: loopback,
+    link-local and metadata addresses unless ``alarming.webhook_allowed_networks`` allows them."""
+    allowed = request.app.state.settings.alarming.webhook_allowed_networks
+    for key in ("url", "scale_out_url", "scale_in_url"):
+        url = (driver or {}).get(key)
+        if isinstance(url, str):
+            try:
+                check_target(url, allowed)
+            except TargetRefused as e:
+                raise bad_request(f"member_driver.{key}: {e}") from None
+
+
 def _check_resource_type(request: Request, name: str | None) -> None:
     if name is None:
         return
@@ -84,6 +98,7 @@ def create_group(request: Request, identity: Identity = Depends(get_identity)) -
     except ValueError as e:
         raise invalid(e) from None
     _check_resource_type(request, group.member_resource_type)
+    _check_targets(request, dict(group.member_driver))
     try:
         group = indexer(request).create_scaling_group(group)
     except errors.ScalingGroupAlreadyExists:
@@ -128,6 +143,7 @@ def patch_group(group_id: str, request: Request, identity: Identity = Depends(ge
     except ValueError as e:
         raise invalid(e) from None
     _check_resource_type(request, changes.get("member_resource_type"))
+    _check_targets(request, changes.get("member_driver"))
     sizes = {k: changes.pop(k) for k in ("min_size", "max_size", "desired_capacity") if k in changes}
     if changes:
         try:
