@@ -48,8 +48,9 @@ def _client(url: str) -> httpx.Client:
                         headers={"Accept": "application/json", **NOAUTH})
 
 
-def _setup(target: AlarmTarget, hook: str) -> tuple[str, str]:
-    """The policy, resource and alarm; returns (resource id, alarm id)."""
+def setup_alarm(target: AlarmTarget, alarm_actions: list[str], ok_actions: list[str]) -> tuple[str, str]:
+    """The policy, resource and alarm (mean of ``load`` > 50 over one 1 s period); returns (resource id,
+    alarm id)."""
     policy = f"bench-alarm-{uuid.uuid4().hex[:8]}"
     rid = str(uuid.uuid4())
     with _client(target.metrics_url) as m:
@@ -64,7 +65,7 @@ def _setup(target: AlarmTarget, hook: str) -> tuple[str, str]:
         "gnocchi_resources_threshold_rule": {
             "metric": "load", "resource_id": rid, "resource_type": "generic", "aggregation_method": "mean",
             "granularity": 1, "evaluation_periods": 1, "threshold": THRESHOLD, "comparison_operator": "gt"},
-        "alarm_actions": [hook], "ok_actions": [hook],
+        "alarm_actions": alarm_actions, "ok_actions": ok_actions,
     }
     if target.name != "aodh":
         alarm["evaluation_interval"] = 1  # a Telescale extension; processing triggers evaluation anyway
@@ -115,7 +116,7 @@ def run(target: AlarmTarget, samples: int) -> dict:
     """``samples`` ok → alarm transitions; latency percentiles over them."""
     latencies: list[float] = []
     with Receiver() as receiver:
-        rid, alarm_id = _setup(target, receiver.url)
+        rid, alarm_id = setup_alarm(target, [receiver.url], [receiver.url])
         with Producer(target, rid) as producer:
             for i in range(samples):
                 producer.go(LOW)
