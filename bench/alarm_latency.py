@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import sys
 import threading
 import time
@@ -112,8 +113,11 @@ class Producer:
         self.client.close()
 
 
-def run(target: AlarmTarget, samples: int) -> dict:
-    """``samples`` ok → alarm transitions; latency percentiles over them."""
+def run(target: AlarmTarget, samples: int, phase_s: float = 0.0) -> dict:
+    """``samples`` ok → alarm transitions; latency percentiles over them. ``phase_s``: wait a random time in
+    [0, phase_s) between the ``ok`` notification and the breach, so that breaches fall anywhere in the cycle
+    of an evaluator that polls every ``phase_s`` (without it, a breach follows that evaluator's last pass
+    and waits a whole interval: its worst case)."""
     latencies: list[float] = []
     with Receiver() as receiver:
         rid, alarm_id = setup_alarm(target, [receiver.url], [receiver.url])
@@ -124,6 +128,7 @@ def run(target: AlarmTarget, samples: int) -> dict:
                                  target.timeout_s) is None:
                     raise common.BenchError(f"{target.name}: no 'ok' notification within {target.timeout_s:.0f} s")
                 receiver.drain()
+                time.sleep(random.uniform(0, phase_s))
                 producer.go(HIGH)
                 got = receiver.wait(lambda b: b.get("alarm_id") == alarm_id and b.get("current") == "alarm",
                                     target.timeout_s)

@@ -4,24 +4,28 @@ driver calling a local receiver with the new desired capacity — the whole loop
 ``python -m bench.scaling_latency [--url URL] [--samples 20] [--aodh-samples 3 | --no-aodh]``
 
 Telescale (started by the bench on a free port with its own temporary data dir and
-``alarming.webhook_allowed_networks=["127.0.0.0/8"]``, or ``--url``): a scaling group (``cooldown: 0``,
-``min_size`` 1, ``max_size`` above the number of samples) whose ``webhook`` driver calls a receiver on
-loopback, one ``step`` policy (+1, ``cooldown: 0``), and the alarm of ``bench.alarm_latency`` (mean of a
-metric > 50 over one period of 1 s, ``evaluation_interval`` 1) whose ``alarm_actions`` is the policy's
-``signal_url`` (path ``signal_url``: Aodh's webhook body over HTTP to Telescale's own API) or
-``telescale://scaling/<policy id>`` (path ``internal``: in process), plus the receiver, and whose
-``ok_actions`` call the receiver. A producer posts the metric once a second, low until the ``ok``
-notification arrives, then high; a sample is the time from the 202 of the first high measure to the
-driver's POST with the capacity one above the last (``alarm_p50_ms``: to the alarm's own notification, so
-the rest is the signal, the decision, the scaler's pick-up and the driver). The decision log must then
-hold one ``scale_out`` of the policy per sample (``verified``).
+``alarming.webhook_allowed_networks=["127.0.0.0/8"]``, or ``--url``): a scaling group (``cooldown: 0``, no
+scale-up stabilisation or rate limit, ``min_size`` 1, ``max_size`` above the number of samples) whose
+``webhook`` driver calls a receiver on loopback, one ``step`` policy (+1, ``cooldown: 0``), and the alarm of
+``bench.alarm_latency`` (mean of a metric > 50 over one period of 1 s, ``evaluation_interval`` 1) whose
+``alarm_actions`` are the receiver and either the policy's ``signal_url`` (path ``signal_url``: Aodh's
+webhook body over HTTP to Telescale's own API) or ``telescale://scaling/<policy id>`` (path ``internal``:
+in process), and whose ``ok_actions`` call the receiver. A producer posts the metric once a second, low
+until the ``ok`` notification arrives, then high; a sample is the time from the 202 of the first high
+measure to the driver's POST with the capacity one above the last (``alarm_p50_ms``: to the alarm's own
+notification, so the rest is the signal, the decision, the scaler's pick-up and the driver). The decision
+log must then hold one ``scale_out`` of the policy per sample (``verified``).
 
 The anchor, in the same run: there is no Heat here, so the real Aodh 23 (``../shared/tools/aodh-anchor up``
 on free ports, taken down after; or ``--aodh URL --gnocchi URL``) with the same alarm posting to a receiver
 stands in for "Aodh → Heat signal" — Heat's own signal handling and stack update add to it. Aodh polls every
-``evaluation_interval`` (60 s, its default), so it takes few samples. Output: one JSON line per figure on
-stdout, then one ``ratio`` line per Telescale path (``aodh_over_telescale`` of p50 and of max), then a
-small table on stderr; an error is a line with ``"error"`` and the exit code is 1.
+``evaluation_interval`` (60 s, its default), so it takes few samples, each breach at a random moment of that
+interval (a wait of up to one interval after the ``ok``; without it every breach would follow a poll and wait
+a whole interval).
+
+Output: one JSON line per figure on stdout, then one ``ratio`` line per Telescale path
+(``aodh_over_telescale`` of p50 and of max), then a small table on stderr; an error is a line with
+``"error"`` and the exit code is 1.
 """
 
 from __future__ import annotations
@@ -51,9 +55,11 @@ PATHS = ("signal_url", "internal")
 
 
 def _group_and_policy(c: httpx.Client, hook: str, max_size: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A group driven by the receiver, with one step policy of +1 and no cooldown anywhere."""
+    """A group driven by the receiver, with one step policy of +1, no cooldown and no scale-up rate limit
+    (HPA's default, 4 members or 100 % per 15 s, would hold the 4th breach of a quick series)."""
     group = common.expect(c.post("/v1/scaling_group", json={
         "name": f"bench-scaling-{uuid.uuid4().hex[:8]}", "min_size": 1, "max_size": max_size, "cooldown": 0,
+        "behavior": {"scale_up": {"stabilization": 0, "limits": []}},
         "member_driver": {"type": "webhook", "url": hook}}), 201).json()
     policy = common.expect(c.post(f"/v1/scaling_group/{group['id']}/policy", json={
         "name": "out", "type": "step", "adjustment_type": "change_in_capacity", "scaling_adjustment": 1,
@@ -176,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--aodh", help="a running Aodh anchor to use instead of starting one (needs --gnocchi)")
     ap.add_argument("--gnocchi", help="the Gnocchi that --aodh reads (its anchor, HTTP basic admin:)")
     ap.add_argument("--aodh-interval", type=float, default=60.0,
-                    help="evaluation_interval of the Aodh the bench starts (Aodh's default is 60 s)")
+                    help="evaluation_interval of the Aodh the bench starts (Aodh's default is 60 s); each Aodh "
+                         "breach waits a random time up to it after the 'ok', to fall anywhere in the cycle")
     ap.add_argument("--aodh-timeout", type=float, default=200.0, help="seconds to wait for one Aodh transition")
     args = ap.parse_args(argv)
     paths = [p for p in args.paths.split(",") if p]
@@ -207,8 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with anchor as (aodh_url, gnocchi_url):
                 t = AlarmTarget("aodh", aodh_url, gnocchi_url, args.aodh_timeout)
-                figures = alarm_run(t, args.aodh_samples)
-                emit({**head, **figures})
+                figures = alarm_run(t, args.aodh_samples, phase_s=args.aodh_interval)
+                emit({**head, **figures, "evaluation_interval_s": args.aodh_interval})
         except common.BenchError as e:
             emit({**head, "error": str(e)})
     for r in ratios(lines):
