@@ -79,6 +79,12 @@ def _scale_outs(c: httpx.Client, group_id: str, policy_id: str) -> int:
         marker = page[-1]["id"]
 
 
+def _last_reason(c: httpx.Client, group_id: str) -> str:
+    """Why the group last did (or did not) scale, for an error message."""
+    page = c.get(f"/v1/scaling_group/{group_id}/history", params={"limit": 1})
+    return page.json()[0]["reason"] if page.status_code == 200 and page.json() else f"none ({page.status_code})"
+
+
 def _both(receiver: Receiver, group_id: str, alarm_id: str, timeout_s: float) -> tuple[Delivery, Delivery] | None:
     """The driver's call for the group and the alarm's own ``alarm`` notification, in whichever order."""
     found: dict[str, Delivery] = {}
@@ -126,7 +132,8 @@ def run_telescale(url: str, through: str, samples: int, timeout_s: float) -> dic
                 got = _both(receiver, gid, alarm_id, timeout_s)
                 if got is None or producer.first_high_ack is None:
                     raise common.BenchError(f"{through}: no driver call and 'alarm' notification within "
-                                            f"{timeout_s:.0f} s of a breach (sample {i + 1}, size {size})")
+                                            f"{timeout_s:.0f} s of a breach (sample {i + 1}, size {size}); "
+                                            f"last decision: {_last_reason(c, gid)}")
                 call, notified = got
                 if call.body.get("desired_capacity") != size + 1 or call.body.get("previous_capacity") != size:
                     raise common.BenchError(f"{through}: expected {size} → {size + 1}, the driver was sent "
