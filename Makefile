@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.alarm_cycle
+	$(BIN)/python -m bench.scaling_latency
 
 clean:
 	rm -rf $(VENV) data

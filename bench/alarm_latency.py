@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import sys
 import threading
 import time
@@ -48,8 +49,9 @@ def _client(url: str) -> httpx.Client:
                         headers={"Accept": "application/json", **NOAUTH})
 
 
-def _setup(target: AlarmTarget, hook: str) -> tuple[str, str]:
-    """The policy, resource and alarm; returns (resource id, alarm id)."""
+def setup_alarm(target: AlarmTarget, alarm_actions: list[str], ok_actions: list[str]) -> tuple[str, str]:
+    """The policy, resource and alarm (mean of ``load`` > 50 over one 1 s period); returns (resource id,
+    alarm id)."""
     policy = f"bench-alarm-{uuid.uuid4().hex[:8]}"
     rid = str(uuid.uuid4())
     with _client(target.metrics_url) as m:
@@ -64,7 +66,7 @@ def _setup(target: AlarmTarget, hook: str) -> tuple[str, str]:
         "gnocchi_resources_threshold_rule": {
             "metric": "load", "resource_id": rid, "resource_type": "generic", "aggregation_method": "mean",
             "granularity": 1, "evaluation_periods": 1, "threshold": THRESHOLD, "comparison_operator": "gt"},
-        "alarm_actions": [hook], "ok_actions": [hook],
+        "alarm_actions": alarm_actions, "ok_actions": ok_actions,
     }
     if target.name != "aodh":
         alarm["evaluation_interval"] = 1  # a Telescale extension; processing triggers evaluation anyway
@@ -111,11 +113,14 @@ class Producer:
         self.client.close()
 
 
-def run(target: AlarmTarget, samples: int) -> dict:
-    """``samples`` ok → alarm transitions; latency percentiles over them."""
+def run(target: AlarmTarget, samples: int, phase_s: float = 0.0) -> dict:
+    """``samples`` ok → alarm transitions; latency percentiles over them. ``phase_s``: wait a random time in
+    [0, phase_s) between the ``ok`` notification and the breach, so that breaches fall anywhere in the cycle
+    of an evaluator that polls every ``phase_s`` (without it, a breach follows that evaluator's last pass
+    and waits a whole interval: its worst case)."""
     latencies: list[float] = []
     with Receiver() as receiver:
-        rid, alarm_id = _setup(target, receiver.url)
+        rid, alarm_id = setup_alarm(target, [receiver.url], [receiver.url])
         with Producer(target, rid) as producer:
             for i in range(samples):
                 producer.go(LOW)
@@ -123,6 +128,7 @@ def run(target: AlarmTarget, samples: int) -> dict:
                                  target.timeout_s) is None:
                     raise common.BenchError(f"{target.name}: no 'ok' notification within {target.timeout_s:.0f} s")
                 receiver.drain()
+                time.sleep(random.uniform(0, phase_s))
                 producer.go(HIGH)
                 got = receiver.wait(lambda b: b.get("alarm_id") == alarm_id and b.get("current") == "alarm",
                                     target.timeout_s)

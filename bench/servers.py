@@ -1,4 +1,5 @@
-"""Servers the bench starts itself: a Telescale on a free port and the real Gnocchi anchor."""
+"""Servers the bench starts itself: a Telescale on a free port, the real Gnocchi anchor and the real Aodh
+anchor."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bench import common
 LOG = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 ANCHOR_TOOL = os.environ.get("TELESCALE_BENCH_GNOCCHI_ANCHOR", str(REPO.parent / "shared/tools/gnocchi-anchor"))
+AODH_ANCHOR_TOOL = os.environ.get("TELESCALE_BENCH_AODH_ANCHOR", str(REPO.parent / "shared/tools/aodh-anchor"))
 GNOCCHI_PORT = 18041
 #: What the alarm benchmarks need from a server they start: webhooks to their receiver on loopback.
 ALARM_BENCH_SETTINGS = ("alarming.webhook_allowed_networks=[\"127.0.0.0/8\"]",)
@@ -134,3 +136,28 @@ def gnocchi(port: int = GNOCCHI_PORT, keep: bool = False, timeout_s: float = 900
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+
+
+@contextlib.contextmanager
+def aodh(port: int = 0, gnocchi_port: int = 0, evaluation_interval: float | None = None,
+         timeout_s: float = 900.0) -> Iterator[tuple[str, str]]:
+    """The real Aodh 23 over a fresh Gnocchi anchor (``aodh-anchor up``; free ports when 0), taken down
+    after; yields (Aodh URL, Gnocchi URL). ``up`` resets whatever anchor ran on those ports."""
+    port, gnocchi_port = port or _free_port(), gnocchi_port or _free_port()
+    env = dict(os.environ)
+    if evaluation_interval is not None:
+        env["AODH_EVALUATION_INTERVAL"] = str(int(evaluation_interval))
+    LOG.info("bringing up the Aodh anchor on %d over Gnocchi on %d (first time installs it: minutes)", port,
+             gnocchi_port)
+    try:
+        try:
+            subprocess.run([AODH_ANCHOR_TOOL, "up", str(port), str(gnocchi_port)], check=True, timeout=timeout_s,
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except subprocess.CalledProcessError as e:
+            raise common.BenchError(f"aodh-anchor up failed: {e.stderr.decode(errors='replace')[-500:]}") from e
+        except (OSError, subprocess.SubprocessError) as e:
+            raise common.BenchError(f"aodh-anchor up failed: {e}") from e
+        yield f"http://{common.LOOPBACK}:{port}", f"http://{common.LOOPBACK}:{gnocchi_port}"
+    finally:
+        subprocess.run([AODH_ANCHOR_TOOL, "down", str(port), str(gnocchi_port)], check=False, timeout=300,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
