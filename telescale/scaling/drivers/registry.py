@@ -1,19 +1,24 @@
-"""Which member drivers exist, by the ``type`` a group's ``member_driver`` names."""
+"""Which member drivers exist, by the ``type`` a group's ``member_driver`` names.
+
+A driver's module is imported the first time a group uses it: the ``nova`` driver pulls in openstacksdk,
+which every API worker would otherwise load at start for nothing.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from telescale.scaling.drivers.base import DriverContext, DriverError, MemberDriver
-from telescale.scaling.drivers.heat import HeatDriver
-from telescale.scaling.drivers.nova import NovaDriver
-from telescale.scaling.drivers.process import ProcessDriver
-from telescale.scaling.drivers.webhook import WebhookDriver
 
-DRIVERS: Mapping[str, type[MemberDriver]] = MappingProxyType(
-    {driver.kind: driver for driver in (WebhookDriver, ProcessDriver, HeatDriver, NovaDriver)})
+#: type → "module:class" of its driver.
+DRIVERS: Mapping[str, str] = {
+    "webhook": "telescale.scaling.drivers.webhook:WebhookDriver",
+    "process": "telescale.scaling.drivers.process:ProcessDriver",
+    "heat": "telescale.scaling.drivers.heat:HeatDriver",
+    "nova": "telescale.scaling.drivers.nova:NovaDriver",
+}
 
 
 def driver_class(spec: Mapping[str, Any]) -> type[MemberDriver]:
@@ -22,7 +27,9 @@ def driver_class(spec: Mapping[str, Any]) -> type[MemberDriver]:
     kind = spec.get("type")
     if kind not in DRIVERS:
         raise DriverError(f"member_driver.type must be one of {', '.join(sorted(DRIVERS))}, not {kind!r}")
-    return DRIVERS[kind]
+    module, _, name = DRIVERS[kind].partition(":")
+    cls: type[MemberDriver] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def validate_driver(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,14 @@ import pytest
 
 from telescale.config import Settings
 from telescale.scaling.drivers import DRIVERS, DriverContext, DriverError, base, build_driver, validate_driver
+from telescale.scaling.drivers.registry import driver_class
 
 
 def test_every_driver_type_is_known() -> None:
     assert sorted(DRIVERS) == ["heat", "nova", "process", "webhook"]
-    assert {kind: cls.tracks_members for kind, cls in DRIVERS.items()} == {
-        "heat": False, "nova": True, "process": True, "webhook": False}
+    classes = {kind: driver_class({"type": kind}) for kind in DRIVERS}
+    assert {kind: (cls.kind, cls.tracks_members) for kind, cls in classes.items()} == {
+        "heat": ("heat", False), "nova": ("nova", True), "process": ("process", True), "webhook": ("webhook", False)}
 
 
 @pytest.mark.parametrize("spec", [{}, {"type": "lambda"}, {"type": None}, "webhook"])
