@@ -116,10 +116,15 @@ def wait_port_free(port: int, timeout: float) -> list[str]:
     return left
 
 
+#: Test servers run no scaler unless the test asks for one (``SCALER``): one process fewer to start.
+DEFAULTS = ("scaling.scalers=0",)
+SCALER = "scaling.scalers=1"
+
+
 def serve_command(data_dir: Path, port: int, overrides: Sequence[str] = ()) -> list[str]:
-    """`telescale serve` on 127.0.0.1:port with its data in data_dir."""
+    """`telescale serve` on 127.0.0.1:port with its data in data_dir (``overrides`` win over :data:`DEFAULTS`)."""
     cmd = [*TELESCALE, "serve", "--port", str(port), "--data-dir", str(data_dir), "--set", "api.host=127.0.0.1"]
-    for item in overrides:
+    for item in (*DEFAULTS, *overrides):
         cmd += ["--set", item]
     return cmd
 

@@ -133,7 +133,7 @@ def test_every_readme_example_runs_and_prints_what_readme_shows(tmp_path: Path, 
     out = tmp_path / "out"
     work.mkdir()
     out.mkdir()
-    with server.running(work / "data") as main:
+    with server.running(work / "data", [server.SCALER]) as main:
         ports = _port_map(shown, main.port)
         script = tmp_path / "readme.sh"
         script.write_text(_script(shown, ports, out))

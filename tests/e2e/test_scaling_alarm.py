@@ -17,7 +17,7 @@ from tests import server
 from tests.notifier_peers import Receiver
 
 AUTH = ("admin", "")
-SETTINGS = ('alarming.webhook_allowed_networks=["127.0.0.0/8"]', "alarming.notifier_backoff=0.2",
+SETTINGS = (server.SCALER, 'alarming.webhook_allowed_networks=["127.0.0.0/8"]', "alarming.notifier_backoff=0.2",
             "alarming.notifier_timeout=2", "api.workers=1")
 
 

@@ -25,7 +25,8 @@ from tests.scaling_client import group_of, wait
 
 AUTH = ("admin", "")
 LEASE = 5
-SETTINGS = ('alarming.webhook_allowed_networks=["127.0.0.0/8"]', "api.workers=1", f"scaling.action_lease={LEASE}")
+SETTINGS = (server.SCALER, 'alarming.webhook_allowed_networks=["127.0.0.0/8"]', "api.workers=1",
+            f"scaling.action_lease={LEASE}")
 
 
 class HoldFirst:

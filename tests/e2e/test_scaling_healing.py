@@ -26,7 +26,7 @@ from tests import server
 from tests.scaling_client import group_of, history, wait, wait_gone, wait_history
 
 AUTH = ("admin", "")
-SETTINGS = ("api.workers=1", "processing.delay=0.05", "scaling.healing_interval=1")
+SETTINGS = (server.SCALER, "api.workers=1", "processing.delay=0.05", "scaling.healing_interval=1")
 HEALING = {"liveness_metric": "load", "absent_for": 5, "max_unhealthy": 2}
 
 

@@ -26,7 +26,7 @@ from tests import server
 from tests.scaling_client import group_of, history, wait, wait_gone
 
 AUTH = ("admin", "")
-SETTINGS = ("api.workers=1", "processing.delay=0.05")
+SETTINGS = (server.SCALER, "api.workers=1", "processing.delay=0.05")
 COOLDOWN = 4.0
 TARGET = 8.0  # calls per second per member
 RATE = 30.0  # calls per second the generator sends: ceil(30 / 8) = 4 members
