@@ -123,14 +123,10 @@ class Actuator:
         driver = self.driver(group)
         members = await asyncio.to_thread(self.indexer.list_scaling_members, group.id)
         if action.replace:
-            resized: Resized | None = None
-            for member_id in action.replace:
-                member = next((m for m in members if str(m.id) == member_id), None)
-                if member is None:
-                    continue  # already gone (replaced before a crash)
-                resized = await driver.replace(group, members, member, action.reason)
-                members = list(resized.members or members)
-            return resized or Resized(len([m for m in members if m.status != "failed"]), tuple(members))
+            # one resize to the same capacity without the members being replaced (and any failed one): the
+            # driver starts as many new ones, so the group converges on its size whatever was already done
+            doomed = [m for m in members if str(m.id) in action.replace or m.status == "failed"]
+            return await driver.resize(group, members, action.desired, doomed, action.reason)
         remove = members_to_remove(members, action.desired) if driver.tracks_members else []
         return await driver.resize(group, members, action.desired, remove, action.reason)
 

@@ -56,7 +56,7 @@ class Healer:
             members = await asyncio.to_thread(self.indexer.list_scaling_members, group.id)
             if members and self.driver_for is not None:
                 members = await self.refresh(group, members)
-            if group.healing.enabled:
+            if group.healing.enabled and (self.driver_for is None or self.driver_for(group).tracks_members):
                 healed += await asyncio.to_thread(self.check, group, members)
         return healed
 

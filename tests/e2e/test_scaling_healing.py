@@ -128,8 +128,13 @@ def test_a_silence_keeps_a_dead_member_from_being_replaced(api: httpx.Client) ->
 def test_more_members_down_than_max_unhealthy_replaces_none(api: httpx.Client) -> None:
     with healing_group(api, 3) as group:
         gid = group["id"]
+        # paused, the healer leaves the group alone: it sees the three dead at once on resume, as after a
+        # network partition, rather than one kill at a time
+        assert api.post(f"/v1/scaling_group/{gid}/pause").status_code == 200
         for member in group["members"]:
             kill(member)
+        wait_gone([m["pid"] for m in group["members"]], 10)
+        assert api.post(f"/v1/scaling_group/{gid}/resume").status_code == 200
         log = wait_history(api, gid, lambda h: any(d["blocked_by"] == "guard_rail" for d in h), 30,
                            "the guard rail logged")
         fence = next(d for d in log if d["blocked_by"] == "guard_rail")
