@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import enum
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,8 +20,6 @@ def _json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name.rstrip("_"): _json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

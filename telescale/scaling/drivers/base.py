@@ -66,10 +66,6 @@ class MemberDriver(abc.ABC):
                      reason: str) -> Resized:
         """Bring the group to ``desired``: stop exactly ``remove``, start what is missing. Idempotent."""
 
-    async def replace(self, group: Group, members: Sequence[Member], member: Member, reason: str) -> Resized:
-        """Autohealing: remove ``member`` and start a fresh one in its place."""
-        raise ActuationFailed(f"the {self.kind} member driver cannot replace a single member", retry=False)
-
     async def refresh(self, group: Group, members: Sequence[Member]) -> tuple[Member, ...] | None:
         """The members as the backend sees them now (None: this driver does not track members)."""
         return None

@@ -15,7 +15,7 @@ Two modes:
   Keystone catalog, then a poll of the stack until ``UPDATE_COMPLETE`` (the size is reached) or
   ``UPDATE_FAILED``. Setting a capacity twice is harmless, and a stack already at it is not updated again.
 
-Neither mode knows individual members, so ``refresh`` answers None and ``replace`` is refused.
+Neither mode knows individual members, so ``refresh`` answers None (autohealing does not apply).
 """
 
 from __future__ import annotations

@@ -31,13 +31,5 @@ def surplus(members: Sequence[Member], desired: int) -> list[Member]:
     return order[:max(len(live) - desired, 0)]
 
 
-def replacement_size(members: Sequence[Member], member: Member) -> int:
-    """The size a replacement of ``member`` aims at: the other live members plus one fresh member.
-
-    Computed from the scaler's list, so a replacement retried with the same arguments aims at the same size.
-    """
-    return sum(1 for m in members if is_live(m) and m.id != member.id) + 1
-
-
 def safe_file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"

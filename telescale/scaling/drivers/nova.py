@@ -31,7 +31,7 @@ from openstack.compute.v2.server import Server
 
 from telescale.scaling.drivers.base import ActuationFailed, DriverContext, MemberDriver, Resized
 from telescale.scaling.drivers.cloud import failure, project_session
-from telescale.scaling.drivers.members import is_live, next_index, replacement_size, surplus
+from telescale.scaling.drivers.members import is_live, next_index, surplus
 from telescale.scaling.drivers.options import Options
 from telescale.scaling.model import Group, Member
 
@@ -210,9 +210,6 @@ class NovaDriver(MemberDriver):
             current.extend(await self._create(group, current, missing, reason))
         current = await self._wait_built(group, current)
         return Resized(current_size=sum(1 for m in current if is_live(m)), members=tuple(current))
-
-    async def replace(self, group: Group, members: Sequence[Member], member: Member, reason: str) -> Resized:
-        return await self.resize(group, members, replacement_size(members, member), [member], reason)
 
     async def _create(self, group: Group, current: list[Member], count: int, reason: str) -> list[Member]:
         flavor, image, network = await self._ref("flavor"), await self._ref("image"), await self._ref("network")

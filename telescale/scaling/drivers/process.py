@@ -37,7 +37,7 @@ from typing import Any
 import psutil
 
 from telescale.scaling.drivers.base import ActuationFailed, DriverContext, DriverError, MemberDriver, Resized
-from telescale.scaling.drivers.members import is_live, next_index, replacement_size, safe_file_name, surplus
+from telescale.scaling.drivers.members import is_live, next_index, safe_file_name, surplus
 from telescale.scaling.drivers.options import Options
 from telescale.scaling.model import Group, Member
 
@@ -176,9 +176,6 @@ class ProcessDriver(MemberDriver):
         if missing > 0:
             current.extend(await self._start(group, current, missing, reason))
         return Resized(current_size=sum(1 for m in current if is_live(m)), members=tuple(current))
-
-    async def replace(self, group: Group, members: Sequence[Member], member: Member, reason: str) -> Resized:
-        return await self.resize(group, members, replacement_size(members, member), [member], reason)
 
     async def _start(self, group: Group, current: list[Member], count: int, reason: str) -> list[Member]:
         log_dir = self._log_dir(group)

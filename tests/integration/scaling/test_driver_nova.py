@@ -116,7 +116,7 @@ def test_refresh_sees_deleted_servers_and_replace_creates_a_new_one(tmp_path: Pa
         refreshed = await nova.refresh(group, started.members)
         assert refreshed is not None and [(m.name, m.status) for m in refreshed] == [
             ("web-1", "failed"), ("web-2", "active")]
-        replaced = await nova.replace(group, refreshed, lost, "web-1 vanished")
+        replaced = await nova.resize(group, refreshed, 2, [lost], "web-1 vanished")  # autohealing's replacement
         assert replaced.current_size == 2 and replaced.members is not None
         assert [m.name for m in replaced.members] == ["web-2", "web-3"]
 

@@ -182,7 +182,7 @@ def test_refresh_reports_a_killed_member_failed_and_replace_starts_a_new_one(gro
         # a driver built after a scaler restart sees the same (it does not rely on its own children)
         assert [m.status for m in await worker_driver(context).refresh(group, started.members) or ()] == [
             "failed", "active"]
-        replaced = await driver.replace(group, refreshed, dead, "web-1 died")
+        replaced = await driver.resize(group, refreshed, 2, [dead], "web-1 died")  # autohealing's replacement
         assert replaced.current_size == 2 and replaced.members is not None
         assert [(m.name, m.status) for m in replaced.members] == [("web-2", "active"), ("web-3", "active")]
         get(replaced.members[1])

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from telescale.scaling.drivers.members import next_index, replacement_size, surplus
+from telescale.scaling.drivers.members import next_index, surplus
 from telescale.scaling.drivers.nova import member_status
 from telescale.scaling.drivers.webhook import acknowledged_size
 from telescale.scaling.model import Member
@@ -31,12 +31,6 @@ def test_surplus_goes_unhealthy_first_then_oldest_and_skips_failed() -> None:
                member("d", "failed", minute=0)]
     assert [m.name for m in surplus(members, 1)] == ["b", "c"]
     assert surplus(members, 3) == []
-
-
-def test_a_replacement_aims_at_the_other_live_members_plus_one() -> None:
-    dead, alive, failed = member("a", "unhealthy"), member("b"), member("c", "failed")
-    assert replacement_size([dead, alive, failed], dead) == 2
-    assert replacement_size([dead, alive, failed], failed) == 3
 
 
 @pytest.mark.parametrize(("nova", "known", "expected"), [
