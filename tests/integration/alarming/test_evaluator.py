@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,15 +22,6 @@ NS = 1_000_000_000
 MINUTE = 60 * NS
 NOW = 1_767_225_600 * NS  # 2026-01-01T00:00:00Z, a minute boundary
 HOOK = "http://receiver.example/hook"
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Iterator[FileStorage]:
-    s = FileStorage(tmp_path / "storage")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 class World:

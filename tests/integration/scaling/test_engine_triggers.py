@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,15 +34,6 @@ LOAD = "(aggregate mean (metric load mean))"
 
 def at(seconds: float) -> datetime.datetime:
     return T0 + datetime.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Iterator[FileStorage]:
-    s = FileStorage(tmp_path / "storage")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 class Members:
