@@ -21,6 +21,7 @@ run: install
 services:
 	@pg_isready -q -h 127.0.0.1 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+	@timeout 2 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null || rabbitmq-server -detached || true
 
 # Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules).
 tools:

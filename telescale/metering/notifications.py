@@ -16,10 +16,11 @@ the meters' samples (:mod:`telescale.metering.meters`), the instance resource up
 (:mod:`telescale.metering.resources`) and one event (:mod:`telescale.metering.events`) — are handed to
 the pipeline; the message is acknowledged only once ``emit`` has returned, so a crash redelivers it.
 Messages are taken in batches (up to ``batch_size``, waiting at most ``batch_timeout`` seconds for more)
-with at most ``prefetch`` unacknowledged. An undecodable message is rejected without requeue (dead-lettered
-if the queue has a dead-letter exchange) with a log line saying why; when ``emit`` fails the batch is
-requeued once, and rejected with a log line if it fails again. When RabbitMQ goes away the listener
-reconnects with an exponential backoff (1 s doubling up to ``reconnect_max``).
+with at most ``prefetch`` unacknowledged. An undecodable message is rejected without requeue
+(dead-lettered if the queue has a dead-letter exchange) with a log line saying why. When ``emit`` fails
+the batch is requeued after a pause; a message the pipeline failed on three times is rejected with a log
+line naming it. When RabbitMQ goes away the listener reconnects with an exponential backoff (1 s doubling
+up to ``reconnect_max``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ Item = Sample | ResourceUpdate | Event
 Emit = Callable[[Sequence[Item]], Awaitable[None]]
 
 #: Ceilometer's default control exchanges.
+ATTEMPTS = 3  # pipeline failures after which a message is rejected
 DEFAULT_EXCHANGES = ("nova", "glance", "neutron", "cinder", "heat", "keystone", "trove", "zaqar", "swift",
                      "ceilometer", "magnum", "dns", "ironic", "aodh")
 
@@ -187,6 +189,7 @@ class NotificationListener:
         self.converter = converter or Converter.from_settings(settings)
         self.ready = asyncio.Event()  # set while consuming (tests wait on it)
         self.connections = 0
+        self._failures: dict[str, int] = {}  # notification message id → pipeline failures so far
 
     async def run(self, emit: Emit) -> None:
         backoff = 1.0
@@ -268,7 +271,7 @@ class NotificationListener:
 
     async def _handle(self, batch: list[aio_pika.abc.AbstractIncomingMessage], emit: Emit) -> None:
         items: list[Item] = []
-        accepted = []
+        accepted: list[tuple[aio_pika.abc.AbstractIncomingMessage, str]] = []
         for message in batch:
             try:
                 notification = decode(message.body)
@@ -284,7 +287,7 @@ class NotificationListener:
                               notification.message_id)
                 await message.reject(requeue=False)
                 continue
-            accepted.append(message)
+            accepted.append((message, notification.message_id))
         if not accepted:
             return
         try:
@@ -293,14 +296,31 @@ class NotificationListener:
         except asyncio.CancelledError:
             raise
         except Exception:
-            again = [m for m in accepted if not m.redelivered]
-            LOG.exception("notifications: the pipeline failed on %d message(s); %d requeued, %d rejected "
-                          "(failed before)", len(accepted), len(again), len(accepted) - len(again))
-            for message in accepted:
-                await message.nack(requeue=not message.redelivered)
+            await self._failed(accepted)
             return
-        for message in accepted:
+        for message, message_id in accepted:
+            self._failures.pop(message_id, None)
             await message.ack()
+
+    async def _failed(self, accepted: list[tuple[aio_pika.abc.AbstractIncomingMessage, str]]) -> None:
+        """The pipeline raised: requeue (after a pause, so a failing pipeline is not hammered) unless a
+        message has failed ``ATTEMPTS`` times already, which is rejected (it would loop forever)."""
+        if len(self._failures) > 10_000:
+            self._failures.clear()
+        given_up = []
+        for _, message_id in accepted:
+            self._failures[message_id] = self._failures.get(message_id, 0) + 1
+            if self._failures[message_id] >= ATTEMPTS:
+                given_up.append(message_id)
+        LOG.exception("notifications: the pipeline failed on %d message(s); %d requeued, %d rejected after %d "
+                      "attempts%s", len(accepted), len(accepted) - len(given_up), len(given_up), ATTEMPTS,
+                      f" ({', '.join(given_up)})" if given_up else "")
+        await asyncio.sleep(1.0)
+        for message, message_id in accepted:
+            requeue = message_id not in given_up
+            if not requeue:
+                self._failures.pop(message_id, None)
+            await message.nack(requeue=requeue)
 
 
 async def _ensure_exchange(connection: aio_pika.abc.AbstractConnection, name: str, durable: bool) -> None:
