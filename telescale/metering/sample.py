@@ -19,9 +19,10 @@ KINDS: tuple[Kind, ...] = ("gauge", "cumulative", "delta")
 class Sample:
     """One value of one series at one time.
 
-    A series is (``resource_id``, ``name``): that pair is the key the hash ring gives to one agent, so the
-    agent that owns it sees all of its samples and its transformers' state is right whatever the number
-    of agents. ``resource_id`` is the original id (a UUID or any string, which the API maps as Gnocchi
+    A series is (``resource_id``, ``name``): transformers keep their state per series. The hash ring gives
+    whole resources to agents (:func:`telescale.metering.ownership.placement_key`), so the agent owning a
+    series sees all of its samples and those of its resource's other series (``arithmetic`` combines them),
+    and its state is right whatever the number of agents. ``resource_id`` is the original id (a UUID or any string, which the API maps as Gnocchi
     does); ``resource_type`` and ``attributes`` describe the resource the metric hangs on.
     """
 
@@ -38,7 +39,7 @@ class Sample:
 
     @property
     def series(self) -> str:
-        """The key that decides which agent owns this series."""
+        """The key of this series' transformer state."""
         return f"{self.resource_id}/{self.name}"
 
 
