@@ -117,6 +117,7 @@ class Publisher:
         self._retry_at = 0.0
         self._backoff = 0.0
         self._reachable = True
+        self.stopping = False
 
     # -- intake -----------------------------------------------------------------------------------
     async def put(self, items: Sequence[Sample | ResourceUpdate | Event]) -> None:
@@ -132,30 +133,37 @@ class Publisher:
             self._wake.set()
 
     async def run(self) -> None:
-        while True:
+        """Flush every flush interval (sooner when a batch is full or a retry is due) until `stop`."""
+        while not self.stopping:
             timeout = self.config.flush_interval
             if self.buffer and self._retry_at:
                 timeout = min(timeout, max(0.05, self._retry_at - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
-            await self.flush()
+            await self.flush(drain=not self.stopping)
+
+    def stop(self) -> None:
+        """Make `run` return after the flush it may be doing (never cut a delivery in half)."""
+        self.stopping = True
+        self._wake.set()
 
     async def close(self) -> None:
-        """Flush once more (to the API, or to the buffer when it is away), then write the statistics."""
+        """Deliver what is left (to the API, or to the buffer when it is away, without replaying the buffer:
+        a long replay must not hold a stop up), then write the statistics."""
         self._retry_at = 0.0
-        await self.flush()
-        self.write_stats()
+        await self.flush(drain=False)
 
     def write_stats(self) -> None:
         _write_json(self.config.buffer_dir / "stats.json", self.stats.as_json(self.buffer))
 
     # -- delivery ---------------------------------------------------------------------------------
-    async def flush(self) -> None:
+    async def flush(self, drain: bool = True) -> None:
         async with self._lock:
             for record, samples in self._take():
                 await self._deliver(record, samples)
-            await self._drain()
+            if drain:
+                await self._drain()
             self.write_stats()
 
     def _take(self) -> list[tuple[dict[str, Any], int]]:
@@ -183,7 +191,7 @@ class Publisher:
         self.buffer.append(orjson.dumps(record), samples)
 
     async def _drain(self) -> None:
-        while time.monotonic() >= self._retry_at and (stored := self.buffer.peek()) is not None:
+        while not self.stopping and time.monotonic() >= self._retry_at and (stored := self.buffer.peek()) is not None:
             if await self._send(orjson.loads(stored.payload), stored.samples) is Outcome.RETRY:
                 return
             self.buffer.ack(stored)
