@@ -22,10 +22,12 @@ services:
 	@pg_isready -q -h 127.0.0.1 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 
-# Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules).
+# Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules),
+# prometheus-node-exporter (scraped by the agent).
 tools:
-	@command -v curl >/dev/null && command -v jq >/dev/null && command -v prometheus >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus)
+	@command -v curl >/dev/null && command -v jq >/dev/null && command -v prometheus >/dev/null && \
+	  command -v prometheus-node-exporter >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus prometheus-node-exporter)
 
 lint: install
 	$(BIN)/ruff check telescale tests bench

@@ -40,7 +40,7 @@ class Auth:
 class Api:
     url: str = "http://127.0.0.1:8041"
     auth: Auth = field(default_factory=Auth)
-    timeout: float = 10.0
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,7 @@ EXAMPLE = """\
 # telescale agent configuration (YAML). Every key is optional; these are the defaults unless marked.
 api:
   url: http://127.0.0.1:8041        # the Telescale (or Gnocchi-compatible) API
-  timeout: 10                       # seconds per request
+  timeout: 30                       # seconds per request
   auth:
     mode: basic                     # basic | noauth | keystone (must match the API's api.auth_mode)
     user: admin                     # basic: the user name

@@ -22,7 +22,7 @@ RESOURCE_TYPES: Mapping[str, Mapping[str, Any]] = {
     # the processes matched by one `sources.process.match` entry, summed; id = "<host>:<label>"
     "host_process": {"host_name": _string(required=True), "process_name": _string(required=True)},
     # one exporter target (scraped) or remote_write source; id = "job@instance"
-    "prometheus": {"job": _string(required=True, max_length=512), "instance": _string(required=True, max_length=512)},
+    "prometheus": {"job": _string(required=True), "instance": _string(required=True)},
     # a Nova server (inventory pollster, notifications); id = the server's UUID
     "instance": {name: _string() for name in ("display_name", "host", "flavor_id", "flavor_name", "image_ref",
                                               "server_group", "status")},
