@@ -58,9 +58,12 @@ def parse(text: str, target: ScrapeTarget, now: float) -> tuple[list[Sample], in
     attributes = {"job": target.job, "instance": target.instance}
     samples: list[Sample] = []
     skipped = 0
+    with_created: set[str] = set()  # families whose `_created` series Prometheus leaves out
     for family in text_string_to_metric_families(text):
+        if family.type in ("counter", "histogram", "summary"):
+            with_created.add(family.name)
         for s in family.samples:
-            if s.name.endswith("_created") and family.type in ("counter", "histogram", "summary"):
+            if s.name.endswith("_created") and s.name[:-len("_created")] in with_created:
                 continue
             value = float(s.value)
             if not math.isfinite(value):
