@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench services tools clean
+.PHONY: install run run-agent test lint bench services tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/telescale serve
+
+# A local agent publishing this machine's metrics to `make run`'s server (its config is written once).
+run-agent: install
+	@test -f data/agent.yaml || (mkdir -p data && printf '%s\n' 'api: {url: "http://127.0.0.1:8041"}' \
+	  'sources: {host: {interval: 10}}' 'publisher: {buffer_dir: data/agent-buffer, flush_interval: 5}' > data/agent.yaml)
+	$(BIN)/telescale agent --config data/agent.yaml
 
 # Start the loopback services the integration tests use, when they are down (idempotent, needs root).
 services:
@@ -40,6 +46,7 @@ bench: install
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.alarm_cycle
 	$(BIN)/python -m bench.scaling_latency
+	$(BIN)/python -m bench.agent_cpu
 
 clean:
 	rm -rf $(VENV) data
