@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench services tools clean
+.PHONY: install run run-agent test lint bench services tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,16 +17,24 @@ install: $(STAMP)
 run: install
 	$(BIN)/telescale serve
 
+# A local agent publishing this machine's metrics to `make run`'s server (its config is written once).
+run-agent: install
+	@test -f data/agent.yaml || (mkdir -p data && printf '%s\n' 'api: {url: "http://127.0.0.1:8041"}' \
+	  'sources: {host: {interval: 10}}' 'publisher: {buffer_dir: data/agent-buffer, flush_interval: 5}' > data/agent.yaml)
+	$(BIN)/telescale agent --config data/agent.yaml
+
 # Start the loopback services the integration tests use, when they are down (idempotent, needs root).
 services:
 	@pg_isready -q -h 127.0.0.1 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 	@timeout 2 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null || rabbitmq-server -detached || true
 
-# Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules).
+# Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules),
+# prometheus-node-exporter (scraped by the agent).
 tools:
-	@command -v curl >/dev/null && command -v jq >/dev/null && command -v prometheus >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus)
+	@command -v curl >/dev/null && command -v jq >/dev/null && command -v prometheus >/dev/null && \
+	  command -v prometheus-node-exporter >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus prometheus-node-exporter)
 
 lint: install
 	$(BIN)/ruff check telescale tests bench
@@ -39,6 +47,7 @@ bench: install
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.alarm_cycle
 	$(BIN)/python -m bench.scaling_latency
+	$(BIN)/python -m bench.agent_cpu
 
 clean:
 	rm -rf $(VENV) data

@@ -8,5 +8,6 @@ SUMMARY = ("Telescale is a metric store speaking the Gnocchi v1 API (durable ing
            "series, resources with history and search, dynamic aggregates) with alarms evaluated next to the data "
            "behind the Aodh v2 API (threshold, composite, event and PromQL rules; reliable webhooks) and "
            "autoscaling: scaling groups with Heat-compatible step, target tracking and scheduled policies, "
-           "signal URLs, autohealing and a decision log.")
-LATER = "Metric collection (the agent, Prometheus remote_write and query API) comes in later releases."
+           "signal URLs, autohealing and a decision log. Its metering agent publishes host, process and "
+           "exporter metrics.")
+LATER = "Prometheus remote_write and the Prometheus query API come in later releases."

@@ -90,6 +90,41 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from telescale.metering import agent
+    from telescale.metering import config as agent_config
+
+    if args.print_example_config:
+        print(agent_config.EXAMPLE, end="")
+        return 0
+    if not args.config:
+        print("telescale agent: give --config FILE (see --print-example-config for one)", file=sys.stderr)
+        return 2
+    try:
+        settings = agent_config.load_file(args.config)
+    except agent_config.ConfigError as e:
+        print(f"telescale agent: configuration error: {e}", file=sys.stderr)
+        return 2
+    return agent.main(settings, args.log_level)
+
+
+AGENT_HELP = """\
+The metering agent, one per host: polls this host (psutil: cpu, memory, swap, disks, network, load) and the
+processes you name, scrapes Prometheus exporters' /metrics, optionally lists an OpenStack cloud's servers,
+and publishes everything in batches to the Telescale API over HTTP (resources and metrics are created as
+needed). While the API is away, batches wait in an on-disk buffer and are replayed in order.
+
+One YAML file configures it; every key is optional. A minimal one:
+
+  api: {url: http://127.0.0.1:8041, auth: {mode: basic, user: admin}}
+  sources:
+    prometheus: [{url: http://127.0.0.1:9100/metrics, job: node, interval: 15}]
+  publisher: {buffer_dir: /var/lib/telescale-agent}
+
+`telescale agent --print-example-config` prints every key with its default and a comment.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="telescale",
@@ -132,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--skip-default-archive-policies", action="store_true",
                          help="do not create the default archive policies and rule on an empty database")
     upgrade.set_defaults(func=cmd_upgrade)
+
+    agent = sub.add_parser("agent", help="run the metering agent (host, process and exporter metrics → the API)",
+                           description=AGENT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    agent.add_argument("--config", metavar="FILE.yaml", help="the agent's YAML configuration file")
+    agent.add_argument("--print-example-config", action="store_true",
+                       help="print a commented configuration with every default, and exit")
+    agent.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    agent.set_defaults(func=cmd_agent)
 
     show = sub.add_parser("config", help="print the effective settings as JSON")
     _common(show)

@@ -1,0 +1,118 @@
+"""The agent's pipeline: sources → ownership → per-series transformers → publisher.
+
+Ownership first: with several agents sharing sources, each keeps only the series the hash ring gives it,
+so a transformer sees every sample of its series and its state is right whatever the number of agents.
+Then each configured pipeline whose ``meters`` (shell globs on the sample name) match a sample runs its
+transformer chain on it; a sample matching no pipeline goes to the publisher as it is. Resource updates
+and events pass straight through. ``flush`` (every flush interval and at shutdown) collects what the
+transformers hold back.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from telescale.metering.config import Pipeline as PipelineConfig
+from telescale.metering.sample import Event, ResourceUpdate, Sample
+from telescale.metering.sources import Emit, Item
+
+LOG = logging.getLogger(__name__)
+
+
+class Transformer(Protocol):
+    def process(self, samples: Sequence[Sample]) -> list[Sample]: ...
+
+    def flush(self) -> list[Sample]: ...
+
+
+class Ownership(Protocol):
+    def keep(self, items: Sequence[Sample | ResourceUpdate]) -> list[Sample | ResourceUpdate]: ...
+
+    def owns_target(self, key: str) -> bool: ...
+
+
+class EverythingOwned:
+    """The single-agent case: this agent owns every series and every target."""
+
+    def keep(self, items: Sequence[Sample | ResourceUpdate]) -> list[Sample | ResourceUpdate]:
+        return list(items)
+
+    def owns_target(self, key: str) -> bool:
+        return True
+
+
+def default_builder(config: Mapping[str, Any]) -> Transformer:
+    """Transformers come from `telescale.metering.transformers.build` when that package is installed."""
+    try:
+        from telescale.metering.transformers import build  # type: ignore[attr-defined]
+    except ImportError:
+        raise ValueError(f"transformer {config.get('name')!r}: no transformers are available in this build") from None
+    return build(config)
+
+
+class Chain:
+    """One configured pipeline: its meter filter and its transformers, applied in order."""
+
+    def __init__(self, config: PipelineConfig, build: Callable[[Mapping[str, Any]], Transformer]) -> None:
+        self.name = config.name
+        self.pattern = re.compile("|".join(fnmatch.translate(m) for m in config.meters) or "(?!)")
+        self.transformers = [build(t) for t in config.transformers]
+
+    def matches(self, sample: Sample) -> bool:
+        return self.pattern.match(sample.name) is not None
+
+    def process(self, samples: list[Sample]) -> list[Sample]:
+        for transformer in self.transformers:
+            if not samples:
+                break
+            samples = transformer.process(samples)
+        return samples
+
+    def flush(self) -> list[Sample]:
+        """Each transformer's held samples go through the transformers after it."""
+        out: list[Sample] = []
+        for i, transformer in enumerate(self.transformers):
+            held = transformer.flush()
+            for later in self.transformers[i + 1:]:
+                if not held:
+                    break
+                held = later.process(held)
+            out.extend(held)
+        return out
+
+
+class Pipeline:
+    def __init__(self, configs: Sequence[PipelineConfig], publish: Emit, ownership: Ownership | None = None,
+                 build: Callable[[Mapping[str, Any]], Transformer] = default_builder) -> None:
+        self.chains = [Chain(c, build) for c in configs]
+        self.publish = publish
+        self.ownership = ownership or EverythingOwned()
+
+    async def emit(self, items: Sequence[Item]) -> None:
+        """What sources call with each batch they produce."""
+        events = [i for i in items if isinstance(i, Event)]
+        kept = self.ownership.keep([i for i in items if not isinstance(i, Event)])
+        updates = [i for i in kept if isinstance(i, ResourceUpdate)]
+        samples = [i for i in kept if isinstance(i, Sample)]
+        out: list[Item] = [*updates, *self._transform(samples), *events]
+        if out:
+            await self.publish(out)
+
+    def _transform(self, samples: list[Sample]) -> list[Sample]:
+        if not self.chains:
+            return samples
+        out = [s for s in samples if not any(c.matches(s) for c in self.chains)]
+        for chain in self.chains:
+            mine = [s for s in samples if chain.matches(s)]
+            if mine:
+                out.extend(chain.process(mine))
+        return out
+
+    async def flush(self) -> None:
+        held: list[Item] = [s for chain in self.chains for s in chain.flush()]
+        if held:
+            await self.publish(held)
