@@ -16,7 +16,9 @@ import httpx
 
 from telescale.metering.client import ApiClient
 from telescale.metering.config import AgentConfig, ConfigError
-from telescale.metering.pipeline import EverythingOwned, Ownership, Pipeline
+from telescale.metering.notifications import NotificationListener
+from telescale.metering.ownership import Ownership, build_ownership
+from telescale.metering.pipeline import Pipeline
 from telescale.metering.pollsters.host import HostPollster
 from telescale.metering.pollsters.process import ProcessPollster
 from telescale.metering.publisher import Publisher
@@ -24,18 +26,6 @@ from telescale.metering.scrape import Scraper
 from telescale.metering.sources import Source
 
 LOG = logging.getLogger(__name__)
-
-
-def ownership(config: AgentConfig) -> Ownership:
-    """Which series this agent owns: all of them, unless agents share sources over ``coordination_url``."""
-    if not config.coordination_url:
-        return EverythingOwned()
-    try:
-        from telescale.metering.ownership import from_config  # type: ignore[attr-defined]
-    except ImportError:
-        raise ConfigError("coordination_url is set but this build has no telescale.metering.ownership; "
-                          "remove it to run as the only agent") from None
-    return from_config(config)
 
 
 def build_sources(config: AgentConfig, http: httpx.AsyncClient, owner: Ownership) -> list[Source]:
@@ -47,12 +37,8 @@ def build_sources(config: AgentConfig, http: httpx.AsyncClient, owner: Ownership
     sources.extend(Scraper(t, http, owner.owns_target) for t in config.sources.prometheus)
     if config.sources.openstack.enabled:  # the inventory pollster is not written yet: say so, do not crash
         raise ConfigError("sources.openstack.enabled: the OpenStack inventory pollster is not in this build")
-    if config.notifications:
-        try:
-            from telescale.metering.notifications import from_config as notification_source  # type: ignore
-        except ImportError:
-            raise ConfigError("notifications: this build has no AMQP notification listener") from None
-        sources.append(notification_source(config.notifications))
+    if config.notifications is not None:
+        sources.append(NotificationListener(config.notifications))
     return sources
 
 
@@ -69,7 +55,7 @@ async def run(config: AgentConfig, stop: asyncio.Event | None = None) -> Publish
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    owner = ownership(config)
+    owner = build_ownership(config.coordination_url or "", config.host)
     client = ApiClient(config.api)
     publisher = Publisher(config.publisher, client)
     pipeline = Pipeline(config.pipelines, publisher.put, owner)

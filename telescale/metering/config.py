@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from telescale.metering.notifications import NotificationSettings
+from telescale.metering.transformers import build as build_transformer
 from telescale.metering.yamlread import ConfigError, Reader, load
 
 __all__ = ["EXAMPLE", "AgentConfig", "ConfigError", "load_file", "parse"]
@@ -123,7 +125,7 @@ class AgentConfig:
     api: Api = field(default_factory=Api)
     host: str = field(default_factory=socket.gethostname)
     sources: Sources = field(default_factory=Sources)
-    notifications: Mapping[str, Any] | None = None  # AMQP listener's section, read by its own module
+    notifications: NotificationSettings | None = None  # the AMQP listener's section (absent: no listener)
     pipelines: tuple[Pipeline, ...] = ()
     publisher: Publisher = field(default_factory=Publisher)
     coordination_url: str | None = None
@@ -139,11 +141,12 @@ def load_file(path: str | os.PathLike[str]) -> AgentConfig:
 
 def parse(text: str, source: str = "<config>") -> AgentConfig:
     top = Reader(load(text, source), "", source)
+    host = top.string("host", socket.gethostname())
     config = AgentConfig(
         api=_api(top.mapping("api")),
-        host=top.string("host", socket.gethostname()),
+        host=host,
         sources=_sources(top.mapping("sources")),
-        notifications=_notifications(top),
+        notifications=_notifications(top, host),
         pipelines=tuple(_pipeline(r, i) for i, r in enumerate(top.items("pipelines"))),
         publisher=_publisher(top.mapping("publisher")),
         coordination_url=top.string("coordination_url"),
@@ -229,11 +232,14 @@ def _openstack(r: Reader) -> OpenStackSource:
     return source
 
 
-def _notifications(top: Reader) -> Mapping[str, Any] | None:
+def _notifications(top: Reader, agent_name: str) -> NotificationSettings | None:
     value = top.raw("notifications")
-    if value is not None and not isinstance(value, Mapping):
-        raise top.error("notifications", f"expected a mapping, got {type(value).__name__}")
-    return value
+    if value is None:
+        return None
+    try:
+        return NotificationSettings.from_mapping(value, agent_name=agent_name)
+    except ValueError as e:  # its messages start with the key: "notifications.<key>: …"
+        raise ConfigError(f"{top.where('notifications')}{str(e).removeprefix('notifications')}") from None
 
 
 def _pipeline(r: Reader, index: int) -> Pipeline:
@@ -242,6 +248,11 @@ def _pipeline(r: Reader, index: int) -> Pipeline:
         raise r.error("transformers", "expected a list of transformer mappings ({name: rate_of_change, …})")
     pipeline = Pipeline(name=r.string("name", f"pipeline-{index}"), meters=tuple(r.strings("meters", ["*"])),
                         transformers=tuple(dict(t) for t in transformers))
+    for i, transformer in enumerate(pipeline.transformers):
+        try:  # built once here only to check it: a bad transformer stops the agent before it starts
+            build_transformer(transformer)
+        except ValueError as e:
+            raise r.error(f"transformers[{i}]", str(e)) from None
     r.done()
     return pipeline
 

@@ -14,44 +14,16 @@ import fnmatch
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from telescale.metering.config import Pipeline as PipelineConfig
+from telescale.metering.ownership import Ownership, build_ownership
 from telescale.metering.sample import Event, ResourceUpdate, Sample
 from telescale.metering.sources import Emit, Item
+from telescale.metering.transformers import build as build_transformer
+from telescale.metering.transformers.base import Transformer
 
 LOG = logging.getLogger(__name__)
-
-
-class Transformer(Protocol):
-    def process(self, samples: Sequence[Sample]) -> list[Sample]: ...
-
-    def flush(self) -> list[Sample]: ...
-
-
-class Ownership(Protocol):
-    def keep(self, items: Sequence[Sample | ResourceUpdate]) -> list[Sample | ResourceUpdate]: ...
-
-    def owns_target(self, key: str) -> bool: ...
-
-
-class EverythingOwned:
-    """The single-agent case: this agent owns every series and every target."""
-
-    def keep(self, items: Sequence[Sample | ResourceUpdate]) -> list[Sample | ResourceUpdate]:
-        return list(items)
-
-    def owns_target(self, key: str) -> bool:
-        return True
-
-
-def default_builder(config: Mapping[str, Any]) -> Transformer:
-    """Transformers come from `telescale.metering.transformers.build` when that package is installed."""
-    try:
-        from telescale.metering.transformers import build  # type: ignore[attr-defined]
-    except ImportError:
-        raise ValueError(f"transformer {config.get('name')!r}: no transformers are available in this build") from None
-    return build(config)
 
 
 class Chain:
@@ -87,15 +59,15 @@ class Chain:
 
 class Pipeline:
     def __init__(self, configs: Sequence[PipelineConfig], publish: Emit, ownership: Ownership | None = None,
-                 build: Callable[[Mapping[str, Any]], Transformer] = default_builder) -> None:
+                 build: Callable[[Mapping[str, Any]], Transformer] = build_transformer) -> None:
         self.chains = [Chain(c, build) for c in configs]
         self.publish = publish
-        self.ownership = ownership or EverythingOwned()
+        self.ownership = ownership or build_ownership("", "local")
 
     async def emit(self, items: Sequence[Item]) -> None:
         """What sources call with each batch they produce."""
-        events = [i for i in items if isinstance(i, Event)]
-        kept = self.ownership.keep([i for i in items if not isinstance(i, Event)])
+        kept = self.ownership.keep(items)
+        events = [i for i in kept if isinstance(i, Event)]
         updates = [i for i in kept if isinstance(i, ResourceUpdate)]
         samples = [i for i in kept if isinstance(i, Sample)]
         out: list[Item] = [*updates, *self._transform(samples), *events]

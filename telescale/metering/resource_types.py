@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from telescale.metering.resources import INSTANCE_RESOURCE_TYPE
+
 
 def _string(required: bool = False, max_length: int = 255) -> dict[str, Any]:
     return {"type": "string", "required": required, "min_length": 0 if not required else 1,
@@ -23,7 +25,7 @@ RESOURCE_TYPES: Mapping[str, Mapping[str, Any]] = {
     "host_process": {"host_name": _string(required=True), "process_name": _string(required=True)},
     # one exporter target (scraped) or remote_write source; id = "job@instance"
     "prometheus": {"job": _string(required=True), "instance": _string(required=True)},
-    # a Nova server (inventory pollster, notifications); id = the server's UUID
-    "instance": {name: _string() for name in ("display_name", "host", "flavor_id", "flavor_name", "image_ref",
-                                              "server_group", "status")},
+    # a Nova server (notifications, inventory); id = the server's UUID; Ceilometer's definition, so a
+    # deployment whose type was made by `ceilometer-upgrade` gets the same resources
+    "instance": INSTANCE_RESOURCE_TYPE["attributes"],
 }

@@ -20,10 +20,11 @@ class Sample:
     """One value of one series at one time.
 
     A series is (``resource_id``, ``name``): transformers keep their state per series. The hash ring gives
-    whole resources to agents (:func:`telescale.metering.ownership.placement_key`), so the agent owning a
-    series sees all of its samples and those of its resource's other series (``arithmetic`` combines them),
-    and its state is right whatever the number of agents. ``resource_id`` is the original id (a UUID or any string, which the API maps as Gnocchi
-    does); ``resource_type`` and ``attributes`` describe the resource the metric hangs on.
+    whole resources to agents (``telescale.metering.ownership.placement_key``), so the agent owning a series
+    sees all of its samples and those of its resource's other series (``arithmetic`` combines them), and
+    its state is right whatever the number of agents. ``resource_id`` is the original id (a UUID or
+    any string, which the API maps as Gnocchi does); ``resource_type`` and ``attributes`` describe the
+    resource the metric hangs on.
     """
 
     name: str

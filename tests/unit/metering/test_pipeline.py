@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from telescale.metering.config import Pipeline as PipelineConfig
+from telescale.metering.ownership import placement_key
 from telescale.metering.pipeline import Pipeline
 from telescale.metering.sample import Event, ResourceUpdate, Sample
 
@@ -28,8 +29,10 @@ class Doubler:
 
 
 class OddOwner:
-    def keep(self, items: Sequence[Sample | ResourceUpdate]) -> list[Sample | ResourceUpdate]:
-        return [i for i in items if not i.resource_id.startswith("theirs")]
+    """Owns what the ring would place under a key not starting with "theirs" (events by message id)."""
+
+    def keep(self, items: Sequence[Sample | ResourceUpdate | Event]) -> list[Sample | ResourceUpdate | Event]:
+        return [i for i in items if not placement_key(i).startswith("theirs")]
 
     def owns_target(self, key: str) -> bool:
         return True
