@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import telescale
-from telescale.api import openapi_scaling, openapi_v2
+from telescale.api import openapi_otlp, openapi_scaling, openapi_v2
 from telescale.api.deps import require_json_accept
 from telescale.api.errors import EXPLANATIONS
 from telescale.api.jsonio import JSON_TYPE
@@ -217,6 +217,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                    "and, or, not, with arithmetic (+, -, *, /, **, abs, ...)"},
     **openapi_v2.SCHEMAS,
     **openapi_scaling.SCHEMAS,
+    **openapi_otlp.SCHEMAS,
 }
 
 EXAMPLES: dict[str, Any] = {
@@ -248,6 +249,7 @@ EXAMPLES: dict[str, Any] = {
     "ValueQuery": {"and": [{">": 50}, {"<": 100}]},
     **openapi_v2.EXAMPLES,
     **openapi_scaling.EXAMPLES,
+    **openapi_otlp.EXAMPLES,
 }
 
 # --- query parameters ---------------------------------------------------------------------------------------
