@@ -72,6 +72,11 @@ def _check(entry: Any, where: str) -> None:
             raise CollectdError(f"{where}.values[{i}]: expected a number or null, got {value!r}")
 
 
+def _nanoseconds(seconds: list[float]) -> np.ndarray:
+    """Epoch seconds to int64 ns, rounded to the microsecond: float64 holds a µs epoch exactly, not a ns one."""
+    return np.round(np.array(seconds, dtype=np.float64) * 1e6).astype(np.int64) * 1000
+
+
 def to_series(body: Any) -> list[SeriesBatch]:
     """One :class:`SeriesBatch` per (host, metric) of a `write_http` JSON body; :class:`CollectdError` if bad."""
     if not isinstance(body, list):
@@ -92,6 +97,6 @@ def to_series(body: Any) -> list[SeriesBatch]:
             times.append(entry["time"])
             values.append(value)
     return [SeriesBatch(resource_types.COLLECTD, host, name,
-                        np.round(np.array(times, dtype=np.float64) * NS).astype(np.int64),
+                        _nanoseconds(times),
                         np.array(values, dtype=np.float64), {"host": host})
             for (host, name), (times, values) in series.items()]
