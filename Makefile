@@ -22,10 +22,13 @@ services:
 	@pg_isready -q -h 127.0.0.1 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 
-# Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules).
+# Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules), collectd (its
+# write_http plugin needs libyajl2 and libcurl3-gnutls, which collectd-core only suggests).
 tools:
-	@command -v curl >/dev/null && command -v jq >/dev/null && command -v prometheus >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus)
+	@command -v curl >/dev/null && command -v jq >/dev/null && command -v prometheus >/dev/null && \
+	  command -v collectd >/dev/null && ldconfig -p | grep -q libyajl.so.2 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus \
+	    collectd-core libyajl2 libcurl3-gnutls)
 
 lint: install
 	$(BIN)/ruff check telescale tests bench
