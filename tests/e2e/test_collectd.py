@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import psutil
-import pytest
 
 from tests import server
 from tests.api.conftest import ADMIN
