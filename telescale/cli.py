@@ -77,6 +77,8 @@ def cmd_scaler(args: argparse.Namespace) -> int:
 def cmd_statsd(args: argparse.Namespace) -> int:
     from telescale import service
 
+    if args.statsd_port:
+        args.overrides.append(f"statsd.port={args.statsd_port}")
     settings = _settings(args)
     settings.statsd.enabled = True
     service.run_workers(settings, service.STATSD)
@@ -145,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "generic resource statsd.resource_id (default \"statsd\"). `serve` runs it "
                                         "too when statsd.enabled is true.")
     _common(statsd)
+    statsd.add_argument("--port", dest="statsd_port", type=int, help="shortcut for --set statsd.port=PORT (UDP)")
     statsd.set_defaults(func=cmd_statsd)
 
     upgrade = sub.add_parser("upgrade", help="create or migrate the indexer schema and the default policies")
