@@ -62,11 +62,10 @@ def collectd(url: str, work: Path) -> Iterator[Path]:
         yield log
     finally:
         proc.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.kill()  # nothing to do when it has exited
+        proc.wait()
 
 
 def _metrics(client: httpx.Client, log: Path, timeout: float = 60.0) -> dict[str, str]:
