@@ -48,6 +48,9 @@ FEATURES = (
     "and Heat use them (errors there "
     "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`); the "
     "evaluator runs beside the API and notifies webhooks reliably;",
+    "**ingest** (`/v1/otlp/v1/metrics`, `/v1/collectd`): OpenTelemetry's OTLP/HTTP metrics (protobuf or JSON) and "
+    "collectd's `write_http` JSON, filed under resources and metrics created on first use (statsd over UDP is "
+    "`telescale statsd`);",
     "**autoscaling** (`/v1/scaling_group`, `/v1/signal`, `/v1/silence`): scaling groups with Heat-compatible "
     "step, target tracking and scheduled policies, pre-signed signal URLs for Aodh and Alertmanager, member "
     "drivers (webhook, process, Heat, Nova), autohealing, and a decision log that says why each evaluation "
