@@ -30,11 +30,14 @@ services:
 	@timeout 2 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null || rabbitmq-server -detached || true
 
 # Programs the tests drive: curl and jq (README examples), prometheus (prometheus alarm rules),
-# prometheus-node-exporter (scraped by the agent).
+# prometheus-node-exporter (scraped by the agent), collectd (its write_http plugin needs libyajl2 and
+# libcurl3-gnutls, which collectd-core only suggests).
 tools:
 	@command -v curl >/dev/null && command -v jq >/dev/null && command -v prometheus >/dev/null && \
-	  command -v prometheus-node-exporter >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus prometheus-node-exporter)
+	  command -v prometheus-node-exporter >/dev/null && command -v collectd >/dev/null && \
+	  ldconfig -p | grep -q libyajl.so.2 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq prometheus \
+	    prometheus-node-exporter collectd-core libyajl2 libcurl3-gnutls)
 
 lint: install
 	$(BIN)/ruff check telescale tests bench

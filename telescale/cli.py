@@ -42,6 +42,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings.processing.workers = 0
     settings.alarming.evaluators = 0
     settings.scaling.scalers = 0
+    settings.statsd.enabled = False
     from telescale import service
 
     service.serve(settings, command="api")
@@ -70,6 +71,17 @@ def cmd_scaler(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.scaling.scalers = max(1, settings.scaling.scalers)
     service.run_workers(settings, service.SCALER)
+    return 0
+
+
+def cmd_statsd(args: argparse.Namespace) -> int:
+    from telescale import service
+
+    if args.statsd_port:
+        args.overrides.append(f"statsd.port={args.statsd_port}")
+    settings = _settings(args)
+    settings.statsd.enabled = True
+    service.run_workers(settings, service.STATSD)
     return 0
 
 
@@ -161,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
                                            "they share scaling groups over coordination.url)")
     _common(scaler)
     scaler.set_defaults(func=cmd_scaler)
+
+    statsd = sub.add_parser("statsd", help="run only the statsd listener: UDP datagrams in, one point per metric "
+                                           "and flush interval into incoming (settings [statsd])",
+                            description="Listen for statsd lines (name:value|c|g|ms|s[|@rate][|#tag:v,...]) on "
+                                        "statsd.host:statsd.port (UDP, default 127.0.0.1:8125) and write every "
+                                        "statsd.flush_interval seconds (default 10) one point per metric to the "
+                                        "generic resource statsd.resource_id (default \"statsd\"). `serve` runs it "
+                                        "too when statsd.enabled is true.")
+    _common(statsd)
+    statsd.add_argument("--port", dest="statsd_port", type=int, help="shortcut for --set statsd.port=PORT (UDP)")
+    statsd.set_defaults(func=cmd_statsd)
 
     upgrade = sub.add_parser("upgrade", help="create or migrate the indexer schema and the default policies")
     _common(upgrade)

@@ -108,6 +108,19 @@ class ScalingSettings:
 
 
 @dataclass
+class StatsdSettings:
+    """The statsd listener (UDP): `telescale statsd`, or a child of `serve` when enabled."""
+
+    enabled: bool = False  # `serve` starts the listener too (statsd, like Gnocchi's, is otherwise its own daemon)
+    host: str = "127.0.0.1"  # address to listen on ("0.0.0.0" for every host: statsd has no authentication)
+    port: int = 8125
+    flush_interval: float = 10.0  # seconds: one point per metric per interval
+    resource_id: str = "statsd"  # the generic resource its metrics belong to (any id, mapped as the API maps ids)
+    archive_policy_name: str = ""  # the policy of new metrics ("": the archive policy rule matching each name)
+    creator: str = "admin"  # the user recorded as creator of that resource and its metrics
+
+
+@dataclass
 class LoggingSettings:
     level: str = "INFO"
 
@@ -123,6 +136,7 @@ class Settings:
     coordination: CoordinationSettings = field(default_factory=CoordinationSettings)
     alarming: AlarmingSettings = field(default_factory=AlarmingSettings)
     scaling: ScalingSettings = field(default_factory=ScalingSettings)
+    statsd: StatsdSettings = field(default_factory=StatsdSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     #: Passed as-is to keystonemiddleware's auth_token when api.auth_mode = "keystone" (auth_url, …).
     keystone_authtoken: dict[str, Any] = field(default_factory=dict)
@@ -215,6 +229,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "alarming.notifier_max_attempts": (1, None), "alarming.notifier_backoff": (0, None),
     "coordination.heartbeat_timeout": (1, None), "scaling.healing_interval": (0.1, None),
     "scaling.action_lease": (1, None),
+    "statsd.port": (1, 65535), "statsd.flush_interval": (0.1, None),
 }
 
 

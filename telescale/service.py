@@ -42,7 +42,8 @@ API_WORKER_TITLE = "telescale: api worker"
 METRICD_WORKER_TITLE = "telescale: metricd worker"
 EVALUATOR_TITLE = "telescale: alarm evaluator"
 SCALER_TITLE = "telescale: scaler"
-METRICD, EVALUATOR, SCALER = "metricd", "evaluator", "scaler"  # the kinds of worker processes
+STATSD_TITLE = "telescale: statsd"
+METRICD, EVALUATOR, SCALER, STATSD = "metricd", "evaluator", "scaler", "statsd"  # the kinds of worker processes
 
 
 def build_incoming(settings: Settings) -> IncomingDriver:
@@ -199,7 +200,22 @@ def _run_scaler(settings: Settings, index: int, count: int, stop: threading.Even
     run_scaler(settings, stop, stats)
 
 
+def _run_statsd(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:
+    from telescale.ingest.statsd_server import StatsdServer
+
+    indexer, incoming = Indexer(settings.indexer_url), build_incoming(settings)
+    try:
+        StatsdServer(settings.statsd, indexer, incoming, stats).serve(stop)
+    finally:
+        indexer.dispose()
+        incoming.close()
+
+
 def _new_stats(role: str) -> Any:
+    if role == STATSD:
+        from telescale.ingest.statsd_server import StatsdStats
+
+        return StatsdStats()
     if role == SCALER:
         from telescale.scaling.process import ScalerStats
 
@@ -216,7 +232,7 @@ def _new_stats(role: str) -> Any:
 #: What each kind of child process runs, its process title and where its heartbeat goes.
 ROLES = {METRICD: (_run_metricd, METRICD_WORKER_TITLE, "processing"),
          EVALUATOR: (_run_evaluator, EVALUATOR_TITLE, "alarming"),
-         SCALER: (_run_scaler, SCALER_TITLE, "scaling")}
+         SCALER: (_run_scaler, SCALER_TITLE, "scaling"), STATSD: (_run_statsd, STATSD_TITLE, "statsd")}
 
 
 def _worker_main(settings_json: str, index: int, count: int, parent: int, role: str = METRICD) -> None:
@@ -251,7 +267,7 @@ class WorkerPool:
         self.settings = settings
         self.role = role
         self.count = {METRICD: settings.processing.workers, EVALUATOR: settings.alarming.evaluators,
-                      SCALER: settings.scaling.scalers}[role]
+                      SCALER: settings.scaling.scalers, STATSD: int(settings.statsd.enabled)}[role]
         self.ctx = multiprocessing.get_context("spawn")
         self.procs: list[multiprocessing.process.BaseProcess | None] = [None] * self.count
         self.stopping = threading.Event()
@@ -361,7 +377,8 @@ def _workers_started(settings: Settings) -> bool:
     return (sum(t.startswith(API_WORKER_TITLE) for t in titles) >= api_workers
             and sum(t.startswith(METRICD_WORKER_TITLE) for t in titles) >= settings.processing.workers
             and sum(t.startswith(EVALUATOR_TITLE) for t in titles) >= settings.alarming.evaluators
-            and sum(t.startswith(SCALER_TITLE) for t in titles) >= settings.scaling.scalers)
+            and sum(t.startswith(SCALER_TITLE) for t in titles) >= settings.scaling.scalers
+            and sum(t.startswith(STATSD_TITLE) for t in titles) >= int(settings.statsd.enabled))
 
 
 def _announce_ready(settings: Settings, stop: threading.Event) -> None:
@@ -387,7 +404,7 @@ def serve(settings: Settings, command: str = "serve") -> None:
              "%d alarm evaluators, %d scalers", api.host, api.port, api.auth_mode, settings.data_path,
              public_indexer_url(settings), api.workers, settings.processing.workers, settings.alarming.evaluators,
              settings.scaling.scalers)
-    pools = [WorkerPool(settings, METRICD), WorkerPool(settings, EVALUATOR), WorkerPool(settings, SCALER)]
+    pools = [WorkerPool(settings, role) for role in (METRICD, EVALUATOR, SCALER, STATSD)]
     served = threading.Event()
     options: dict[str, Any] = {"host": api.host, "port": api.port, "log_config": None, "log_level": None,
                                "access_log": access_log(settings)}
@@ -419,7 +436,8 @@ def run_workers(settings: Settings, role: str = METRICD) -> None:
     if role != METRICD:
         upgrade(settings)
     pool = WorkerPool(settings, role)
-    kind = {METRICD: "processing workers", EVALUATOR: "alarm evaluators", SCALER: "scalers"}[role]
+    kind = {METRICD: "processing workers", EVALUATOR: "alarm evaluators", SCALER: "scalers",
+            STATSD: "statsd listener"}[role]
     try:
         pool.start()
         LOG.info("ready: %d %s, data %s, indexer %s", pool.count, kind, settings.data_path,

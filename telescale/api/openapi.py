@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 import telescale
-from telescale.api import openapi_scaling, openapi_v2
+from telescale.api import openapi_otlp, openapi_scaling, openapi_v2
 from telescale.api.deps import require_json_accept
 from telescale.api.errors import EXPLANATIONS
 from telescale.api.jsonio import JSON_TYPE
@@ -48,6 +48,9 @@ FEATURES = (
     "and Heat use them (errors there "
     "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`); the "
     "evaluator runs beside the API and notifies webhooks reliably;",
+    "**ingest** (`/v1/otlp/v1/metrics`, `/v1/collectd`): OpenTelemetry's OTLP/HTTP metrics (protobuf or JSON) and "
+    "collectd's `write_http` JSON, filed under resources and metrics created on first use (statsd over UDP is "
+    "`telescale statsd`);",
     "**autoscaling** (`/v1/scaling_group`, `/v1/signal`, `/v1/silence`): scaling groups with Heat-compatible "
     "step, target tracking and scheduled policies, pre-signed signal URLs for Aodh and Alertmanager, member "
     "drivers (webhook, process, Heat, Nova), autohealing, and a decision log that says why each evaluation "
@@ -217,6 +220,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                    "and, or, not, with arithmetic (+, -, *, /, **, abs, ...)"},
     **openapi_v2.SCHEMAS,
     **openapi_scaling.SCHEMAS,
+    **openapi_otlp.SCHEMAS,
 }
 
 EXAMPLES: dict[str, Any] = {
@@ -248,6 +252,7 @@ EXAMPLES: dict[str, Any] = {
     "ValueQuery": {"and": [{">": 50}, {"<": 100}]},
     **openapi_v2.EXAMPLES,
     **openapi_scaling.EXAMPLES,
+    **openapi_otlp.EXAMPLES,
 }
 
 # --- query parameters ---------------------------------------------------------------------------------------

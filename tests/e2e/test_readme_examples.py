@@ -88,7 +88,7 @@ def _not_run(command: readme.Command) -> Callable[[str], None] | None:
 
 
 def _port_map(commands: list[readme.Command], main_port: int) -> dict[str, str]:
-    ports = {p for c in commands for p in re.findall(r"(?:localhost:|--port )(\d{4,5})\b", c.text)}
+    ports = {p for c in commands for p in re.findall(r"(?:localhost:|--port |/dev/udp/localhost/)(\d{4,5})\b", c.text)}
     mapping = {p: str(server.free_port()) for p in ports}
     mapping["8041"] = str(main_port)
     return mapping
@@ -96,6 +96,7 @@ def _port_map(commands: list[readme.Command], main_port: int) -> dict[str, str]:
 
 def _localise(text: str, ports: dict[str, str]) -> str:
     text = re.sub(r"localhost:(\d{4,5})\b", lambda m: f"127.0.0.1:{ports[m.group(1)]}", text)
+    text = re.sub(r"/dev/udp/localhost/(\d{4,5})\b", lambda m: f"/dev/udp/127.0.0.1/{ports[m.group(1)]}", text)
     return re.sub(r"--port (\d{4,5})\b", lambda m: f"--port {ports[m.group(1)]}", text)
 
 
