@@ -90,6 +90,7 @@ async def _cancel(tasks: Sequence[asyncio.Task]) -> None:
 
 def main(config: AgentConfig, log_level: str = "INFO") -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown what matters
     try:
         asyncio.run(run(config))
     except ConfigError as e:  # found while building the sources (a part missing from this build)
