@@ -64,7 +64,7 @@ async def run(config: AgentConfig, stop: asyncio.Event | None = None) -> Publish
         LOG.info("telescale agent on host %s: sources %s; API %s; buffer %s (%d samples waiting)", config.host,
                  ", ".join(s.name for s in sources) or "none", config.api.url, publisher.buffer.dir,
                  publisher.buffer.pending_samples())
-        tasks = [asyncio.create_task(s.run(pipeline.emit), name=s.name) for s in sources]
+        tasks = [asyncio.create_task(s.run(pipeline.emitter(s.shared)), name=s.name) for s in sources]
         publishing = asyncio.create_task(publisher.run(), name="publisher")
         flushing = asyncio.create_task(_every(config.publisher.flush_interval, pipeline.flush), name="flush")
         await stop.wait()
@@ -75,6 +75,7 @@ async def run(config: AgentConfig, stop: asyncio.Event | None = None) -> Publish
         await publishing
         await publisher.close()
     await client.close()
+    owner.close()  # leave the group now: the others take this agent's share at once
     stats = publisher.stats.as_json(publisher.buffer)
     LOG.info("telescale agent stopped: %d samples produced, %d taken by the API, %d refused, %d buffered, "
              "%d dropped by the buffer's size limit", stats["produced"], stats["acknowledged"], stats["rejected"],
