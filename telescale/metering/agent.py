@@ -20,6 +20,7 @@ from telescale.metering.notifications import NotificationListener
 from telescale.metering.ownership import Ownership, build_ownership
 from telescale.metering.pipeline import Pipeline
 from telescale.metering.pollsters.host import HostPollster
+from telescale.metering.pollsters.openstack import OpenStackInventory
 from telescale.metering.pollsters.process import ProcessPollster
 from telescale.metering.publisher import Publisher
 from telescale.metering.scrape import Scraper
@@ -35,8 +36,8 @@ def build_sources(config: AgentConfig, http: httpx.AsyncClient, owner: Ownership
     if config.sources.process.match:
         sources.append(ProcessPollster(config.sources.process, config.host))
     sources.extend(Scraper(t, http, owner.owns_target) for t in config.sources.prometheus)
-    if config.sources.openstack.enabled:  # the inventory pollster is not written yet: say so, do not crash
-        raise ConfigError("sources.openstack.enabled: the OpenStack inventory pollster is not in this build")
+    if config.sources.openstack.enabled:
+        sources.append(OpenStackInventory(config.sources.openstack, owner.owns_target))
     if config.notifications is not None:
         sources.append(NotificationListener(config.notifications))
     return sources
