@@ -6,7 +6,8 @@ pipeline on their counter) but their own name and buffer. Once both see each oth
 exporters start answering: each counter grows by a random amount at every scrape and states its serving
 time. Afterwards, for every target: exactly one agent scraped it (its log says the scrape works), and the
 stored rates are exactly Δcounter/Δt between the consecutive scrapes the exporter served — which holds
-only if one agent did all of the target's scrapes, and none of them was lost or stored twice.
+only if one agent did all of the target's scrapes, and none of them was lost or stored twice. Each agent
+also polls its own host, whose series it publishes whichever agent the ring gives the host's name to.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ api: {{url: "{api}"}}
 host: {name}
 coordination_url: "{coordination}"
 sources:
-  host: {{enabled: false}}
+  host: {{interval: 1, groups: [load]}}
   prometheus:
 {targets}
 pipelines:
@@ -91,6 +92,7 @@ def test_two_agents_share_the_targets_and_produce_each_series_once_with_a_correc
             assert (a.stop(), b.stop()) == (0, 0)
         logs = {"a": a.log.read_text(), "b": b.log.read_text()}
         owners = {i: [n for n, log in logs.items() if f"(shared@exporter-{i}) works" in log] for i in range(TARGETS)}
+        hosts = {name: c.get(f"/v1/resource/host/agent-{name}") for name in ("a", "b")}
         rates = {i: _stored(c, f"shared@exporter-{i}", "mean") for i in range(TARGETS)}
         counts = {i: _stored(c, f"shared@exporter-{i}", "count") for i in range(TARGETS)}
 
@@ -101,4 +103,7 @@ def test_two_agents_share_the_targets_and_produce_each_series_once_with_a_correc
         assert len(exporter.scrapes[i]) >= 5, exporter.scrapes[i]
         assert counts[i] == {t: len(v) for t, v in expected.items()}, i  # each rate stored once, none lost
         assert rates[i] == pytest.approx({t: sum(v) / len(v) for t, v in expected.items()}, rel=1e-9), i
+    # each agent's own host is its own, whatever the ring says about its name
+    assert all(r.status_code == 200 and "load.1" in r.json()["metrics"] for r in hosts.values()), hosts
+    assert all(x.stats()["acknowledged_by_resource"].get(f"agent-{n}", 0) > 0 for n, x in (("a", a), ("b", b)))
     assert all("Traceback" not in log for log in logs.values())
