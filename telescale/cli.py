@@ -133,7 +133,10 @@ One YAML file configures it; every key is optional. A minimal one:
     prometheus: [{url: http://127.0.0.1:9100/metrics, job: node, interval: 15}]
   publisher: {buffer_dir: /var/lib/telescale-agent}
 
-`telescale agent --print-example-config` prints every key with its default and a comment.
+`telescale agent --print-example-config` prints every key with its default and a comment. A `notifications:`
+mapping makes it listen to OpenStack notifications on AMQP (instances, meters, events); `pipelines:` apply
+transformers (rate_of_change, delta, unit_conversion, arithmetic, batch); agents given the same
+`coordination_url` (redis://…) share the sources, each series produced by one of them.
 """
 
 

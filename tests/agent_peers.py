@@ -1,15 +1,19 @@
-"""Real processes around a `telescale agent` for the tests: Debian's prometheus-node-exporter and the agent."""
+"""Real processes around a `telescale agent` for the tests: Debian's prometheus-node-exporter, exporters served
+by the test, and the agent."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import random
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -79,3 +83,65 @@ def agent(config: str, workdir: Path) -> Iterator[Agent]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@dataclass
+class Scrape:
+    timestamp: float  # seconds, as the exposition states it (milliseconds)
+    value: float
+
+
+class CounterExporter:
+    """Exporters served by the test: ``/metrics/<i>`` for i < ``targets``, each one counter ``work_total``
+    stamped with its serving time, growing by a random amount at every scrape. Until `start` each answers
+    503 (the agents' scrapes fail), so the test chooses when counting begins. Every scrape served is
+    recorded per target (`scrapes`), which gives the rates the agents must compute."""
+
+    def __init__(self, targets: int) -> None:
+        self.targets = targets
+        self.scrapes: dict[int, list[Scrape]] = {i: [] for i in range(targets)}
+        self.serving = False
+        self._lock = threading.Lock()
+        self._random = random.Random(7)
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                status, body = exporter._answer(self.path)
+                with contextlib.suppress(OSError):  # an agent stopped mid-scrape
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _answer(self, path: str) -> tuple[int, bytes]:
+        index = path.rsplit("/", 1)[-1]
+        if not index.isdigit() or int(index) not in self.scrapes:
+            return 404, b"no such target\n"
+        if not self.serving:
+            return 503, b"not yet\n"
+        with self._lock:
+            series = self.scrapes[int(index)]
+            value = (series[-1].value if series else 0.0) + self._random.randint(1, 1000)
+            millis = int(time.time() * 1000)
+            series.append(Scrape(millis / 1000, value))
+        return 200, f"# TYPE work counter\nwork_total {value} {millis}\n".encode()
+
+    def start(self) -> None:
+        self.serving = True
+
+    def __enter__(self) -> CounterExporter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

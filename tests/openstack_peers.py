@@ -179,6 +179,17 @@ class OpenStack(Keystone):
                  f"&SignatureVersion=2&Signature={quote(stack.signature[policy], safe='')}")
         return f"{self.url}/heat-cfn/v1/signal/{arn}?{query}"
 
+    def add_server(self, name: str, flavor_id: str = "2", metadata: dict[str, str] | None = None,
+                   image_id: str = "6b9c3e8e-59b4-4b8b-9f6a-3b0e1c2d4f5a") -> Server:
+        """A server booted by someone else (already ``ACTIVE``), as an inventory finds it."""
+        with self._state:
+            server = Server(id=str(uuid.uuid4()), name=name, flavor=self.flavors[flavor_id], image_id=image_id,
+                            metadata=dict(metadata or {}), key_name=None, networks="auto",
+                            created=datetime.now(UTC) - timedelta(minutes=5), ready_at=0.0,
+                            address=f"10.0.0.{len(self.servers) + len(self.deleted) + 10}", fail=False)
+            self.servers[server.id] = server
+        return server
+
     def group_servers(self, group_id: uuid.UUID | str) -> list[Server]:
         with self._state:
             return [s for s in self.servers.values() if s.metadata.get("telescale_group") == str(group_id)]
@@ -386,6 +397,10 @@ class OpenStack(Keystone):
             "OS-EXT-STS:task_state": "spawning" if status == "BUILD" else None,
             "OS-EXT-STS:vm_state": {"BUILD": "building", "ACTIVE": "active", "ERROR": "error"}[status],
             "OS-EXT-STS:power_state": 1 if status == "ACTIVE" else 0, "os-extended-volumes:volumes_attached": [],
+            # admin-only attributes (default policy), as "List Servers Detailed" shows them to an admin
+            "OS-EXT-SRV-ATTR:host": "compute-1" if status == "ACTIVE" else None,
+            "OS-EXT-SRV-ATTR:hypervisor_hostname": "compute-1.example" if status == "ACTIVE" else None,
+            "OS-EXT-SRV-ATTR:instance_name": f"instance-{server.id[:8]}",
             "security_groups": [{"name": "default"}], "locked": False, "locked_reason": None, "description": None,
             "tags": [], "trusted_image_certificates": None, "server_groups": [], "pinned_availability_zone": None}
         if status == "ERROR":

@@ -20,6 +20,7 @@ from telescale.metering.notifications import NotificationListener
 from telescale.metering.ownership import Ownership, build_ownership
 from telescale.metering.pipeline import Pipeline
 from telescale.metering.pollsters.host import HostPollster
+from telescale.metering.pollsters.openstack import OpenStackInventory
 from telescale.metering.pollsters.process import ProcessPollster
 from telescale.metering.publisher import Publisher
 from telescale.metering.scrape import Scraper
@@ -35,8 +36,8 @@ def build_sources(config: AgentConfig, http: httpx.AsyncClient, owner: Ownership
     if config.sources.process.match:
         sources.append(ProcessPollster(config.sources.process, config.host))
     sources.extend(Scraper(t, http, owner.owns_target) for t in config.sources.prometheus)
-    if config.sources.openstack.enabled:  # the inventory pollster is not written yet: say so, do not crash
-        raise ConfigError("sources.openstack.enabled: the OpenStack inventory pollster is not in this build")
+    if config.sources.openstack.enabled:
+        sources.append(OpenStackInventory(config.sources.openstack, owner.owns_target))
     if config.notifications is not None:
         sources.append(NotificationListener(config.notifications))
     return sources
@@ -64,7 +65,7 @@ async def run(config: AgentConfig, stop: asyncio.Event | None = None) -> Publish
         LOG.info("telescale agent on host %s: sources %s; API %s; buffer %s (%d samples waiting)", config.host,
                  ", ".join(s.name for s in sources) or "none", config.api.url, publisher.buffer.dir,
                  publisher.buffer.pending_samples())
-        tasks = [asyncio.create_task(s.run(pipeline.emit), name=s.name) for s in sources]
+        tasks = [asyncio.create_task(s.run(pipeline.emitter(s.shared)), name=s.name) for s in sources]
         publishing = asyncio.create_task(publisher.run(), name="publisher")
         flushing = asyncio.create_task(_every(config.publisher.flush_interval, pipeline.flush), name="flush")
         await stop.wait()
@@ -75,6 +76,7 @@ async def run(config: AgentConfig, stop: asyncio.Event | None = None) -> Publish
         await publishing
         await publisher.close()
     await client.close()
+    owner.close()  # leave the group now: the others take this agent's share at once
     stats = publisher.stats.as_json(publisher.buffer)
     LOG.info("telescale agent stopped: %d samples produced, %d taken by the API, %d refused, %d buffered, "
              "%d dropped by the buffer's size limit", stats["produced"], stats["acknowledged"], stats["rejected"],
@@ -90,6 +92,7 @@ async def _cancel(tasks: Sequence[asyncio.Task]) -> None:
 
 def main(config: AgentConfig, log_level: str = "INFO") -> int:
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown what matters
     try:
         asyncio.run(run(config))
     except ConfigError as e:  # found while building the sources (a part missing from this build)

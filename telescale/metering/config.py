@@ -295,9 +295,11 @@ sources:
     #   interval: 15
     #   timeout: 5
     #   labels: {}                  # extra labels, kept as the series' attributes
-  openstack:                        # Nova servers as `instance` resources (openstacksdk)
+  openstack:                        # Nova servers as `instance` resources (openstacksdk); one agent per region
     enabled: false
     interval: 300
+    all_projects: true              # every project's servers (the credentials need the admin role)
+    # region_name: RegionOne
     # cloud: mycloud                # an entry of clouds.yaml, or:
     # auth: {auth_url: …, username: …, password: …, project_name: …}
 notifications: null                 # OpenStack notifications over AMQP (see the notifications section)

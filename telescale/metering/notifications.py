@@ -182,6 +182,8 @@ class Converter:
 class NotificationListener:
     """A pipeline source: ``await listener.run(emit)`` until cancelled."""
 
+    shared = True  # every listening agent gets every notification
+
     def __init__(self, settings: NotificationSettings, converter: Converter | None = None,
                  name: str = "notifications") -> None:
         self.name = name

@@ -2,17 +2,22 @@
 
 Agents join the tooz group ``telescale-agents`` of ``coordination.url`` (Redis, etcd, ZooKeeper …) as
 member ``agent:<agent name>``, and the consistent hash ring of :mod:`telescale.coordination` gives each
-key to one of them. The pipeline calls :meth:`Ownership.keep` on what its sources produced before any
-transformer, so an agent keeps state only for what it owns and sees every sample of it: rates and deltas
-are right with any number of agents, which Ceilometer's transformers never were.
+key to one of them. The pipeline calls :meth:`Ownership.keep` on what its shared sources (the notification
+listener) produced before any transformer, so an agent keeps state only for what it owns and sees every
+sample of it: rates and deltas are right with any number of agents, which Ceilometer's transformers never
+were.
 
 * **The key is the resource id**, not the series: a sample is placed by ``resource_id`` (the same key as
   :attr:`ResourceUpdate.series`), so every series of a resource lands on the same agent. That keeps the
   ``arithmetic`` transformer (``$(memory.usage) / $(memory)`` of one resource) and the publisher's
   "patch a resource only when its attributes change" memory right too, and still spreads the work
   since there are many resources. An :class:`Event` is placed by its ``message_id`` (every agent
-  listening to the same notifications forwards each event once). Scrape and poll targets ask
-  :meth:`Ownership.owns_target`.
+  listening to the same notifications forwards each event once).
+* **Targets are owned whole**: a scraper or inventory pollster asks :meth:`Ownership.owns_target` before
+  each poll and keeps everything the poll gives (the pipeline does not place it again). A scrape target's
+  key is ``job@instance``, the resource id of all its samples, so owning the target and owning its
+  resource are the same answer of the ring. The host's own pollsters are not placed at all: only this
+  agent sees its host.
 * **Agent names must be unique** (the default is the host name). A restarted agent comes back under the
   same member id and takes its own share back at once, instead of the ring moving twice.
 * **Embedded default** (``coordination.url`` empty): one member, owns everything; no server.

@@ -2,6 +2,12 @@
 
 Ownership first: with several agents sharing sources, each keeps only the series the hash ring gives it,
 so a transformer sees every sample of its series and its state is right whatever the number of agents.
+Only a *shared* source's items (the notification listener's: every listening agent gets every message) are
+placed on the ring here, with `emit`. Other sources hand theirs to `emit_owned`: their items are this
+agent's already — the host's own pollsters (nobody else sees this host), and the scrapers and inventory
+pollsters, which poll only the targets the ring gives them (``Ownership.owns_target``) and keep all of a
+target's samples, so one target's series are never split or dropped between a scrape and the ring's
+next change.
 Then each configured pipeline whose ``meters`` (shell globs on the sample name) match a sample runs its
 transformer chain on it; a sample matching no pipeline goes to the publisher as it is. Resource updates
 and events pass straight through. ``flush`` (every flush interval and at shutdown) collects what the
@@ -64,9 +70,17 @@ class Pipeline:
         self.publish = publish
         self.ownership = ownership or build_ownership("", "local")
 
+    def emitter(self, shared: bool) -> Emit:
+        """What a source calls with each batch it produces: `emit` for a shared source, else `emit_owned`."""
+        return self.emit if shared else self.emit_owned
+
     async def emit(self, items: Sequence[Item]) -> None:
-        """What sources call with each batch they produce."""
-        kept = self.ownership.keep(items)
+        """A shared source's batch: this agent's share of it goes on."""
+        await self.emit_owned(self.ownership.keep(items))
+
+    async def emit_owned(self, items: Sequence[Item]) -> None:
+        """A batch that is all this agent's."""
+        kept = items
         events = [i for i in kept if isinstance(i, Event)]
         updates = [i for i in kept if isinstance(i, ResourceUpdate)]
         samples = [i for i in kept if isinstance(i, Sample)]

@@ -38,6 +38,9 @@ from telescale.metering.sample import Event, ResourceUpdate, Sample
 
 LOG = logging.getLogger(__name__)
 MEASURES = "/v1/batch/resources/metrics/measures"
+#: Resource updates (lifecycle: started_at, ended_at …) and the attributes samples carry are two views of one
+#: resource, remembered apart: comparing one with the other would PATCH at every batch.
+UPDATE_SUFFIX = "#update"
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -271,15 +274,20 @@ class Publisher:
             return Outcome.DONE, ""
         return await self._answer(response)
 
-    async def _create(self, rid: str, resource: Mapping[str, Any]) -> tuple[Outcome, str]:
+    async def _create(self, rid: str, resource: Mapping[str, Any], key: str | None = None) -> tuple[Outcome, str]:
+        """POST the resource (its type first if the API lacks it). An ended resource never created before (its
+        creation was missed) starts when it ended: without ``started_at`` it would start now, after its end,
+        which the API refuses."""
         outcome, why = await self._ensure_type(resource["type"])
         if outcome is not Outcome.DONE:
             return outcome, why
-        body = {"id": rid, **resource["attributes"],
-                **{k: resource[k] for k in ("project_id", "user_id") if resource.get(k)}}
+        attributes = dict(resource["attributes"])
+        if attributes.get("ended_at") and not attributes.get("started_at"):
+            attributes["started_at"] = attributes["ended_at"]
+        body = {"id": rid, **attributes, **{k: resource[k] for k in ("project_id", "user_id") if resource.get(k)}}
         response = await self.client.request("POST", f"/v1/resource/{resource['type']}", body)
         if response.status_code == 201:
-            self._remember(rid, resource)
+            self._remember(key or rid, resource)
         elif response.status_code != 409:  # 409: another agent (or an earlier try) created it
             return await self._answer(response)
         return Outcome.DONE, ""
@@ -301,12 +309,13 @@ class Publisher:
         """Resources seen by sources: created when missing, patched when changed (``ended_at`` included)."""
         for entry in updates:
             rid, update = entry["id"], {k: v for k, v in entry.items() if k != "id"}
-            if self.hashes.get(rid) == fingerprint(update):
+            key = f"{rid}{UPDATE_SUFFIX}"
+            if self.hashes.get(key) == fingerprint(update):
                 continue
             response = await self.client.request("PATCH", f"/v1/resource/{update['type']}/{rid}",
                                                  dict(update["attributes"]))
             if response.status_code == 404:
-                outcome, why = await self._create(rid, update)
+                outcome, why = await self._create(rid, update, key)
             else:
                 outcome, why = await self._answer(response)
             if outcome is Outcome.RETRY:
@@ -314,7 +323,7 @@ class Publisher:
             if outcome is Outcome.REJECT:
                 LOG.error("the API refused the update of resource %s (%s), skipped it: %s", rid, update["type"], why)
             else:
-                self._remember(rid, update)
+                self._remember(key, update)
         return Outcome.DONE, ""
 
     def _remember(self, rid: str, resource: Mapping[str, Any]) -> None:

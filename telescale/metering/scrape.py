@@ -99,16 +99,29 @@ class Scraper(Pollster):
         started = time.monotonic()
         try:
             response = await self.http.get(self.target.url, timeout=self.target.timeout, headers={"Accept": ACCEPT})
-            response.raise_for_status()
+            if response.is_error:
+                raise ValueError(f"HTTP {response.status_code} {response.reason_phrase}")
             samples, skipped = parse(response.text, self.target, now)
         except (httpx.HTTPError, ValueError) as e:
+            if not self._still_owned():
+                return ()
             self._state(False, f"{type(e).__name__}: {e}")
             return [self._point("up", 0.0, now)]
+        if not self._still_owned():
+            return ()
         self._state(True, "")
         if skipped:
             LOG.debug("%s: %d values were NaN or infinite and were left out", self.name, skipped)
         duration = time.monotonic() - started
         return [*samples, self._point("up", 1.0, now), self._point("scrape_duration_seconds", duration, now)]
+
+    def _still_owned(self) -> bool:
+        """Whether the ring still gives this agent the target once the scrape is done: if it moved meanwhile,
+        its new owner scrapes it now, and this scrape's samples would be a second copy."""
+        if self.owns(self.target.key):
+            return True
+        LOG.info("%s moved to another agent during a scrape; this scrape is left to it", self.name)
+        return False
 
     def _state(self, up: bool, why: str) -> None:
         """Log a change of state once, not every failed scrape."""

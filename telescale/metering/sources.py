@@ -22,6 +22,8 @@ Emit = Callable[[Sequence[Item]], Awaitable[None]]
 
 class Source(Protocol):
     name: str
+    #: whether other agents receive the same items (then the pipeline keeps this agent's share of them)
+    shared: bool
 
     async def run(self, emit: Emit) -> None: ...
 
@@ -31,6 +33,7 @@ class Pollster:
 
     name: str = "pollster"
     interval: float = 10.0
+    shared = False  # the host's own, or targets this agent owns
 
     async def poll(self) -> Sequence[Item]:
         raise NotImplementedError

@@ -1,72 +1,123 @@
-"""Nova's notifications on the real RabbitMQ → the agent's listener → a real Telescale: a published
-``compute.instance.create.end`` creates the instance resource, ``delete.end`` ends it. The resource
-updates are applied with :func:`apply_to_api` (the publisher's batching is agent-core's part)."""
+"""Nova's notifications on the real RabbitMQ → a real `telescale agent` → a real Telescale.
+
+The test publishes oslo-format notifications on exchange ``nova`` as Nova does: the legacy
+``compute.instance.create.end``/``delete.end`` (routing key ``notifications.info``) for one instance,
+the versioned ``instance.create.end``/``instance.delete.end`` (``versioned_notifications.info``) for
+another, and a lone ``delete.end`` of an instance whose creation was never seen. Through ``/v1`` each
+instance is created (``started_at``, flavor, ``server_group`` from ``metering.server_group``) then ended,
+the meters of meters.yaml (``memory``, ``vcpus``) are stored, and through ``/v2`` the events reached the
+events intake: an ``event`` alarm on ``compute.instance.create.end`` goes to ``alarm``. The agent has a
+queue of its own, named for this run.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 import uuid
-from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
+import pytest
 
-from telescale.metering.notifications import NotificationListener
-from telescale.metering.resources_api import apply_to_api
-from telescale.metering.sample import ResourceUpdate
 from tests import server
+from tests.agent_peers import agent
 from tests.integration.metering.test_notifications_rabbitmq import (
+    AMQP_URL,
     amqp,  # noqa: F401 (fixture)
     delete_queue,
     publish,
-    settings,
-    until,
 )
-from tests.nova_notifications import envelope, legacy_payload, message
+from tests.nova_notifications import PROJECT, envelope, legacy_payload, message, versioned_payload
+
+ADMIN = {"x-user-id": "admin", "x-project-id": "p-admin", "x-roles": "admin"}
+MEMBER = {"x-user-id": "u-ops", "x-project-id": PROJECT, "x-roles": "member"}
 
 
-def test_create_end_creates_the_instance_and_delete_end_ends_it(amqp, tmp_path):  # noqa: F811
-    instance, unseen = str(uuid.uuid4()), str(uuid.uuid4())
-    create = message("compute.instance.create.end", legacy_payload(instance_id=instance))
-    delete = message("compute.instance.delete.end", legacy_payload(instance_id=instance, state="deleted",
-                                                                   deleted_at="2026-03-01T12:00:00Z"))
-    s = settings()
-    with server.running(tmp_path / "data") as srv, httpx.Client(base_url=srv.url, auth=("admin", ""),
-                                                                timeout=30) as client:
-        def resource(which: str = instance) -> dict:
-            answer = client.get(f"/v1/resource/instance/{which}")
+def _config(api: str, queue: str, workdir: Path) -> str:
+    return f"""
+api: {{url: "{api}", auth: {{mode: noauth, user_id: ceilometer, project_id: p-service, roles: admin}}}}
+host: agent-notifications-e2e
+sources: {{host: {{enabled: false}}}}
+notifications: {{url: "{AMQP_URL}", queue: {queue}, exchanges: [nova], batch_timeout: 0.05, queue_expires: 300}}
+publisher: {{flush_interval: 0.5, buffer_dir: "{workdir / 'buffer'}", max_backoff: 2}}
+"""
+
+
+def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return found
+
+
+def _now(offset: float = 0.0) -> str:
+    return datetime.fromtimestamp(time.time() + offset, UTC).isoformat(sep=" ")
+
+
+@pytest.mark.timeout(300)
+def test_a_real_agent_creates_ends_and_meters_instances_and_forwards_the_events(amqp, tmp_path: Path):  # noqa: F811
+    legacy, versioned, unseen = (str(uuid.uuid4()) for _ in range(3))
+    queue = f"telescale-test-{uuid.uuid4().hex}"
+    ended = "2026-03-01T12:00:00Z"
+    with server.running(tmp_path / "data", ("api.auth_mode=noauth",)) as srv, \
+            httpx.Client(base_url=srv.url, timeout=30) as c:
+
+        def resource(rid: str) -> dict:
+            answer = c.get(f"/v1/resource/instance/{rid}", headers=ADMIN)
             return answer.json() if answer.status_code == 200 else {}
 
-        async def emit(items: Sequence[object]) -> None:
-            updates = [i for i in items if isinstance(i, ResourceUpdate)]
-            await asyncio.to_thread(apply_to_api, client, updates)
-
-        async def scenario() -> tuple[dict, dict, dict]:
-            listener = NotificationListener(s)
-            task = asyncio.create_task(listener.run(emit))
-            try:
-                await asyncio.wait_for(listener.ready.wait(), 30)
-                await publish([("notifications.info", envelope(create))])
-                await until(lambda: bool(resource()))
-                created = resource()
-                await publish([("notifications.info", envelope(delete))])
-                await until(lambda: resource().get("ended_at") is not None)
-                # the end of an instance whose creation was never seen: created, started when it ended
-                payload = legacy_payload(instance_id=unseen, deleted_at="2026-03-01T12:00:00Z")
-                await publish([("notifications.info", envelope(message("compute.instance.delete.end", payload)))])
-                await until(lambda: bool(resource(unseen)))
-                return created, resource(), resource(unseen)
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
+        r = c.post("/v2/alarms", headers=MEMBER, json={
+            "name": "created", "type": "event", "event_rule": {
+                "event_type": "compute.instance.create.end",
+                "query": [{"field": "traits.instance_id", "op": "eq", "value": legacy}]}})
+        assert r.status_code == 201, r.text
+        alarm = r.json()["alarm_id"]
         try:
-            created, ended, only_ended = asyncio.run(scenario())
+            with agent(_config(srv.url, queue, tmp_path), tmp_path) as running:
+                _wait(lambda: "notifications: consuming queue" in running.log.read_text(), 60, "the agent's queue")
+                asyncio.run(publish([
+                    ("notifications.info", envelope(message(
+                        "compute.instance.create.end", legacy_payload(instance_id=legacy), timestamp=_now(-60)))),
+                    ("versioned_notifications.info", envelope(message(
+                        "instance.create.end", versioned_payload(uuid=versioned), versioned=True,
+                        timestamp=_now(-60))))]))
+                created = {rid: _wait(lambda rid=rid: resource(rid), 60, f"instance {rid}")
+                           for rid in (legacy, versioned)}
+                asyncio.run(publish([
+                    ("notifications.info", envelope(message(
+                        "compute.instance.delete.end", legacy_payload(instance_id=legacy, state="deleted",
+                                                                      deleted_at=ended), timestamp=_now()))),
+                    ("versioned_notifications.info", envelope(message(
+                        "instance.delete.end", versioned_payload(uuid=versioned, state="deleted", deleted_at=ended),
+                        versioned=True, timestamp=_now()))),
+                    ("notifications.info", envelope(message(
+                        "compute.instance.delete.end", legacy_payload(instance_id=unseen, deleted_at=ended),
+                        timestamp=_now())))]))
+                finished = {rid: _wait(lambda rid=rid: (found := resource(rid)).get("ended_at") and found, 60,
+                                       f"the end of {rid}") for rid in (legacy, versioned, unseen)}
+                state = c.get(f"/v2/alarms/{alarm}/state", headers=MEMBER).json()
+                memory = c.get(f"/v1/resource/instance/{legacy}/metric/memory/measures", headers=ADMIN,
+                               params={"refresh": "true"})
+                assert running.stop() == 0
+            log = running.log.read_text()
         finally:
-            asyncio.run(delete_queue(s.queue))
-    assert created["started_at"].startswith("2026-03-01T10:00:30") and created["ended_at"] is None
-    assert (created["server_group"], created["flavor_name"], created["host"]) == ("stack-web", "m1.small",
-                                                                                  "compute-1")
-    assert ended["ended_at"].startswith("2026-03-01T12:00:00")
-    assert only_ended["started_at"] == only_ended["ended_at"] and only_ended["ended_at"].startswith("2026-03-01T12")
+            asyncio.run(delete_queue(queue))
+
+    for rid in (legacy, versioned):
+        assert created[rid]["started_at"].startswith("2026-03-01T10:00:30"), created[rid]
+        assert created[rid]["ended_at"] is None
+        assert (created[rid]["server_group"], created[rid]["flavor_name"], created[rid]["flavor_id"],
+                created[rid]["host"]) == ("stack-web", "m1.small", "2", "compute-1")
+        assert created[rid]["project_id"] == PROJECT
+        assert finished[rid]["ended_at"].startswith("2026-03-01T12:00:00")
+        assert {"memory", "vcpus", "disk.root.size"} <= set(finished[rid]["metrics"])
+    # the end of an instance whose creation was never seen: created, started when it ended
+    assert finished[unseen]["started_at"] == finished[unseen]["ended_at"]
+    assert state == "alarm"
+    assert memory.status_code == 200, memory.text
+    assert {row[2] for row in memory.json()} == {2048.0}
+    assert "Traceback" not in log and "the API refused" not in log, log[-3000:]
+    assert "0 refused, 0 buffered, 0 dropped" in log, log[-3000:]

@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from telescale.metering.config import Pipeline as PipelineConfig
+from telescale.metering.notifications import NotificationListener
 from telescale.metering.ownership import placement_key
 from telescale.metering.pipeline import Pipeline
 from telescale.metering.sample import Event, ResourceUpdate, Sample
+from telescale.metering.scrape import Scraper
 
 
 class Doubler:
@@ -78,3 +80,19 @@ def test_flush_passes_held_samples_through_the_later_transformers() -> None:
     configs = [PipelineConfig("p", meters=("*",), transformers=({"factor": 3}, {"factor": 10}))]
     out = _run(configs, [_sample("held", 2)], flush=True)
     assert [(s.name, s.value) for s in out] == [("held", 2.0)]  # held by the first, then held by the second
+
+
+def test_only_shared_sources_are_placed_on_the_ring() -> None:
+    """A host pollster's samples (its host is nobody else's) and a scraper's (its target is owned whole) are
+    all kept, even under a resource id the ring gives another agent; a shared source's are filtered."""
+    published: list = []
+
+    async def publish(batch: Sequence) -> None:
+        published.extend(batch)
+
+    async def go() -> None:
+        pipeline = Pipeline([], publish, OddOwner())
+        await pipeline.emitter(Scraper.shared)([_sample("up", rid="theirs-host")])
+        await pipeline.emitter(NotificationListener.shared)([_sample("memory", rid="theirs-vm")])
+    asyncio.run(go())
+    assert [s.resource_id for s in published] == ["theirs-host"]
