@@ -1,0 +1,1 @@
+"""Ingest protocols other than Gnocchi's JSON: each parses a request straight into arrays and writes one incoming batch."""  # noqa: E501
