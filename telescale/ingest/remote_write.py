@@ -20,6 +20,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from telescale.ingest import remote_pb2
+from telescale.ingest.series import SeriesKey
 
 STALE_NAN = 0x7FF0000000000002
 _PAD = 16  # zero bytes after the buffer, so a varint read near its end never indexes past it
@@ -43,10 +44,18 @@ class Decoded:
     stale: int  # stale markers dropped
 
 
-def decompress(body: bytes) -> bytes:
+class TooLarge(RemoteWriteError):
+    """The body would decompress to more than the size allowed."""
+
+
+def decompress(body: bytes, limit: int) -> bytes:
+    """The snappy block-compressed ``body``, refused before decompressing when it would exceed ``limit``."""
     if not body:
         raise RemoteWriteError("empty body: expected a snappy-compressed remote_write WriteRequest")
     try:
+        size = cramjam.snappy.decompress_raw_len(body)
+        if size > limit:
+            raise TooLarge(f"body decompresses to {size} bytes, more than the {limit} allowed (api.max_body_size)")
         return bytes(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as e:
         raise RemoteWriteError(f"body is not snappy block-compressed ({e}); remote_write 1.0 sends "
@@ -224,3 +233,61 @@ def _finish(keys: list[bytes], series: np.ndarray, ts_ms: np.ndarray, bits: np.n
 def describe(labels: list[tuple[str, str]]) -> str:
     """A series as Prometheus writes it, for error messages."""
     return "{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}"
+
+
+# -- naming ----------------------------------------------------------------------------------------
+
+RESOURCE_TYPE = "prometheus"
+#: The attributes of Gnocchi's ``prometheus`` resource type (created on first write).
+RESOURCE_ATTRIBUTES = {name: {"type": "string", "min_length": 1, "max_length": 512, "required": True}
+                       for name in ("instance", "job")}
+#: ``gnocchi``: the metric is ``__name__`` (Gnocchi's mapping; series differing only by other labels share
+#: it, and the last one of a request wins). ``labels``: every other label is kept in the metric name.
+MODES = ("gnocchi", "labels")
+_RESOURCE_LABELS = ("__name__", "job", "instance")
+
+
+def series_key(labels: list[tuple[str, str]], mode: str) -> SeriesKey:
+    """A series' resource (``job@instance`` of type ``prometheus``) and metric name in ``mode``."""
+    found = dict(labels)
+    missing = [name for name in _RESOURCE_LABELS if not found.get(name)]
+    if missing:
+        raise RemoteWriteError(f"series {describe(labels)} has no {' or '.join(missing)} label: every series "
+                               "needs __name__, job and instance (its resource is job@instance)")
+    job, instance, name = found["job"], found["instance"], found["__name__"]
+    if mode == "labels":
+        name = labelled_name(name, [(k, v) for k, v in labels if k not in _RESOURCE_LABELS])
+    return SeriesKey(RESOURCE_TYPE, f"{job}@{instance}", name, {"job": job, "instance": instance})
+
+
+def labelled_name(name: str, labels: list[tuple[str, str]]) -> str:
+    """``name{a="x",b="y"}`` (labels sorted): Prometheus' own notation, with ``%`` and ``/`` (not allowed in a
+    metric name) written ``%25`` and ``%2F`` in values before the usual ``\\``, ``"`` and newline escapes."""
+    if not labels:
+        return name
+    parts = []
+    for key, value in sorted(labels):
+        value = value.replace("%", "%25").replace("/", "%2F")
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        parts.append(f'{key}="{value}"')
+    return name + "{" + ",".join(parts) + "}"
+
+
+class SeriesNames:
+    """Per process: a series' label bytes → its :class:`SeriesKey`, for each mode (labels are decoded once)."""
+
+    def __init__(self, max_entries: int = 1_000_000) -> None:
+        self.max_entries = max_entries
+        self._by_mode: dict[str, dict[bytes, SeriesKey]] = {mode: {} for mode in MODES}
+
+    def keys(self, labels: list[bytes], mode: str) -> list[SeriesKey]:
+        known = self._by_mode[mode]
+        get = known.get
+        out = [get(b) for b in labels]
+        if None in out:
+            if len(known) > self.max_entries:
+                known.clear()
+            for i, key in enumerate(out):
+                if key is None:
+                    out[i] = known[labels[i]] = series_key(labels_of(labels[i]), mode)
+        return out  # type: ignore[return-value]

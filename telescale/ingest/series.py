@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import voluptuous as vo
 from fastapi import Request
 from fastapi.responses import Response
@@ -35,6 +36,7 @@ from telescale.api.auth import Identity
 from telescale.api.deps import services
 from telescale.api.errors import ApiError, bad_request, conflict
 from telescale.api.ids import resource_uuid
+from telescale.api.jsonio import json_response, names_json
 from telescale.api.schemas import validate
 from telescale.indexer.search import parse_json_filter
 
@@ -84,6 +86,7 @@ class SeriesCache:
         self.ttl = ttl
         self._metrics: dict[_Entry, tuple[float, idx.Metric]] = {}
         self._types: dict[str, float] = {}
+        self._logged: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def get(self, entry: _Entry, now: float) -> idx.Metric | None:
@@ -105,6 +108,13 @@ class SeriesCache:
 
     def type_seen(self, name: str, now: float) -> None:
         self._types[name] = now + self.ttl
+
+    def should_log(self, what: str, now: float, every: float = 60.0) -> bool:
+        """True at most once per ``every`` seconds for ``what``: a steady flow of drops logs a line a minute."""
+        if self._logged.get(what, -every) + every > now:
+            return False
+        self._logged[what] = now
+        return True
 
 
 def series_cache(request: Request) -> SeriesCache:
@@ -164,10 +174,12 @@ def write_arrays(request: Request, metrics: Sequence[idx.Metric], index: np.ndar
     Several entries of ``metrics`` may be the same metric (series a protocol maps onto one name): their
     points are written together.  Points are grouped with one stable sort, never a loop per point.
     """
+    if not len(metrics):
+        return Response(status_code=202, headers={"content-length": "0"})
     unique: dict[uuid.UUID, int] = {}
     position = np.fromiter((unique.setdefault(m.id, len(unique)) for m in metrics), dtype=np.int64,
                            count=len(metrics))
-    target = position[index] if len(metrics) else index
+    target = position[index]
     order = np.argsort(target, kind="stable")
     counts = np.bincount(target, minlength=len(unique))
     bounds = np.cumsum(counts)[:-1]
@@ -176,6 +188,26 @@ def write_arrays(request: Request, metrics: Sequence[idx.Metric], index: np.ndar
     batch = dict(zip(unique, zip(ts_parts, value_parts, strict=True), strict=True))
     by_id = {m.id: m for m in metrics}
     return measures.store(request, batch, by_id.values())
+
+
+def report_dropped(request: Request, response: Response, protocol: str, written: int,
+                   dropped: Mapping[str, int]) -> Response:
+    """The 202 of :func:`write_series`/:func:`write_arrays`, plus what the protocol itself dropped and why.
+
+    Drops are logged (at most a line a minute per protocol); a client that asks for JSON also gets
+    ``{"accepted", "dropped": {reason: count, …}}``, merged with the back-window refusals of the write.
+    """
+    dropped = {reason: n for reason, n in dropped.items() if n}
+    if not dropped:
+        return response
+    if series_cache(request).should_log(protocol, time.monotonic()):
+        LOG.warning("%s: dropped %s (of %d points in one request; logged at most once a minute)", protocol,
+                    ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in dropped.items()),
+                    written + sum(dropped.values()))
+    if not names_json(request.headers.get("accept")):
+        return response
+    body = orjson.loads(response.body) if response.body else {"accepted": written, "dropped": {}}
+    return json_response({"accepted": body["accepted"], "dropped": {**body["dropped"], **dropped}}, status=202)
 
 
 def resolve(request: Request, identity: Identity, keys: Sequence[SeriesKey]) -> list[idx.Metric]:
