@@ -29,6 +29,7 @@ from telescale.api.routers import (
     archive_policy,
     archive_policy_rule,
     batch,
+    influxdb,
     metric,
     prometheus,
     resource,
@@ -109,7 +110,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
                    aggregation_resource, search_metric, v2_alarms, v2_alarm_state, v2_alarm_query, v2_capabilities,
-                   v2_quotas, v2_events, scaling_group, scaling_policy, silence, prometheus):
+                   v2_quotas, v2_events, scaling_group, scaling_policy, silence, prometheus, influxdb):
         app.include_router(module.router)
     app.include_router(scaling_policy.signals)
     openapi.install(app)
