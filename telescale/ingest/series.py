@@ -76,32 +76,34 @@ class SeriesBatch:
                          self.archive_policy_name)
 
 
-_Entry = tuple[Identity, str, str, str]  # (caller, resource type, original resource id, metric name)
-
-
 class SeriesCache:
-    """Per process: (caller, resource type, resource id, metric name) → metric the caller may write to."""
+    """Per process and per caller: series key → the metric the caller may write to, until it expires."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._metrics: dict[_Entry, tuple[float, idx.Metric]] = {}
+        self._metrics: dict[Identity, dict[SeriesKey, tuple[float, idx.Metric]]] = {}
+        self._size = 0
         self._types: dict[str, float] = {}
         self._logged: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def get(self, entry: _Entry, now: float) -> idx.Metric | None:
-        hit = self._metrics.get(entry)
-        return hit[1] if hit is not None and hit[0] > now else None
+    def of(self, identity: Identity) -> dict[SeriesKey, tuple[float, idx.Metric]]:
+        """The caller's entries (read them with ``entries.get(key)``, then compare the expiry with now)."""
+        return self._metrics.get(identity) or {}
 
-    def put_many(self, found: Mapping[_Entry, idx.Metric], now: float) -> None:
+    def put_many(self, identity: Identity, found: Mapping[SeriesKey, idx.Metric], now: float) -> None:
         if self.ttl <= 0:
             return
         with self._lock:
-            if len(self._metrics) + len(found) > _CACHE_MAX:
-                LOG.info("series cache full (%d entries): starting again empty", len(self._metrics))
+            if self._size + len(found) > _CACHE_MAX:
+                LOG.info("series cache full (%d entries): starting again empty", self._size)
                 self._metrics.clear()
+                self._size = 0
+            entries = self._metrics.setdefault(identity, {})
+            before = len(entries)
             expiry = now + self.ttl
-            self._metrics.update((k, (expiry, m)) for k, m in found.items())
+            entries.update((k, (expiry, m)) for k, m in found.items())
+            self._size += len(entries) - before
 
     def type_known(self, name: str, now: float) -> bool:
         return self._types.get(name, 0.0) > now
@@ -181,13 +183,11 @@ def write_arrays(request: Request, metrics: Sequence[idx.Metric], index: np.ndar
                            count=len(metrics))
     target = position[index]
     order = np.argsort(target, kind="stable")
-    counts = np.bincount(target, minlength=len(unique))
-    bounds = np.cumsum(counts)[:-1]
-    ts_parts = np.split(timestamps.astype(np.int64, copy=False)[order], bounds)
-    value_parts = np.split(values.astype(np.float64, copy=False)[order], bounds)
-    batch = dict(zip(unique, zip(ts_parts, value_parts, strict=True), strict=True))
-    by_id = {m.id: m for m in metrics}
-    return measures.store(request, batch, by_id.values())
+    ends = np.cumsum(np.bincount(target, minlength=len(unique))).tolist()
+    ts = timestamps.astype(np.int64, copy=False)[order]
+    vs = values.astype(np.float64, copy=False)[order]
+    batch = {mid: (ts[a:b], vs[a:b]) for mid, a, b in zip(unique, [0, *ends[:-1]], ends, strict=True)}
+    return measures.store(request, batch, {m.id: m for m in metrics}.values())
 
 
 def report_dropped(request: Request, response: Response, protocol: str, written: int,
@@ -214,35 +214,26 @@ def resolve(request: Request, identity: Identity, keys: Sequence[SeriesKey]) -> 
     """The metric of each key, in order: from the cache, else found or created (one query per kind)."""
     cache = series_cache(request)
     now = time.monotonic()
-    out: list[idx.Metric | None] = []
-    missing: dict[_Entry, SeriesKey] = {}
-    for key in keys:
-        entry = (identity, key.resource_type, key.resource_id, key.metric)
-        metric = cache.get(entry, now)
-        if metric is None:
-            missing.setdefault(entry, key)
-        out.append(metric)
-    if missing:
-        found = _find_or_create(request, identity, list(missing.values()))
-        enforce_metrics(request, identity, "post measures", list({m.id: m for m in found.values()}.values()))
-        entries = {entry: found[(key.resource_type, key.resource_id, key.metric)] for entry, key in missing.items()}
-        cache.put_many(entries, now)
-        out = [m if m is not None else entries[(identity, k.resource_type, k.resource_id, k.metric)]
-               for m, k in zip(out, keys, strict=True)]
-    return out  # type: ignore[return-value]
+    get = cache.of(identity).get
+    hits = [get(key) for key in keys]
+    out = [hit[1] if hit is not None and hit[0] > now else None for hit in hits]
+    if None not in out:
+        return out  # type: ignore[return-value]
+    missing = list(dict.fromkeys(k for k, m in zip(keys, out, strict=True) if m is None))
+    found = _find_or_create(request, identity, missing)
+    enforce_metrics(request, identity, "post measures", list({m.id: m for m in found.values()}.values()))
+    cache.put_many(identity, found, now)
+    return [m if m is not None else found[k] for m, k in zip(out, keys, strict=True)]
 
 
-_Name = tuple[str, str, str]  # (resource type, original resource id, metric name)
-
-
-def _find_or_create(request: Request, identity: Identity, keys: list[SeriesKey]) -> dict[_Name, idx.Metric]:
+def _find_or_create(request: Request, identity: Identity, keys: list[SeriesKey]) -> dict[SeriesKey, idx.Metric]:
     indexer = services(request).indexer
     rids = {k.resource_id: _rid(k, identity) for k in keys}
     for k in keys:
         _check_metric_name(k.metric)
     pairs = [(rids[k.resource_id], k.metric) for k in keys]
     named = indexer.metrics_by_resource_and_name(pairs)
-    found: dict[_Name, idx.Metric] = {}
+    found: dict[SeriesKey, idx.Metric] = {}
     absent: list[SeriesKey] = []
     for k, pair in zip(keys, pairs, strict=True):
         hit = named.get(pair)
@@ -250,7 +241,7 @@ def _find_or_create(request: Request, identity: Identity, keys: list[SeriesKey])
             absent.append(k)
             continue
         _same_type(k, hit.resource_type, pair[0])
-        found[(k.resource_type, k.resource_id, k.metric)] = hit.metric
+        found[k] = hit.metric
     if absent:
         _create(request, identity, absent, rids)
         created = indexer.metrics_by_resource_and_name([(rids[k.resource_id], k.metric) for k in absent])
@@ -258,7 +249,7 @@ def _find_or_create(request: Request, identity: Identity, keys: list[SeriesKey])
             hit = created.get((rids[k.resource_id], k.metric))
             if hit is None:  # deleted between its creation and this read: let the client retry
                 raise ApiError(503, f"metric {k.metric} of resource {k.resource_id} vanished while being created")
-            found[(k.resource_type, k.resource_id, k.metric)] = hit.metric
+            found[k] = hit.metric
     return found
 
 
