@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 import uuid
+from urllib.parse import quote
 
 import cramjam
 import numpy as np
@@ -130,8 +131,8 @@ def _verify(c, job: str, series: list[list[tuple[str, str]]], expected: int) -> 
         found = dict(labels)
         name = labelled_name(found["__name__"], [(k, v) for k, v in labels if k not in ("__name__", "job", "instance")])
         rid = f"{job}@{found['instance']}"
-        rows = common.expect(c.get(f"/v1/resource/prometheus/{rid}/metric/{name}/measures",
-                                   params={"aggregation": "count", "granularity": 300}), 200).json()
+        path = f"/v1/resource/prometheus/{quote(rid, safe='')}/metric/{quote(name, safe='')}/measures"
+        rows = common.expect(c.get(path, params={"aggregation": "count", "granularity": 300}), 200).json()
         got = int(sum(row[2] for row in rows))
         if got != expected:
             raise common.BenchError(f"series {name} of {rid}: {got} samples stored, {expected} sent")
