@@ -29,7 +29,8 @@ TAG_HEADER = "X-Gnocchi-InfluxDB-Tag-Resource-ID"
 _VERSION_HEADERS = {"X-Influxdb-Version": f"Telescale {__version__}"}
 
 
-@router.api_route("/ping", methods=["GET", "HEAD"], **INFLUX_PING)
+@router.head("/ping", include_in_schema=False)
+@router.get("/ping", **INFLUX_PING)
 async def ping() -> Response:
     """Liveness, as InfluxDB answers it (clients such as Telegraf call it before writing)."""
     return Response(status_code=204, headers=_VERSION_HEADERS)
