@@ -10,19 +10,15 @@ skipped on a laptop and fails when ``CI=true``.
 from __future__ import annotations
 
 import datetime
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
 
 from telescale.ingest.remote_write import labelled_name
-from tests import server
-from tests.conftest import service_unavailable
+from tests import prometheus_peer, server
 
 AUTH = ("admin", "")
 CONFIG = """\
@@ -56,25 +52,9 @@ def telescale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.Serve
 
 @pytest.fixture(scope="module")
 def prometheus(telescale: server.Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        service_unavailable("prometheus is not installed (make tools installs Debian's package)")
-    workdir: Path = tmp_path_factory.mktemp("prometheus")
-    port = server.free_port()
-    (workdir / "prometheus.yml").write_text(CONFIG.format(port=port, telescale=telescale.url))
-    with (workdir / "prometheus.log").open("w") as log:
-        process = subprocess.Popen(
-            [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    config = lambda port: CONFIG.format(port=port, telescale=telescale.url)  # noqa: E731
+    with prometheus_peer.running(tmp_path_factory.mktemp("prometheus"), config) as (url, _, _):
+        yield url
 
 
 def _stored(telescale: server.Server, resource: str, metric: str) -> list[list]:
