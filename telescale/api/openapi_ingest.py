@@ -37,7 +37,7 @@ _QUERY = Param({"type": "string"}, "`CREATE DATABASE <name>`: creates the resour
                "is implemented: 501).")
 
 INFLUX_WRITE = with_body(
-    doc(query=(_DB.render("db"), _PRECISION.render("precision")), status=204, errors=(403, 409)),
+    doc(query=(_DB.render("db"), _PRECISION.render("precision")), status=204, errors=(403, 404, 409)),
     {"text/plain": {"schema": {"type": "string"},
                     "example": "cpu,host=web1,core=0 usage_user=12.5,usage_system=3i 1510581804179554816"}},
     "InfluxDB line protocol: `measurement[,tag=value…] field=value[,…] [timestamp]`, one point per line; "

@@ -45,7 +45,7 @@ _sample = st.tuples(st.integers(0, 2**42), _value)
 _series = st.tuples(st.lists(st.tuples(_text, _text), max_size=6), st.lists(_sample, max_size=12))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(_series, max_size=20))
 def test_decoder_reads_what_upb_reads(series: list) -> None:
     assert flatten(remote_write.decode(request(series))) == expected(series)
