@@ -27,14 +27,16 @@ METRIC_NAMES = Param({"type": "string", "enum": ["gnocchi", "labels"]},
 
 REMOTE_WRITE = with_body(
     doc(query=(METRIC_NAMES.render("metric_names"),), status=202, returns=_ACCEPTED, errors=(403, 409)),
-    {"application/x-protobuf": {"schema": {"type": "string", "format": "binary"}}},
+    {media: {"schema": {"type": "string", "format": "binary"}} for media in ("application/x-protobuf",
+                                                                             "application/octet-stream")},
     "A Prometheus remote_write 1.0 `WriteRequest`, snappy block-compressed (`Content-Encoding: snappy`).")
 
 _DB = Param({"type": "string", "default": "influxdb"}, "The database: the resource type of the resources written.")
 _PRECISION = Param({"type": "string", "enum": ["ns", "n", "u", "ms", "s", "m", "h"], "default": "ns"},
                    "Unit of the line timestamps.")
-_QUERY = Param({"type": "string"}, "`CREATE DATABASE <name>`: creates the resource type `<name>` (nothing else "
-               "is implemented: 501).")
+_QUERY = Param({"type": "string", "pattern": r'^ *[Cc][Rr][Ee][Aa][Tt][Ee] +[Dd][Aa][Tt][Aa][Bb][Aa][Ss][Ee] +'
+                                              r'[A-Za-z_][A-Za-z0-9_]{0,60} *;? *$'},
+               "`CREATE DATABASE <name>`: creates the resource type `<name>` (nothing else is implemented: 501).")
 
 INFLUX_WRITE = with_body(
     doc(query=(_DB.render("db"), _PRECISION.render("precision")), status=204, errors=(403, 404, 409)),
@@ -45,5 +47,6 @@ INFLUX_WRITE = with_body(
 INFLUX_QUERY = doc(query=(_QUERY.render("q"),), status=204, errors=(403,))
 INFLUX_QUERY["openapi_extra"]["responses"]["501"] = {
     "description": "The query is not `CREATE DATABASE`.",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+                "text/plain": {"schema": {"type": "string"}}}}
 INFLUX_PING = doc(status=204)

@@ -62,6 +62,7 @@ def test_write_with_precision_and_tag_header(api: TestClient) -> None:
     ("/v1/influxdb/write?db=d", "m,host=a/b f=1", 400, "'/' is not supported in resource id"),
     ("/v1/influxdb/query?q=drop+database+d", "", 501, "Query not implemented"),
     ("/v1/influxdb/query", "", 400, "missing query"),
+    ('/v1/influxdb/query?q=create+database+"a/b"', "", 400, "without '/'"),
 ])
 def test_bad_requests_say_what_is_wrong(api: TestClient, path: str, content: str, status: int, says: str) -> None:
     api.post("/v1/influxdb/query?q=create+database+d")

@@ -48,6 +48,9 @@ def query(request: Request, identity: Identity = Depends(get_identity)) -> Respo
     if name is None:
         raise ApiError(501, {"cause": "Not implemented error", "detail": "q", "reason": "Query not implemented"},
                        hint="only CREATE DATABASE <name> is implemented")
+    if "/" in name or len(name) > 255:
+        raise bad_request({"cause": "Invalid input", "detail": "q",
+                           "reason": f"database name {name[:300]!r} must be at most 255 characters, without '/'"})
     enforce(request, identity, "create resource type", {"name": name})
     with contextlib.suppress(ResourceTypeAlreadyExists):
         services(request).indexer.create_resource_type(name, {})
