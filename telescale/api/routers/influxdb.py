@@ -31,7 +31,7 @@ _VERSION_HEADERS = {"X-Influxdb-Version": f"Telescale {__version__}"}
 
 @router.head("/ping", include_in_schema=False)
 @router.get("/ping", **INFLUX_PING)
-async def ping() -> Response:
+def ping() -> Response:
     """Liveness, as InfluxDB answers it (clients such as Telegraf call it before writing)."""
     return Response(status_code=204, headers=_VERSION_HEADERS)
 
