@@ -47,6 +47,7 @@ test: install services tools lint
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.remote_write
 	$(BIN)/python -m bench.alarm_latency
 	$(BIN)/python -m bench.alarm_cycle
 	$(BIN)/python -m bench.scaling_latency

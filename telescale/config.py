@@ -121,6 +121,14 @@ class StatsdSettings:
 
 
 @dataclass
+class IngestSettings:
+    """The ingest protocols other than Gnocchi's JSON (Prometheus remote_write, InfluxDB line protocol …)."""
+
+    series_cache_ttl: float = 60.0  # seconds a process remembers a series' metric (0: look it up on every write)
+    prometheus_metric_names: str = "gnocchi"  # "gnocchi": __name__ only; "labels": every label kept in the name
+
+
+@dataclass
 class LoggingSettings:
     level: str = "INFO"
 
@@ -138,6 +146,7 @@ class Settings:
     scaling: ScalingSettings = field(default_factory=ScalingSettings)
     statsd: StatsdSettings = field(default_factory=StatsdSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     #: Passed as-is to keystonemiddleware's auth_token when api.auth_mode = "keystone" (auth_url, …).
     keystone_authtoken: dict[str, Any] = field(default_factory=dict)
     #: The service user that swaps an alarm's Keystone trust for a token (auth_url, username, password, …).
@@ -229,7 +238,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "alarming.notifier_max_attempts": (1, None), "alarming.notifier_backoff": (0, None),
     "coordination.heartbeat_timeout": (1, None), "scaling.healing_interval": (0.1, None),
     "scaling.action_lease": (1, None),
-    "statsd.port": (1, 65535), "statsd.flush_interval": (0.1, None),
+    "statsd.port": (1, 65535), "statsd.flush_interval": (0.1, None), "ingest.series_cache_ttl": (0, None),
 }
 
 

@@ -30,8 +30,10 @@ from telescale.api.routers import (
     archive_policy_rule,
     batch,
     collectd,
+    influxdb,
     metric,
     otlp,
+    prometheus,
     resource,
     resource_type,
     root,
@@ -46,6 +48,7 @@ from telescale.api.routers import (
     v2_events,
     v2_quotas,
 )
+from telescale.ingest.remote_write import MODES
 from telescale.scaling.engine import ScalingEngine
 
 if TYPE_CHECKING:
@@ -70,6 +73,9 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
     if settings.api.root_document not in root.ROOT_DOCUMENTS:
         raise ValueError(f"api.root_document must be one of {', '.join(root.ROOT_DOCUMENTS)}, "
                          f"not {settings.api.root_document!r}")
+    if settings.ingest.prometheus_metric_names not in MODES:
+        raise ValueError(f"ingest.prometheus_metric_names must be one of {', '.join(MODES)}, "
+                         f"not {settings.ingest.prometheus_metric_names!r}")
     app.state.settings = settings
     app.state.services = services
     app.state.policy = Policy(settings.api.policy_file)
@@ -106,7 +112,8 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     for module in (root, archive_policy, archive_policy_rule, metric, batch, resource, resource_type, aggregates,
                    aggregation_resource, search_metric, v2_alarms, v2_alarm_state, v2_alarm_query, v2_capabilities,
-                   v2_quotas, v2_events, scaling_group, scaling_policy, silence, otlp, collectd):
+                   v2_quotas, v2_events, scaling_group, scaling_policy, silence, otlp, collectd, prometheus,
+                   influxdb):
         app.include_router(module.router)
     app.include_router(scaling_policy.signals)
     openapi.install(app)

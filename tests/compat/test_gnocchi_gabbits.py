@@ -25,6 +25,7 @@ FILES = [
     "resource-type.yaml", "history.yaml", "pagination.yaml", "transformedids.yaml", "search.yaml",
     "resource.yaml", "create-metric-with-resource-id.yaml", "search-metric.yaml",
     "aggregates-with-resources.yaml", "aggregation.yaml", "resource-aggregation.yaml", "resample-calendar.yaml",
+    "prometheus.yaml", "influxdb.yaml",
 ]
 OVERRIDES = ["api.max_limit=7", 'api.cors_allowed_origins=["http://foobar.com"]',
              "indexer.create_default_archive_policies=false", "processing.workers=1", "processing.delay=0.02"]

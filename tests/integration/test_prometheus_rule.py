@@ -7,7 +7,6 @@ without it the tests are skipped on a laptop and fail when ``CI=true``.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 from telescale.alarming.rules.decision import ALARM, OK, UNKNOWN
 from telescale.alarming.rules.prometheus import PrometheusClient, PrometheusQueryError, evaluate_prometheus
 from telescale.alarming.rules.promql_scope import scope_to_project
-from tests.conftest import service_unavailable
+from tests import prometheus_peer
 from tests.server import free_port
 
 CONFIG = """\
@@ -40,29 +39,10 @@ scrape_configs:
 
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        service_unavailable("prometheus is not installed (make tools installs Debian's package)")
-    workdir: Path = tmp_path_factory.mktemp("prometheus")
-    port = free_port()
-    (workdir / "prometheus.yml").write_text(CONFIG.format(port=port))
-    log = (workdir / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [binary, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_both_scrapes(url, process, workdir / "prometheus.log")
+    with prometheus_peer.running(tmp_path_factory.mktemp("prometheus"), lambda port: CONFIG.format(port=port)) as (
+            url, process, log):
+        _wait_for_both_scrapes(url, process, log)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _wait_for_both_scrapes(url: str, process: subprocess.Popen, log: Path) -> None:
