@@ -8,6 +8,7 @@ SUMMARY = ("Telescale is a metric store speaking the Gnocchi v1 API (durable ing
            "series, resources with history and search, dynamic aggregates) with alarms evaluated next to the data "
            "behind the Aodh v2 API (threshold, composite, event and PromQL rules; reliable webhooks) and "
            "autoscaling: scaling groups with Heat-compatible step, target tracking and scheduled policies, "
-           "signal URLs, autohealing and a decision log. Its metering agent publishes host, process and "
-           "exporter metrics.")
-LATER = "Prometheus remote_write and the Prometheus query API come in later releases."
+           "signal URLs, autohealing and a decision log. Metric collection: Prometheus remote_write, InfluxDB "
+           "line protocol, OTLP/HTTP, collectd and statsd ingest, and a metering agent for host, process and "
+           "exporter metrics, OpenStack notifications and inventories.")
+LATER = "Redis and S3 storage drivers, the Prometheus query API and a web UI come in later releases."

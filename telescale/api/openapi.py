@@ -48,9 +48,10 @@ FEATURES = (
     "and Heat use them (errors there "
     "have Aodh's shape `{\"error_message\": {\"faultcode\", \"faultstring\", \"debuginfo\"}}`); the "
     "evaluator runs beside the API and notifies webhooks reliably;",
-    "**ingest** (`/v1/otlp/v1/metrics`, `/v1/collectd`): OpenTelemetry's OTLP/HTTP metrics (protobuf or JSON) and "
+    "**Metric collection** (`/v1/prometheus/write`, `/v1/influxdb`, `/v1/otlp/v1/metrics`, `/v1/collectd`): "
+    "Prometheus remote_write, InfluxDB line protocol, OpenTelemetry's OTLP/HTTP metrics (protobuf or JSON) and "
     "collectd's `write_http` JSON, filed under resources and metrics created on first use (statsd over UDP is "
-    "`telescale statsd`);",
+    "`telescale statsd`; hosts, exporters and OpenStack's notifications are collected by `telescale agent`);",
     "**autoscaling** (`/v1/scaling_group`, `/v1/signal`, `/v1/silence`): scaling groups with Heat-compatible "
     "step, target tracking and scheduled policies, pre-signed signal URLs for Aodh and Alertmanager, member "
     "drivers (webhook, process, Heat, Nova), autohealing, and a decision log that says why each evaluation "
@@ -59,8 +60,8 @@ FEATURES = (
 DESCRIPTION = "\n".join((
     "Telescale stores metrics behind the **Gnocchi v1 REST API**: gnocchiclient, Ceilometer's gnocchi publisher, "
     "Grafana's gnocchi datasource and Aodh's gnocchi rules work unchanged, and evaluates alarms next to the data "
-    "behind the **Aodh v2 API**, and scales groups of servers on them. This release is the metric store, alarming "
-    "and autoscaling:",
+    "behind the **Aodh v2 API**, and scales groups of servers on them. This release is the metric store, alarming, "
+    "autoscaling and metric collection:",
     "",
     *(f"* {line}" for line in FEATURES),
     "",

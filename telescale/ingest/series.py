@@ -271,7 +271,8 @@ def _check_metric_name(name: str) -> None:
 def _same_type(key: SeriesKey, actual: str, rid: uuid.UUID) -> None:
     """A resource id already used by a resource of another type is a conflict (as in Gnocchi)."""
     if actual != key.resource_type and key.resource_type != "generic":
-        raise conflict({"cause": "Resource already exists", "reason": f"Resource {rid} already exists",
+        raise conflict({"cause": "Resource already exists",
+                        "reason": f"Resource {rid} already exists with type {actual}, not {key.resource_type}",
                         "detail": str(rid)})
 
 

@@ -110,7 +110,7 @@ def test_each_caller_gets_its_own_resources_and_a_metric_without_policy_is_a_400
     assert r.status_code == 400 and "no archive policy rule found matching the metric name unmatched" in r.text
 
 
-def test_a_resource_id_taken_by_another_type_is_a_400(client: TestClient) -> None:
+def test_a_resource_id_taken_by_another_type_is_a_409(client: TestClient) -> None:
     assert client.post("/v1/resource/generic", json={"id": "shop@web-1"}).status_code == 201
     r = client.post(URL, json=export(gauge("g", 1.0)))
-    assert r.status_code == 400 and "exists with type generic, not otlp" in r.json()["description"]
+    assert r.status_code == 409 and "exists with type generic, not otlp" in r.json()["description"]["reason"]

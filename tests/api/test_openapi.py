@@ -59,6 +59,7 @@ def test_description_says_what_this_release_does(spec: dict[str, Any]) -> None:
                     "aggregates", "batch", "status", "Gnocchi v1", "Aodh v2 API"):
         assert feature in text
     assert "**autoscaling**" in text and "/v1/scaling_group" in text and "Metric collection" in text
+    assert "remote_write" in text and "/v1/otlp/v1/metrics" in text
     assert "later releases" in text
 
 

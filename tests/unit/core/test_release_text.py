@@ -9,7 +9,7 @@ import telescale
 from telescale.api import openapi
 from telescale.cli import build_parser
 
-PROMISED_LATER = ("remote_write", "collection")
+PROMISED_LATER = ("s3", "web ui", "query api")
 
 
 def _present_tense(text: str) -> str:
