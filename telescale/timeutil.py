@@ -263,31 +263,28 @@ def _parse_iso_uniform(values: Sequence[str]) -> np.ndarray | None:
     if sign >= 0 and not ((m[:, sign] == ord("+")) | (m[:, sign] == ord("-"))).all():
         return None
 
-    def number(first_digit: int, count: int) -> np.ndarray:
-        powers = 10 ** np.arange(count - 1, -1, -1, dtype=np.int64)
-        return digits[:, first_digit:first_digit + count] @ powers
+    def number(first: int, count: int) -> np.ndarray:  # digits first … first + count - 1 as one int64 each
+        return digits[:, first:first + count] @ 10 ** np.arange(count - 1, -1, -1, dtype=np.int64)
 
-    year, month, day = number(0, 4), number(4, 2), number(6, 2)
-    hour, minute, second = number(8, 2), number(10, 2), number(12, 2)
-    if year.min() < _MIN_YEAR or year.max() > _MAX_YEAR or month.min() < 1 or month.max() > 12:
+    year, month, day, hour, minute, second = (number(i, n) for i, n in ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2),
+                                                                        (12, 2)))
+    if ((month < 1) | (month > 12) | (year < _MIN_YEAR) | (year > _MAX_YEAR)).any():
         return None
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     last_day = _DAYS_IN_MONTH[month] - ((month == 2) & ~leap)
-    if day.min() < 1 or (day > last_day).any() or hour.max() > 23 or minute.max() > 59 or second.max() > 59:
+    if ((day < 1) | (day > last_day) | (hour > 23) | (minute > 59) | (second > 59)).any():
         return None
     y = year - 1
     days = (y * 365 + y // 4 - y // 100 + y // 400 - 719162  # days from 1970-01-01 to January 1st of `year`
             + _DAYS_BEFORE_MONTH[month] + ((month > 2) & leap) + day - 1)
-    ns = ((days * 24 + hour) * 60 + minute) * 60 + second
-    ns *= NS
+    ns = (((days * 24 + hour) * 60 + minute) * 60 + second) * NS
     if frac:
         ns += number(14, frac) * 10 ** (9 - frac)
     if sign >= 0:
         off_hours, off_minutes = number(14 + frac, 2), number(16 + frac, 2)
-        if off_hours.max() > 23 or off_minutes.max() > 59:
+        if ((off_hours > 23) | (off_minutes > 59)).any():
             return None
-        offset = (off_hours * 60 + off_minutes) * 60 * NS
-        ns -= np.where(m[:, sign] == ord("-"), -offset, offset)
+        ns -= np.where(m[:, sign] == ord("-"), -1, 1) * (off_hours * 60 + off_minutes) * 60 * NS
     return ns
 
 
