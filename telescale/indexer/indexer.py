@@ -33,6 +33,7 @@ __all__ = ["DEFAULT_RULE", "Indexer"]
 
 class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
               ResourceMetrics, Counters, Alarms, AlarmQueries, AlarmEvaluation, AlarmOutbox, AlarmQuotas,
-              AlarmTriggers, NamedMetrics, BatchMetrics, ScalingGroups, ScalingPolicies, ScalingDecisions, ScalingActions, Silences):
+              AlarmTriggers, NamedMetrics, BatchMetrics, ScalingGroups, ScalingPolicies, ScalingDecisions,
+              ScalingActions, Silences):
     """Archive policies, rules, metrics, resources, alarms and scaling groups in SQL (SQLite by default,
     PostgreSQL to scale out)."""
