@@ -122,6 +122,23 @@ def decode_file(buf: bytearray) -> list[tuple[bytes, np.ndarray, np.ndarray]]:
     return [(mid, ts[bounds[i] : bounds[i + 1]], vals[bounds[i] : bounds[i + 1]]) for i, mid in enumerate(ids)]
 
 
+def _read_header(path: str) -> tuple[list[bytes], list[int]] | None:
+    """A pending file's metric ids and point counts; None when it is gone (acked meanwhile) or short."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER.size)
+            if len(head) < _HEADER.size:
+                return None
+            _, _, n = _HEADER.unpack(head)
+            rest = f.read(24 * n)
+    except FileNotFoundError:
+        return None
+    if len(rest) < 24 * n:
+        return None
+    counts = np.frombuffer(rest, dtype="<u8", count=n, offset=16 * n).tolist()
+    return [rest[16 * i : 16 * (i + 1)] for i in range(n)], counts
+
+
 class FileIncoming(IncomingDriver):
     """Incoming measures as immutable files under ``<root>/incoming<sacks>-<n>/``."""
 
@@ -134,6 +151,7 @@ class FileIncoming(IncomingDriver):
         self._committer: GroupCommit | None = None
         self._committer_pid = 0
         self._pool_: ThreadPoolExecutor | None = None
+        self._header_cache: dict[int, dict[str, tuple[list[bytes], list[int]]]] = {}
         self._pool_pid = 0
         os.makedirs(self.root, exist_ok=True)
         for n in range(self.sacks):
@@ -305,24 +323,22 @@ class FileIncoming(IncomingDriver):
             raise TypeError(f"not a FileIncoming handle: {handle!r}")
         list(self._pool.map(_unlink, handle.paths))
 
-    def _headers(self, sack: int, *, counts: bool = True):
+    def _headers(self, sack: int) -> list[tuple[list[bytes], list[int]]]:
+        """(metric ids, point counts) of every pending file of ``sack``.
+
+        Files never change once visible, so each one's header is read once per process and kept while the
+        file is pending: `/v1/status`, which clients poll while they wait for a backlog to drain, then costs
+        one directory listing per sack instead of reading every pending file again.
+        """
         d = self._sack_dir(sack)
+        known = self._header_cache.get(sack, {})
+        current: dict[str, tuple[list[bytes], list[int]]] = {}
         for name in self._pending_files(sack):
-            path = os.path.join(d, name)
-            try:
-                with open(path, "rb") as f:
-                    head = f.read(_HEADER.size)
-                    if len(head) < _HEADER.size:
-                        continue
-                    _, _, n = _HEADER.unpack(head)
-                    rest = f.read((24 if counts else 16) * n)
-            except FileNotFoundError:
-                continue
-            if len(rest) < 16 * n:
-                continue
-            ids = [rest[16 * i : 16 * (i + 1)] for i in range(n)]
-            c = np.frombuffer(rest, dtype="<u8", count=n, offset=16 * n).tolist() if counts else None
-            yield ids, c
+            header = known.get(name) or _read_header(os.path.join(d, name))
+            if header is not None:
+                current[name] = header
+        self._header_cache[sack] = current  # one assignment: threads reading the old dict are unaffected
+        return list(current.values())
 
     def backlog_per_metric(self) -> dict[uuid.UUID, int]:
         per: dict[bytes, int] = {}
@@ -343,7 +359,7 @@ class FileIncoming(IncomingDriver):
 
     def pending_for_metric(self, metric_id: uuid.UUID) -> bool:
         key = metric_id.bytes
-        return any(key in ids for ids, _ in self._headers(self.sack_for(metric_id), counts=False))
+        return any(key in ids for ids, _ in self._headers(self.sack_for(metric_id)))
 
     def housekeeping(self, max_age: float = 3600.0) -> int:
         """Remove temp files left by writers that died mid-write; returns how many."""
