@@ -19,6 +19,7 @@ import itertools
 import logging
 import os
 import struct
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -153,6 +154,7 @@ class FileIncoming(IncomingDriver):
         self._pool_: ThreadPoolExecutor | None = None
         self._header_cache: dict[int, dict[str, tuple[list[bytes], list[int]]]] = {}
         self._pool_pid = 0
+        self._pool_lock = threading.Lock()
         os.makedirs(self.root, exist_ok=True)
         for n in range(self.sacks):
             os.makedirs(self._sack_dir(n), exist_ok=True)
@@ -209,10 +211,11 @@ class FileIncoming(IncomingDriver):
     def _pool(self) -> ThreadPoolExecutor:
         """Threads for the file system calls that block on the journal (fsync, unlink): issued together, the
         disk serves them in one go (on a virtual disk, 8 unlinks at once cost what one costs alone)."""
-        if self._pool_ is None or self._pool_pid != os.getpid():  # threads do not survive a fork
-            self._pool_ = ThreadPoolExecutor(max(_IO_THREADS, self.sacks), thread_name_prefix="incoming-io")
-            self._pool_pid = os.getpid()
-        return self._pool_
+        with self._pool_lock:
+            if self._pool_ is None or self._pool_pid != os.getpid():  # threads do not survive a fork
+                self._pool_ = ThreadPoolExecutor(max(_IO_THREADS, self.sacks), thread_name_prefix="incoming-io")
+                self._pool_pid = os.getpid()
+            return self._pool_
 
     def _write(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
         """One file per sack, written and fsynced in parallel (the disk overlaps the flushes), then renamed
