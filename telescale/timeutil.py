@@ -173,19 +173,32 @@ def parse_timestamps(values: Sequence[Any], now: int | None = None) -> np.ndarra
     return np.fromiter((parse_timestamp(v, now) for v in values), dtype=np.int64, count=len(values))
 
 
-def _parse_iso_strings(values: Sequence[str]) -> np.ndarray | None:
-    """All-ISO batches in one numpy conversion; None when any string needs the slow path.
+# Years numpy's datetime64[ns] (and the int64 arithmetic below) hold; anything else takes the slow path.
+_MIN_YEAR, _MAX_YEAR = 1678, 2260
+_DIGIT = -1  # a template position that holds a digit
+_DATE_TIME = b"DDDD-DD-DD?DD:DD:DD"  # "?" is the date/time separator, "T" or " "
+_DAYS_BEFORE_MONTH = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334], dtype=np.int64)
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
-    The year is checked on the strings first, because numpy wraps silently past the int64 ns range; only
-    `YYYY-…` qualifies, because numpy would read an epoch number sent as a string ("1764590400") as a year.
+
+def _parse_iso_strings(values: Sequence[str]) -> np.ndarray | None:
+    """All-ISO batches without a Python step per string; None when any string needs the slow path.
+
+    The usual batch (every string laid out alike: `YYYY-MM-DDTHH:MM:SS[.f…][Z|±HH:MM]`) is read from its
+    bytes by :func:`_parse_iso_uniform`; other ISO batches by one numpy conversion.  The year is checked
+    on the strings first, because numpy wraps silently past the int64 ns range; only `YYYY-…` qualifies,
+    because numpy would read an epoch number sent as a string ("1764590400") as a year.
     """
+    uniform = _parse_iso_uniform(values)
+    if uniform is not None:
+        return uniform
     if not np.char.endswith(np.array(values, dtype="U5"), "-").all():
         return None
     years = np.array(values, dtype="U4")
     if not np.char.isdigit(years).all():
         return None
     year = years.astype(np.int64)
-    if year.max() > 2260 or year.min() < 1678:
+    if year.max() > _MAX_YEAR or year.min() < _MIN_YEAR:
         return None
     try:
         with warnings.catch_warnings():
@@ -193,6 +206,86 @@ def _parse_iso_strings(values: Sequence[str]) -> np.ndarray | None:
             return np.array(values, dtype="datetime64[ns]").astype(np.int64)
     except ValueError:
         return None
+
+
+def _iso_template(first: bytes) -> tuple[np.ndarray, int, int] | None:
+    """The byte template every string of a uniform batch must follow, read off the first one: each position
+    a literal byte or `_DIGIT`; with the fraction's digit count and where the UTC offset's sign is (-1: none)."""
+    if len(first) < 19 or first[10:11] not in (b"T", b" "):
+        return None
+    template = [_DIGIT if c == ord("D") else c for c in _DATE_TIME]
+    template[10] = first[10]
+    pos, frac = 19, 0
+    if first[pos:pos + 1] == b".":
+        while pos + 1 + frac < len(first) and first[pos + 1 + frac:pos + 2 + frac].isdigit():
+            frac += 1
+        if not 1 <= frac <= 9:
+            return None
+        template += [ord(".")] + [_DIGIT] * frac
+        pos += 1 + frac
+    tail, sign = first[pos:], -1
+    if tail == b"Z":
+        template.append(ord("Z"))
+    elif len(tail) in (5, 6) and tail[:1] in (b"+", b"-"):
+        sign = pos
+        template += [ord("+")] + [_DIGIT] * 2 + ([ord(":")] if len(tail) == 6 else []) + [_DIGIT] * 2
+    elif tail:
+        return None
+    return np.array(template, dtype=np.int64), frac, sign
+
+
+def _parse_iso_uniform(values: Sequence[str]) -> np.ndarray | None:
+    """ns since the epoch of strings that all share one layout, computed column-wise from their bytes.
+
+    The strings are joined and viewed as an (n, width) byte matrix; every column is checked against the
+    first string's template at once, then the fields are read as digit arithmetic and the date turned
+    into days with the civil-calendar formula.  Anything unusual (other layouts, impossible dates, years
+    numpy cannot hold) gives None and is left to the general parsers, which word the errors.
+    """
+    first = values[0]
+    width = len(first)
+    try:
+        joined = "".join(values).encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if len(joined) != width * len(values) or set(map(len, values)) != {width}:
+        return None
+    found = _iso_template(joined[:width])
+    if found is None:
+        return None
+    template, frac, sign = found
+    m = np.frombuffer(joined, dtype=np.uint8).reshape(len(values), width)
+    digit_cols = np.flatnonzero(template == _DIGIT)
+    literal_cols = np.flatnonzero((template != _DIGIT) & (np.arange(width) != sign))
+    digits = m[:, digit_cols] - np.uint8(ord("0"))  # bytes below "0" wrap round to large values
+    if (digits > 9).any() or (m[:, literal_cols] != template[literal_cols].astype(np.uint8)).any():
+        return None
+    if sign >= 0 and not ((m[:, sign] == ord("+")) | (m[:, sign] == ord("-"))).all():
+        return None
+
+    def number(first: int, count: int) -> np.ndarray:  # digits first … first + count - 1 as one int64 each
+        return digits[:, first:first + count] @ 10 ** np.arange(count - 1, -1, -1, dtype=np.int64)
+
+    year, month, day, hour, minute, second = (number(i, n) for i, n in ((0, 4), (4, 2), (6, 2), (8, 2), (10, 2),
+                                                                        (12, 2)))
+    if ((month < 1) | (month > 12) | (year < _MIN_YEAR) | (year > _MAX_YEAR)).any():
+        return None
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    last_day = _DAYS_IN_MONTH[month] - ((month == 2) & ~leap)
+    if ((day < 1) | (day > last_day) | (hour > 23) | (minute > 59) | (second > 59)).any():
+        return None
+    y = year - 1
+    days = (y * 365 + y // 4 - y // 100 + y // 400 - 719162  # days from 1970-01-01 to January 1st of `year`
+            + _DAYS_BEFORE_MONTH[month] + ((month > 2) & leap) + day - 1)
+    ns = (((days * 24 + hour) * 60 + minute) * 60 + second) * NS
+    if frac:
+        ns += number(14, frac) * 10 ** (9 - frac)
+    if sign >= 0:
+        off_hours, off_minutes = number(14 + frac, 2), number(16 + frac, 2)
+        if ((off_hours > 23) | (off_minutes > 59)).any():
+            return None
+        ns -= np.where(m[:, sign] == ord("-"), -1, 1) * (off_hours * 60 + off_minutes) * 60 * NS
+    return ns
 
 
 def format_timestamps(timestamps: np.ndarray) -> list[str]:

@@ -26,12 +26,21 @@ async def read_raw(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request, extra_types: tuple[str, ...] = ()) -> Any:
-    """The decoded JSON body; 415 when the request does not say it is JSON."""
+def require_json_content(request: Request, extra_types: tuple[str, ...] = ()) -> None:
+    """415 when the request does not say its body is JSON."""
     if not is_json_content(request, extra_types):
         raise ApiError(415, "Unsupported Media Type")
-    raw = await read_raw(request)
+
+
+def decode_json(raw: bytes) -> Any:
+    """A body's bytes as JSON (None when empty); 400 naming the syntax error."""
     try:
         return orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as e:
         raise ApiError(400, f"Unable to decode body: {e}") from None
+
+
+async def read_json(request: Request, extra_types: tuple[str, ...] = ()) -> Any:
+    """The decoded JSON body; 415 when the request does not say it is JSON."""
+    require_json_content(request, extra_types)
+    return decode_json(await read_raw(request))

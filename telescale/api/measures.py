@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from telescale.api.deps import query, refresh_timeout, services
 from telescale.api.errors import ApiError, bad_request, query_not_found
 from telescale.api.jsonio import dumps, fast_json_response, json_response, names_json
+from telescale.api.measures_body import MEASURES, columns, measures_body
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
 from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW
 from telescale.indexer.records import Metric
@@ -51,6 +52,9 @@ def _columns(body: Any, i: int, label: Callable[[int], str]) -> tuple[list[Any],
     """The timestamps and values of list `i`; `label(i)` names it in an error, and is only called then."""
     if not isinstance(body, list):
         raise _format_error(label(i), f"measures: expected a list of objects, got {_JSON_KINDS.get(type(body))}")
+    decoded = columns(body)
+    if decoded is not None:
+        return decoded
     try:
         return [m["timestamp"] for m in body], [m["value"] for m in body]
     except (TypeError, KeyError):
@@ -137,6 +141,12 @@ def parse_many(bodies: list[Any], where: Where | None = None) -> list[tuple[np.n
 def parse_measures(body: Any) -> tuple[np.ndarray, np.ndarray]:
     """One list of measures (see `parse_many`)."""
     return parse_many([body])[0]
+
+
+def write(request: Request, metric: Metric) -> Response:
+    """POST …/measures of one metric: its body as arrays, made durable (see `store`)."""
+    ts, values = parse_measures(measures_body(request, MEASURES))
+    return store(request, {metric.id: (ts, values)}, [metric])
 
 
 def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Response:

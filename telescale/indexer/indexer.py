@@ -12,6 +12,7 @@ from telescale.indexer.alarm_queries import AlarmQueries
 from telescale.indexer.alarm_quotas import AlarmQuotas
 from telescale.indexer.alarm_triggers import AlarmTriggers
 from telescale.indexer.alarms import Alarms
+from telescale.indexer.batch_metrics import BatchMetrics
 from telescale.indexer.counters import Counters
 from telescale.indexer.metrics import Metrics
 from telescale.indexer.named_metrics import NamedMetrics
@@ -32,6 +33,7 @@ __all__ = ["DEFAULT_RULE", "Indexer"]
 
 class Indexer(IndexerSchema, ArchivePolicies, Metrics, ResourceTypes, Resources, ResourceSearch,
               ResourceMetrics, Counters, Alarms, AlarmQueries, AlarmEvaluation, AlarmOutbox, AlarmQuotas,
-              AlarmTriggers, NamedMetrics, ScalingGroups, ScalingPolicies, ScalingDecisions, ScalingActions, Silences):
+              AlarmTriggers, NamedMetrics, BatchMetrics, ScalingGroups, ScalingPolicies, ScalingDecisions,
+              ScalingActions, Silences):
     """Archive policies, rules, metrics, resources, alarms and scaling groups in SQL (SQLite by default,
     PostgreSQL to scale out)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -11,12 +12,13 @@ from telescale import indexer as idx
 from telescale.api import measures
 from telescale.api.access import enforce_metrics, enforce_resource
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, services, with_body
+from telescale.api.deps import services, with_body
 from telescale.api.errors import bad_request
 from telescale.api.ids import resource_uuid
+from telescale.api.measures_body import BY_METRIC, BY_RESOURCE, NamedMeasures, measures_body
 from telescale.api.openapi import doc
 from telescale.api.params import parse_bool
-from telescale.api.routers.metric import create_metric
+from telescale.api.routers.metric import create_metric, new_metric
 
 router = APIRouter(prefix="/v1/batch", tags=["batch"], **with_body({}))
 
@@ -30,8 +32,11 @@ def _uuid(key: str) -> uuid.UUID | None:
 
 @router.post("/metrics/measures", **doc(body="BatchMetricsMeasures", status=202, errors=(403,)))
 def post_metrics_measures(request: Request, identity: Identity = Depends(get_identity)) -> Response:
-    """Body `{metric_id: [{timestamp, value}, …], …}`; every metric must exist or nothing is written."""
-    body = json_body(request)
+    """Body `{metric_id: [{timestamp, value}, …], …}`; every metric must exist or nothing is written.
+
+    The metrics are looked up in one query, whatever their number.
+    """
+    body = measures_body(request, BY_METRIC)
     if not isinstance(body, dict):
         raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary", "detail": []})
     ids = {key: _uuid(key) for key in body}
@@ -47,11 +52,39 @@ def post_metrics_measures(request: Request, identity: Identity = Depends(get_ide
 
 def _split_spec(spec: object) -> tuple[object, dict]:
     """A named metric's entry: a bare list of measures, or `{archive_policy_name?, unit?, measures}`."""
+    if isinstance(spec, NamedMeasures):
+        return spec.measures, spec.options()
     if isinstance(spec, dict):
         if "measures" not in spec or set(spec) - {"archive_policy_name", "unit", "measures"}:
             raise bad_request({"cause": "Invalid input", "reason": "unexpected measures format", "detail": []})
         return spec["measures"], {k: v for k, v in spec.items() if k != "measures"}
     return spec, {}
+
+
+@dataclass
+class _Entry:
+    """One named metric of one resource in the body."""
+
+    original: str
+    rid: uuid.UUID
+    name: str
+    raw: object
+    options: dict
+    metric: idx.Metric | None = None
+
+
+def _entries(body: object, identity: Identity) -> list[_Entry]:
+    """The body's entries, checked for shape before anything is looked up."""
+    if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
+        raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary of dictionaries", "detail": []})
+    entries = []
+    for original, named in body.items():
+        try:
+            rid = resource_uuid(original, identity.creator)
+        except ValueError as e:
+            raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": [original]}) from None
+        entries += [_Entry(original, rid, name, *_split_spec(spec)) for name, spec in named.items()]
+    return entries
 
 
 @router.post("/resources/metrics/measures", **doc(body="BatchResourcesMeasures", query=("create_metrics",),
@@ -60,50 +93,55 @@ def post_resources_metrics_measures(request: Request, identity: Identity = Depen
     """Body `{resource_id: {metric_name: measures | {archive_policy_name?, unit?, measures}}}`.
 
     With `create_metrics=true`, metrics missing on an existing resource are created (policy by name or by
-    rule); resources that do not exist are listed in a 400 "Unknown resources" so that clients such as
-    Ceilometer create them and retry.  Nothing is written unless every target is known.
+    rule), all in one transaction; resources that do not exist are listed in a 400 "Unknown resources" so
+    that clients such as Ceilometer create them and retry.  Nothing is written unless every target is
+    known.  Every metric named is looked up in one query; the resources only when some metric is missing.
     """
     create = parse_bool(request.query_params.get("create_metrics"), "create_metrics")
-    body = json_body(request)
-    if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
-        raise bad_request({"cause": "Invalid input", "reason": "expected a dictionary of dictionaries", "detail": []})
+    entries = _entries(measures_body(request, BY_RESOURCE), identity)
     indexer = services(request).indexer
-    targets: list[tuple[idx.Metric, object]] = []
-    labels: list[tuple[str, str]] = []
-    unknown_metrics: list[str] = []
-    unknown_resources: list[dict[str, str]] = []
-    for original, named in body.items():
-        try:
-            rid = resource_uuid(original, identity.creator)
-        except ValueError as e:
-            raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": [original]}) from None
-        resource = indexer.get_resource("generic", rid)
-        for name, spec in named.items():
-            raw, options = _split_spec(spec)
-            mid = resource.metrics.get(name) if resource else None
-            metric = indexer.get_metric(mid) if mid else None
-            if metric is None and create and resource is not None:
-                # Unlike Gnocchi, adding a metric to a resource is a change of that resource.
-                enforce_resource(request, identity, "update resource", resource)
-                metric = _create_named(request, identity, rid, name, options)
-            if metric is None:
-                if create and resource is None:
-                    entry = {"resource_id": str(rid), "original_resource_id": original}
-                    if entry not in unknown_resources:
-                        unknown_resources.append(entry)
-                else:
-                    unknown_metrics.append(f"{rid}/{name}")
-                continue
-            targets.append((metric, raw))
-            labels.append((original, name))
+    found = indexer.metrics_by_resource_and_name([(e.rid, e.name) for e in entries])
+    missing = []
+    for e in entries:
+        named = found.get((e.rid, e.name))
+        e.metric = named.metric if named else None
+        if e.metric is None:
+            missing.append(e)
+    if create and missing:
+        resources = indexer.get_resources({e.rid for e in missing})
+        _create_missing(request, identity, [e for e in missing if e.rid in resources], resources)
+        unknown_resources = list({str(e.rid): {"resource_id": str(e.rid), "original_resource_id": e.original}
+                                  for e in missing if e.rid not in resources}.values())
+    else:
+        unknown_resources = []
     if unknown_resources:
         raise bad_request({"cause": "Unknown resources", "reason": "Unknown resources", "detail": unknown_resources})
+    unknown_metrics = sorted(f"{e.rid}/{e.name}" for e in entries if e.metric is None)
     if unknown_metrics:
-        raise bad_request("Unknown metrics: " + ", ".join(sorted(unknown_metrics)))
-    enforce_metrics(request, identity, "post measures", [m for m, _ in targets])
-    parsed = measures.parse_many([raw for _, raw in targets], lambda i: "resource {} metric {}".format(*labels[i]))
-    return measures.store(request, {m.id: p for (m, _), p in zip(targets, parsed, strict=True)},
-                          [m for m, _ in targets])
+        raise bad_request("Unknown metrics: " + ", ".join(unknown_metrics))
+    targets = [e.metric for e in entries if e.metric is not None]
+    enforce_metrics(request, identity, "post measures", targets)
+    parsed = measures.parse_many([e.raw for e in entries], lambda i: f"resource {entries[i].original} metric "
+                                                                      f"{entries[i].name}")
+    return measures.store(request, {m.id: p for m, p in zip(targets, parsed, strict=True)}, targets)
+
+
+def _create_missing(request: Request, identity: Identity, entries: list[_Entry],
+                    resources: dict[uuid.UUID, idx.Resource]) -> None:
+    """Create the missing metrics of existing resources in one transaction; if that fails (another request
+    created one meanwhile, a resource was just deleted), one by one, each settling its own race."""
+    if not entries:
+        return
+    for rid in dict.fromkeys(e.rid for e in entries):
+        # Unlike Gnocchi, adding a metric to a resource is a change of that resource.
+        enforce_resource(request, identity, "update resource", resources[rid])
+    new = [new_metric(request, identity, {**e.options, "name": e.name}, e.rid) for e in entries]
+    try:
+        created = services(request).indexer.create_metrics(new)
+    except idx.IndexerError:
+        created = [_create_named(request, identity, e.rid, e.name, e.options) for e in entries]
+    for e, metric in zip(entries, created, strict=True):
+        e.metric = metric
 
 
 def _create_named(request: Request, identity: Identity, rid: uuid.UUID, name: str, options: dict) -> idx.Metric:
@@ -111,9 +149,7 @@ def _create_named(request: Request, identity: Identity, rid: uuid.UUID, name: st
     try:
         return create_metric(request, identity, {**options, "name": name}, resource_id=rid)
     except Exception:
-        resource = services(request).indexer.get_resource("generic", rid)
-        mid = resource.metrics.get(name) if resource else None
-        metric = services(request).indexer.get_metric(mid) if mid else None
-        if metric is None:
+        found = services(request).indexer.metrics_by_resource_and_name([(rid, name)]).get((rid, name))
+        if found is None:
             raise
-        return metric
+        return found.metric

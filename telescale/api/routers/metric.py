@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -18,6 +20,7 @@ from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, MEASURES_READ, PAGINATION, doc, equals, many
 from telescale.api.schemas import METRIC, validate
 from telescale.api.views import metric_view, resource_view
+from telescale.indexer.batch_metrics import NewMetric
 
 router = APIRouter(prefix="/v1/metric", tags=["metrics"], **with_body(JSON_ONLY))
 
@@ -51,16 +54,15 @@ def metric_detail(request: Request, metric: idx.Metric) -> dict:
     return view
 
 
-def create_metric(request: Request, identity: Identity, body: dict, resource_id: uuid.UUID | None = None,
-                  ) -> idx.Metric:
-    """Create one metric from a validated body, choosing its policy by rule when none is named."""
-    indexer = services(request).indexer
+def new_metric(request: Request, identity: Identity, body: dict, resource_id: uuid.UUID | None = None) -> NewMetric:
+    """The metric a validated body asks for, its policy chosen by rule when none is named; 403 unless the
+    caller may create it."""
     name = body.get("name")
     if name and "/" in name:
         raise bad_request("'/' is not supported in metric name")
     policy_name = body.get("archive_policy_name")
     if policy_name is None:
-        rule = indexer.match_archive_policy_rule(name) if name else None
+        rule = services(request).indexer.match_archive_policy_rule(name) if name else None
         if rule is None:
             raise bad_request("No archive policy name specified and no archive policy rule found matching "
                               f"the metric name {name}")
@@ -68,13 +70,28 @@ def create_metric(request: Request, identity: Identity, body: dict, resource_id:
     enforce(request, identity, "create metric", {
         "creator": identity.creator, "archive_policy_name": policy_name, "name": name, "unit": body.get("unit"),
         "resource_id": str(resource_id) if resource_id else None})
+    return NewMetric(uuid.uuid4(), identity.creator, policy_name, name=name, unit=body.get("unit"),
+                     resource_id=resource_id)
+
+
+@contextlib.contextmanager
+def creation_errors(name: str | None) -> Iterator[None]:
+    """A metric the indexer refused to create, as Gnocchi's 400s."""
     try:
-        return indexer.create_metric(uuid.uuid4(), identity.creator, policy_name, name=name,
-                                     unit=body.get("unit"), resource_id=resource_id)
+        yield
     except idx.NoSuchArchivePolicy as e:
         raise bad_request(str(e)) from None
     except idx.NamedMetricAlreadyExists as e:
         raise bad_request({"cause": "Named metric already exists", "reason": str(e), "detail": name}) from None
+
+
+def create_metric(request: Request, identity: Identity, body: dict, resource_id: uuid.UUID | None = None,
+                  ) -> idx.Metric:
+    """Create one metric from a validated body (see `new_metric`)."""
+    new = new_metric(request, identity, body, resource_id)
+    with creation_errors(new.name):
+        return services(request).indexer.create_metric(new.id, new.creator, new.archive_policy_name, name=new.name,
+                                                       unit=new.unit, resource_id=new.resource_id)
 
 
 def _resource_for_metric(request: Request, identity: Identity, body: dict) -> uuid.UUID | None:
@@ -151,8 +168,7 @@ def delete_metric(metric_id: str, request: Request, identity: Identity = Depends
 def post_measures(metric_id: str, request: Request, identity: Identity = Depends(get_identity)) -> Response:
     metric = get_metric_or_404(request, metric_id)
     enforce_metrics(request, identity, "post measures", [metric])
-    ts, values = measures.parse_measures(json_body(request))
-    return measures.store(request, {metric.id: (ts, values)}, [metric])
+    return measures.write(request, metric)
 
 
 @router.get("/{metric_id}/measures", **doc(query=MEASURES_READ, returns="MeasureRows", errors=(503,)))

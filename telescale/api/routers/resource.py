@@ -484,8 +484,7 @@ def get_named_metric(rtype: str, resource_id: str, name: str, request: Request,
 def post_named_measures(rtype: str, resource_id: str, name: str, request: Request,
                         identity: Identity = Depends(get_identity)) -> Response:
     metric = _named_metric(request, rtype, resource_id, name, identity, "post measures")
-    ts, values = measures.parse_measures(json_body(request))
-    return measures.store(request, {metric.id: (ts, values)}, [metric])
+    return measures.write(request, metric)
 
 
 @router.get(PREFIX + "/{rtype}/{resource_id}/metric/{name}/measures",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import warnings
 
 import numpy as np
 import pytest
@@ -90,3 +91,33 @@ def test_format_timestamps_matches_isoformat(seconds: list[int], fractional: boo
     expected = [(datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(microseconds=int(n) // 1000)
                  ).isoformat() for n in ns.tolist()]
     assert format_timestamps(ns) == expected
+
+
+_LAYOUTS = st.tuples(st.sampled_from("T "), st.sampled_from([0, 1, 3, 6, 9]),
+                     st.sampled_from(["", "Z", "+00:00", "+02:00", "-05:30", "+0100", "-1200"]))
+
+
+@given(st.lists(st.integers(min_value=86_400, max_value=9_000_000_000), min_size=1, max_size=40),
+       st.integers(min_value=0, max_value=999_999_999), _LAYOUTS)
+def test_batches_of_one_layout_equal_parsing_each_string(seconds: list[int], fraction: int, layout: tuple) -> None:
+    """The column-wise parser of uniform batches gives what the general parsers give for every string."""
+    sep, digits, zone = layout
+    base = datetime.datetime(1970, 1, 1)
+    texts = [(base + datetime.timedelta(seconds=s)).strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+             + (f".{fraction:09d}"[:digits + 1] if digits else "") + zone for s in seconds]
+    if zone and zone != "Z" and ":" not in zone:  # ±HHMM: not a form iso8601 reads, numpy's result is the reference
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns that it converts offsets
+            expected = np.array(texts, dtype="datetime64[ns]").astype(np.int64).tolist()
+    else:
+        expected = [parse_timestamp(t) for t in texts]
+        if digits > 6:  # the one-by-one parser keeps microseconds; batches keep nanoseconds, as numpy does
+            expected = [e + int(f"{fraction:09d}"[6:digits].ljust(3, "0")) for e in expected]
+    assert parse_timestamps(texts).tolist() == expected
+
+
+@pytest.mark.parametrize("values", [["2025-02-29T00:00:00"], ["2025-04-31T00:00:00+00:00"], ["2025-13-01T00:00:00Z"],
+                                    ["2025-01-01T00:00:00", "2025-01-01T25:00:00"], ["2025-01-01T00:00:00+25:00"]])
+def test_impossible_dates_in_a_uniform_batch_are_refused(values: list[str]) -> None:
+    with pytest.raises(TimeParseError):
+        parse_timestamps(values)

@@ -134,3 +134,22 @@ def test_changing_sack_count_refused_with_backlog(tmp_path):
         FileIncoming(tmp_path, sacks=4)
     inc.ack(inc.read_sack(inc.sack_for(m)).handle)
     assert FileIncoming(tmp_path, sacks=4).sacks == 4
+
+
+def test_backlog_reads_each_file_once_and_follows_acks_of_other_processes(tmp_path, monkeypatch):
+    """/v1/status is polled while a backlog drains: a pending file's header is read once per process, and a
+    file acked by another process (metricd) leaves the count at once."""
+    api, metricd = FileIncoming(tmp_path, sacks=2), FileIncoming(tmp_path, sacks=2)
+    m1, m2 = uuid.uuid4(), uuid.uuid4()
+    api.add_measures({m1: _arr(1, 2), m2: _arr(3)})
+    assert api.backlog() == (2, 3)
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k))
+    assert api.backlog() == (2, 3) and api.backlog_per_metric() == {m1: 2, m2: 1}
+    assert opened == []
+    api.add_measures({m1: _arr(4)})
+    assert api.backlog() == (2, 4) and len(opened) == 1
+    for sack in metricd.sacks_with_work():
+        metricd.ack(metricd.read_sack(sack).handle)
+    assert api.backlog() == (0, 0) and not api.pending_for_metric(m1)
