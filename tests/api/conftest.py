@@ -28,8 +28,8 @@ def make_client(tmp_path: Path, indexer_url: str = "", overrides: tuple[str, ...
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClient]:
-    """A client on a fresh server, once on SQLite and once on the real PostgreSQL."""
-    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    """A client on a fresh server, once on SQLite and once on the real PostgreSQL (a fresh, migrated database)."""
+    url = request.getfixturevalue("postgresql_migrated_url") if request.param == "postgresql" else ""
     with make_client(tmp_path, url) as c:
         yield c
         c.app.state.services.close()
@@ -37,5 +37,6 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def indexer_url(request: pytest.FixtureRequest) -> str:
-    """``indexer.url`` for a fresh server: SQLite (""), then a fresh database on the real PostgreSQL."""
-    return request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    """``indexer.url`` for a fresh server: SQLite (""), then a fresh database on the real PostgreSQL (already
+    migrated, as the server's own upgrade would leave it)."""
+    return request.getfixturevalue("postgresql_migrated_url") if request.param == "postgresql" else ""
