@@ -6,17 +6,23 @@ can run in parallel. ``postgresql_empty_url`` is the cheaper variant for suites 
 database per module whose ``public`` schema is dropped and recreated before each test.
 ``postgresql_migrated_url`` (and :class:`MigratedTemplates`) give a fresh database as
 ``Indexer.upgrade()`` leaves an empty one, copied from a template that upgrade built once per session:
-copying and dropping one takes ~0.35 s, creating, migrating and dropping one ~1.2 s.
+copying and dropping one takes ~0.35 s, creating, migrating and dropping one ~1.2 s.  :func:`migrated_sqlite`
+does the same for SQLite files (a file copy: ~1 ms instead of ~0.2 s of migrations).
 When the server is unreachable the test is skipped on a laptop and fails when ``CI=true``
 (CONVENTIONS.md).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
@@ -168,6 +174,32 @@ def postgresql_migrated_url(postgresql_templates: MigratedTemplates) -> Iterator
     leaves an empty one; dropped after the test."""
     with postgresql_templates.copy() as url:
         yield url
+
+
+@functools.cache
+def _sqlite_template(defaults: bool) -> Path:
+    """A SQLite file that ``Indexer.upgrade(create_default_archive_policies=defaults)`` made of an empty one
+    (so upgrade's fresh-database path runs every session), removed when the test process exits."""
+    from telescale.indexer import Indexer
+
+    folder = Path(tempfile.mkdtemp(prefix="telescale-sqlite-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "indexer.sqlite"
+    indexer = Indexer(f"sqlite:///{path}")
+    try:
+        indexer.upgrade(create_default_archive_policies=defaults)
+    finally:
+        indexer.dispose()  # the last connection's close folds the WAL into the file
+    assert not path.with_name(path.name + "-wal").exists(), "the template's WAL was not checkpointed"
+    return path
+
+
+def migrated_sqlite(path: Path, defaults: bool = True) -> str:
+    """Put at ``path`` a byte-for-byte copy of the SQLite file ``Indexer.upgrade(defaults)`` makes of an empty
+    one, and return its URL: the state the migrations would leave, without running them for every test."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_sqlite_template(defaults), path)
+    return f"sqlite:///{path}"
 
 
 def _hypothesis_profiles() -> None:

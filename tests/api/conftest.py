@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from telescale import config, service
 from telescale.api.app import create_app
+from tests.conftest import migrated_sqlite
 
 ADMIN = {"authorization": "basic YWRtaW46"}
 USER = {"authorization": "basic Zm9vYmFyOg=="}
@@ -21,6 +22,8 @@ def make_client(tmp_path: Path, indexer_url: str = "", overrides: tuple[str, ...
         f"storage.data_dir={json.dumps(str(tmp_path / 'data'))}",
         f"indexer.url={json.dumps(indexer_url)}",
         "processing.workers=0", *overrides])
+    if not indexer_url:  # SQLite in the data dir: start from a copy of a migrated file (upgrade then has nothing to do)
+        migrated_sqlite(settings.data_path / "indexer.sqlite", settings.indexer.create_default_archive_policies)
     service.upgrade(settings)
     return TestClient(create_app(settings, service.Services.build(settings)),
                       headers={**ADMIN, "accept": "application/json"})

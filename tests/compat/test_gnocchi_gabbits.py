@@ -1,8 +1,8 @@
 """Upstream Gnocchi conformance: each gabbi file against a fresh `telescale serve`.
 
 Server conditions are the upstream fixture's: page size 7, CORS origin http://foobar.com, no default
-archive policies, one API process and metricd.  A file passes when every test in it passes (gabbi's own `xfail` tests are expected
-to fail, as upstream).
+archive policies, one API process and metricd.  A file passes when every test in it passes (gabbi's own
+`xfail` tests are expected to fail, as upstream).
 """
 
 from __future__ import annotations
