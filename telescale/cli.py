@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from telescale import LATER, SUMMARY, __version__, config
+from telescale import LATER, SUMMARY, __version__, config, lifecycle
 
 LOG = logging.getLogger(__name__)
 
@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"{SUMMARY} It serves on port 8041 unless told otherwise. {LATER}",
     )
     parser.add_argument("--version", action="version", version=f"telescale {__version__}")
+    parser.set_defaults(daemon=False)  # daemons (serve, api, metricd …) end without the interpreter's teardown
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -156,26 +157,26 @@ def build_parser() -> argparse.ArgumentParser:
                                        "otherwise.")
     _common(serve)
     serve.add_argument("--port", type=int, help="shortcut for --set api.port=PORT (default 8041)")
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, daemon=True)
 
     api = sub.add_parser("api", help="run only the HTTP API (scale-out: several behind a load balancer)")
     _common(api)
     api.add_argument("--port", type=int, help="shortcut for --set api.port=PORT")
-    api.set_defaults(func=cmd_api)
+    api.set_defaults(func=cmd_api, daemon=True)
 
     metricd = sub.add_parser("metricd", help="run only the processing workers (scale-out)")
     _common(metricd)
-    metricd.set_defaults(func=cmd_metricd)
+    metricd.set_defaults(func=cmd_metricd, daemon=True)
 
     evaluator = sub.add_parser("evaluator", help="run only the alarm evaluators and their notifiers (scale-out: "
                                                  "they share alarms over coordination.url)")
     _common(evaluator)
-    evaluator.set_defaults(func=cmd_evaluator)
+    evaluator.set_defaults(func=cmd_evaluator, daemon=True)
 
     scaler = sub.add_parser("scaler", help="run only the scalers: scaling policies, actions, autohealing (scale-out: "
                                            "they share scaling groups over coordination.url)")
     _common(scaler)
-    scaler.set_defaults(func=cmd_scaler)
+    scaler.set_defaults(func=cmd_scaler, daemon=True)
 
     statsd = sub.add_parser("statsd", help="run only the statsd listener: UDP datagrams in, one point per metric "
                                            "and flush interval into incoming (settings [statsd])",
@@ -211,12 +212,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
     except config.ConfigError as e:
         print(f"telescale: configuration error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    except SystemExit as e:  # how SIGTERM stops the daemons (lifecycle.exit_on_sigterm), after their clean-up
+        if not args.daemon:
+            raise
+        code = e.code if isinstance(e.code, int) else 1
+    if args.daemon:
+        lifecycle.exit_now(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ restart a supervisor attempts fails with "Address already in use" until someone 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -15,6 +16,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from typing import NoReturn
 
 import setproctitle
 
@@ -82,3 +84,14 @@ def exit_on_sigterm() -> None:
     uvicorn restores this handler and re-raises the signal after its own graceful shutdown; with the
     default handler the process would die right there and leave its processing workers behind."""
     signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End a process whose clean-up is done, skipping the interpreter's teardown: freeing every module of a
+    server one by one takes 0.3–1.5 s of CPU, which each stop and restart would wait for.  Nothing is lost:
+    logs are flushed here, and every accepted write was durable before it was acknowledged."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -257,6 +257,7 @@ def _worker_main(settings_json: str, index: int, count: int, parent: int, role: 
         stop.set()
         publisher.join()
         beat.unlink(missing_ok=True)
+    lifecycle.exit_now(0)
 
 
 class WorkerPool:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 
 from telescale.indexer.engine import WRITE_OPTION, IndexerEngine, utcnow
 from telescale.indexer.models import ArchivePolicyRow, ArchivePolicyRuleRow, ResourceTypeRow
 from telescale.indexer.policies import DEFAULT_RULE, definition_to_json
 from telescale.timeseries.policy import default_archive_policies
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 LOG = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ _UPGRADE_LOCK_KEY = 0x7473696478
 
 class IndexerSchema(IndexerEngine):
     def _alembic_config(self, connection: sa.Connection) -> Config:
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         cfg.attributes["connection"] = connection
@@ -33,8 +36,12 @@ class IndexerSchema(IndexerEngine):
         """Migrate to the newest schema; on an empty database also create Gnocchi's defaults.
 
         Runs in one transaction (and, on PostgreSQL, under an advisory lock), so two processes
-        starting at once neither race on the DDL nor create the defaults twice.
+        starting at once neither race on the DDL nor create the defaults twice.  Alembic is imported here
+        only: the processes that never migrate (workers) start ~0.2 s of CPU faster without it.
         """
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
         with self._engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})

@@ -66,7 +66,7 @@ def _load(api: Api, headers_for: Any = lambda who: {}) -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    url = request.getfixturevalue("postgresql_migrated_url") if request.param == "postgresql" else ""
     with make_client(tmp_path, url) as client:
         a = Api(client)
         _load(a)

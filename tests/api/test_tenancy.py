@@ -108,7 +108,7 @@ def auth_mode(request: pytest.FixtureRequest) -> Iterator[tuple[str, Callable[[s
 @pytest.fixture(params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path: Path, auth_mode: Any) -> Iterator[World]:
     mode, headers_for = auth_mode
-    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    url = request.getfixturevalue("postgresql_migrated_url") if request.param == "postgresql" else ""
     overrides = (f"api.auth_mode={mode}", "keystone_authtoken.www_authenticate_uri=http://keystone.invalid:5000",
                  "keystone_authtoken.delay_auth_decision=false")
     with make_client(tmp_path, url, overrides) as client:

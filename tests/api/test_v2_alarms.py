@@ -64,7 +64,7 @@ def _v2(tmp_path: Path, url: str = "", overrides: tuple[str, ...] = ()) -> Itera
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def v2(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[V2]:
-    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    url = request.getfixturevalue("postgresql_migrated_url") if request.param == "postgresql" else ""
     yield from _v2(tmp_path, url)
 
 

@@ -77,7 +77,7 @@ def service_credentials(keystone: Keystone | Receiver, **extra: Any) -> dict[str
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def api(request: pytest.FixtureRequest, tmp_path: Path, tokens: None, keystone: Keystone) -> Iterator[TestClient]:
-    url = request.getfixturevalue("postgresql_url") if request.param == "postgresql" else ""
+    url = request.getfixturevalue("postgresql_migrated_url") if request.param == "postgresql" else ""
     with server(tmp_path, service_credentials(keystone), indexer_url=url) as client:
         yield client
 

@@ -11,8 +11,9 @@ What Aodh's fixtures did, and what stands for it here:
 * `ConfigFixture` gave each file a fresh, empty database, turned authentication off
   (`api.auth_mode` unset) and allowed every policy check.  Here: a fresh `telescale serve` per file in
   `noauth` mode, every request sent as an admin of a project of its own (`X-User-Id`, `X-Project-Id`,
-  `X-Roles: admin`, added to the file's defaults), and no alarm evaluator (upstream ran the API alone,
-  so no evaluation may overwrite a state a test has just set).
+  `X-Roles: admin`, added to the file's defaults), one API worker and no alarm evaluator nor processing
+  worker (upstream ran the API alone, so no evaluation may overwrite a state a test has just set; no
+  file writes measures).
 * `CORSConfigFixture` allowed the origin http://valid.example.com: `api.cors_allowed_origins`.
 * The live file reads `$ENVIRON['AODH_SERVICE_TOKEN']` and `$ENVIRON['AODH_SERVICE_ROLES']` (a Keystone
   token and its roles in devstack): any token (noauth ignores it) and `admin`.
@@ -44,7 +45,7 @@ FILES = ["gabbits/alarms.yaml", "gabbits/basic.yaml", "gabbits/capabilities.yaml
          "gabbits/middleware.yaml", "gabbits-live/alarms.yaml"]
 CORS_ORIGIN = "http://valid.example.com"
 OVERRIDES = ["api.auth_mode=noauth", f'api.cors_allowed_origins=["{CORS_ORIGIN}"]', "alarming.evaluators=0",
-             "api.workers=1", "processing.workers=1", "api.root_document=aodh"]
+             "api.workers=1", "processing.workers=0", "api.root_document=aodh"]
 ENVIRON = {"AODH_SERVICE_TOKEN": "noauth-ignores-this-token", "AODH_SERVICE_ROLES": "admin"}
 EXTERNAL_URL_VARIABLE = "TELESCALE_TEST_AODH_URL"
 

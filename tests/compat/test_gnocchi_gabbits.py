@@ -1,8 +1,8 @@
 """Upstream Gnocchi conformance: each gabbi file against a fresh `telescale serve`.
 
 Server conditions are the upstream fixture's: page size 7, CORS origin http://foobar.com, no default
-archive policies.  A file passes when every test in it passes (gabbi's own `xfail` tests are expected
-to fail, as upstream).
+archive policies, one API process and metricd.  A file passes when every test in it passes (gabbi's own
+`xfail` tests are expected to fail, as upstream).
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ FILES = [
     "aggregates-with-resources.yaml", "aggregation.yaml", "resource-aggregation.yaml", "resample-calendar.yaml",
     "prometheus.yaml", "influxdb.yaml",
 ]
+# Upstream's fixture ran one API in process and metricd beside it, and no alarm evaluator (Gnocchi has none):
+# one API worker, one processing worker, no evaluator (the processes a server starts are most of its start time).
 OVERRIDES = ["api.max_limit=7", 'api.cors_allowed_origins=["http://foobar.com"]',
-             "indexer.create_default_archive_policies=false", "processing.workers=1", "processing.delay=0.02"]
+             "indexer.create_default_archive_policies=false", "api.workers=1", "processing.workers=1",
+             "processing.delay=0.02", "alarming.evaluators=0"]
 RESULTS = Path(__file__).parent / ".cache" / "results.json"
 
 

@@ -77,7 +77,8 @@ def test_sigterm_stops_serve_and_all_its_workers(tmp_path: Path, api_workers: in
         assert srv.kill_main(signal.SIGTERM, timeout=STOP_SECONDS) == 0
         assert not server.still_running(children, STOP_SECONDS), server.titles(children)
         assert not server.port_in_use(srv.port)
-    assert "metricd worker 0 stopped" in srv.log.read_text()
+    text = srv.log.read_text()
+    assert "metricd worker 0 stopped" in text and text.rstrip().endswith("telescale.service: stopped"), text[-3000:]
     assert not list((data / "processing").iterdir()), "a worker did not stop cleanly (heartbeat left)"
 
 

@@ -10,11 +10,16 @@ from typing import Any
 import pytest
 
 from telescale.indexer import Alarm, Indexer
+from tests.conftest import migrated_sqlite
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
+        # for ``indexer`` or ``bare_indexer``, a copy of the file their upgrade() would make (it then does nothing)
+        wants = {"indexer", "bare_indexer"} & set(request.fixturenames)
+        if len(wants) == 1:
+            return migrated_sqlite(tmp_path / "indexer.db", defaults=wants == {"indexer"})
         return f"sqlite:///{tmp_path / 'indexer.db'}"
     # A database per module, emptied before each test: same isolation, a fraction of the time.
     return request.getfixturevalue("postgresql_empty_url")
