@@ -185,7 +185,8 @@ def _run_metricd(settings: Settings, index: int, count: int, stop: threading.Eve
     from telescale.processing.worker import run_worker
 
     run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
-               janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor, stats=stats)
+               janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor, stats=stats,
+               min_interval=settings.processing.min_interval)
 
 
 def _run_evaluator(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:
