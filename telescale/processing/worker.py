@@ -36,7 +36,8 @@ from telescale.storage.file import FileStorage
 LOG = logging.getLogger(__name__)
 
 DEFAULT_DELAY = 0.05  # idle pause between scans (seconds)
-DEFAULT_MIN_INTERVAL = 1.0  # shortest time between two passes over the same sack (seconds)
+DEFAULT_MAX_WAIT = 5.0  # longest rest of a sack between two passes (seconds, start to start)
+DEFAULT_WAIT_RATIO = 4.0  # a sack rests this many times as long as its last pass took
 DEFAULT_JANITOR_INTERVAL = 30.0
 
 
@@ -111,26 +112,27 @@ class WorkerStats:
 
 
 class SackPacer:
-    """Processes each sack at most once every ``interval`` seconds (start to start), in this worker.
+    """Lets a sack rest after a pass, in proportion to what the pass cost: under sustained ingest each pass
+    then merges more measures per metric, and a sack written to rarely is processed at once.
 
     A pass over a metric costs about the same whether it merges 2 new points or 2,000: the touched splits
-    are decoded, merged, re-encoded and written whole, the raw tail too. Under sustained ingest, draining a
-    sack as soon as anything lands in it would redo that work for a few points each time; waiting lets
-    each pass merge more. A sack written to rarely (an alarm's metric) is still processed at once, because
-    its last pass is long past: only a sack processed less than ``interval`` ago waits, so a measure
-    becomes visible at most ``interval`` (plus the scan delay and the pass itself) after it was accepted.
-    ``interval`` 0 processes every sack on every scan.
+    are decoded, merged, re-encoded and written whole, the raw tail too. So a sack whose last pass took
+    ``d`` seconds is processed again ``ratio × d`` seconds after that pass started, at most ``max_wait``
+    (start to start): a pass of a few metrics (an alarm's) takes milliseconds and barely waits, a pass of
+    thousands of busy metrics lets their next points accumulate. A measure thus waits at most ``max_wait``
+    (plus the scan delay and the passes before its own). ``max_wait`` 0 processes every sack on every scan.
     """
 
-    def __init__(self, interval: float = DEFAULT_MIN_INTERVAL) -> None:
-        self.interval = interval
-        self._started: dict[int, float] = {}
+    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, ratio: float = DEFAULT_WAIT_RATIO) -> None:
+        self.max_wait = max_wait
+        self.ratio = ratio
+        self._next: dict[int, float] = {}  # sack -> earliest start of its next pass
 
     def due(self, sack: int, now: float) -> bool:
-        return now - self._started.get(sack, -float("inf")) >= self.interval
+        return now >= self._next.get(sack, -float("inf"))
 
-    def started(self, sack: int, now: float) -> None:
-        self._started[sack] = now
+    def done(self, sack: int, started: float, seconds: float) -> None:
+        self._next[sack] = started + min(self.ratio * seconds, self.max_wait)
 
 
 def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
@@ -149,13 +151,13 @@ def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_eve
     for sack in sack_order(drivers.incoming.sacks_with_work(), worker_index, workers):
         if stop_event is not None and stop_event.is_set():
             break
-        if pacer is not None:
-            now = time.monotonic()
-            if not pacer.due(sack, now):
-                continue
-            pacer.started(sack, now)
+        started = time.monotonic()
+        if pacer is not None and not pacer.due(sack, started):
+            continue
         try:
             sack_stats = process_sack(sack, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
+            if pacer is not None and sack_stats.locked:
+                pacer.done(sack, started, time.monotonic() - started)
         except Exception:
             LOG.exception("metricd worker %d: processing sack %d failed; will retry", worker_index, sack)
             stats.errors += 1
@@ -175,14 +177,15 @@ def run_worker(
     janitor_interval: float | None = DEFAULT_JANITOR_INTERVAL,
     janitor_settings: JanitorSettings | None = None,
     stats: WorkerStats | None = None,
-    min_interval: float = DEFAULT_MIN_INTERVAL,
+    max_wait: float = DEFAULT_MAX_WAIT,
+    wait_ratio: float = DEFAULT_WAIT_RATIO,
 ) -> None:
-    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set, each at most once
-    every ``min_interval`` seconds (see :class:`SackPacer`); every ``janitor_interval`` seconds (None: never)
-    run a janitor pass unless another worker's is running. ``stats`` accumulates what was done (the caller
-    publishes it)."""
+    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set, each resting between
+    passes (``wait_ratio`` × its last pass, at most ``max_wait`` seconds: see :class:`SackPacer`); every
+    ``janitor_interval`` seconds (None: never) run a janitor pass unless another worker's is running.
+    ``stats`` accumulates what was done (the caller publishes it)."""
     stats = stats if stats is not None else WorkerStats()
-    pacer = SackPacer(min_interval)
+    pacer = SackPacer(max_wait, wait_ratio)
     drivers = make_drivers()
     janitor = Janitor(janitor_settings)
     LOG.info("metricd worker %d/%d started (pid %d)", worker_index, workers, os.getpid())
