@@ -63,7 +63,7 @@ class IncomingSettings:
 class ProcessingSettings:
     workers: int = 1
     delay: float = 0.05
-    max_wait: float = 5.0  # longest rest of a sack between passes (it rests wait_ratio x its last pass)
+    max_wait: float = 0.0  # longest rest of a sack between passes (it rests wait_ratio x its last pass); 0: none
     wait_ratio: float = 4.0
     janitor_interval: float = 30.0
 

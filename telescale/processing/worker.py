@@ -36,7 +36,7 @@ from telescale.storage.file import FileStorage
 LOG = logging.getLogger(__name__)
 
 DEFAULT_DELAY = 0.05  # idle pause between scans (seconds)
-DEFAULT_MAX_WAIT = 5.0  # longest rest of a sack between two passes (seconds, start to start)
+DEFAULT_MAX_WAIT = 0.0  # longest rest of a sack between two passes (seconds, start to start); 0: no rest
 DEFAULT_WAIT_RATIO = 4.0  # a sack rests this many times as long as its last pass took
 DEFAULT_JANITOR_INTERVAL = 30.0
 
