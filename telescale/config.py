@@ -63,6 +63,8 @@ class IncomingSettings:
 class ProcessingSettings:
     workers: int = 1
     delay: float = 0.05
+    max_wait: float = 0.0  # longest rest of a sack between passes (it rests wait_ratio x its last pass); 0: none
+    wait_ratio: float = 4.0
     janitor_interval: float = 30.0
 
 
@@ -232,6 +234,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "api.port": (1, 65535), "api.workers": (1, None), "api.max_limit": (1, None), "api.max_body_size": (1, None),
     "api.refresh_timeout": (0, None), "incoming.sacks": (1, None), "processing.workers": (0, None),
     "processing.delay": (0, None), "api.read_cache_mb": (0, None), "processing.janitor_interval": (0.001, None),
+    "processing.max_wait": (0, None), "processing.wait_ratio": (0, None),
     "janitor.resource_end_after": (0, None), "janitor.history_retention": (0, None), "janitor.batch_size": (1, None),
     "alarming.evaluators": (0, None), "scaling.scalers": (0, None), "alarming.evaluation_interval": (1, None),
     "alarming.additional_ingestion_lag": (0, None), "alarming.notifier_timeout": (0.001, None),

@@ -185,7 +185,8 @@ def _run_metricd(settings: Settings, index: int, count: int, stop: threading.Eve
     from telescale.processing.worker import run_worker
 
     run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
-               janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor, stats=stats)
+               janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor, stats=stats,
+               max_wait=settings.processing.max_wait, wait_ratio=settings.processing.wait_ratio)
 
 
 def _run_evaluator(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:

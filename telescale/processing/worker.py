@@ -36,6 +36,8 @@ from telescale.storage.file import FileStorage
 LOG = logging.getLogger(__name__)
 
 DEFAULT_DELAY = 0.05  # idle pause between scans (seconds)
+DEFAULT_MAX_WAIT = 0.0  # longest rest of a sack between two passes (seconds, start to start); 0: no rest
+DEFAULT_WAIT_RATIO = 4.0  # a sack rests this many times as long as its last pass took
 DEFAULT_JANITOR_INTERVAL = 30.0
 
 
@@ -109,6 +111,30 @@ class WorkerStats:
         return dataclasses.asdict(self)
 
 
+class SackPacer:
+    """Lets a sack rest after a pass, in proportion to what the pass cost: under sustained ingest each pass
+    then merges more measures per metric, and a sack written to rarely is processed at once.
+
+    A pass over a metric costs about the same whether it merges 2 new points or 2,000: the touched splits
+    are decoded, merged, re-encoded and written whole, the raw tail too. So a sack whose last pass took
+    ``d`` seconds is processed again ``ratio × d`` seconds after that pass started, at most ``max_wait``
+    (start to start): a pass of a few metrics (an alarm's) takes milliseconds and barely waits, a pass of
+    thousands of busy metrics lets their next points accumulate. A measure thus waits at most ``max_wait``
+    (plus the scan delay and the passes before its own). ``max_wait`` 0 processes every sack on every scan.
+    """
+
+    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, ratio: float = DEFAULT_WAIT_RATIO) -> None:
+        self.max_wait = max_wait
+        self.ratio = ratio
+        self._next: dict[int, float] = {}  # sack -> earliest start of its next pass
+
+    def due(self, sack: int, now: float) -> bool:
+        return now >= self._next.get(sack, -float("inf"))
+
+    def done(self, sack: int, started: float, seconds: float) -> None:
+        self._next[sack] = started + min(self.ratio * seconds, self.max_wait)
+
+
 def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
     """Own sacks first, then the others (so a dead worker's sacks still drain)."""
     sacks = list(sacks)
@@ -117,15 +143,21 @@ def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[in
 
 
 def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_event: Any = None,
-             stats: WorkerStats | None = None) -> int:
-    """One scan: process every sack with work that this worker can lock; returns measures read."""
+             stats: WorkerStats | None = None, pacer: SackPacer | None = None) -> int:
+    """One scan: process every sack with work that this worker can lock (and, with a ``pacer``, that is
+    due); returns measures read."""
     stats = stats if stats is not None else WorkerStats()
     total = 0
     for sack in sack_order(drivers.incoming.sacks_with_work(), worker_index, workers):
         if stop_event is not None and stop_event.is_set():
             break
+        started = time.monotonic()
+        if pacer is not None and not pacer.due(sack, started):
+            continue
         try:
             sack_stats = process_sack(sack, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
+            if pacer is not None and sack_stats.locked:
+                pacer.done(sack, started, time.monotonic() - started)
         except Exception:
             LOG.exception("metricd worker %d: processing sack %d failed; will retry", worker_index, sack)
             stats.errors += 1
@@ -145,11 +177,15 @@ def run_worker(
     janitor_interval: float | None = DEFAULT_JANITOR_INTERVAL,
     janitor_settings: JanitorSettings | None = None,
     stats: WorkerStats | None = None,
+    max_wait: float = DEFAULT_MAX_WAIT,
+    wait_ratio: float = DEFAULT_WAIT_RATIO,
 ) -> None:
-    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set; every
+    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set, each resting between
+    passes (``wait_ratio`` × its last pass, at most ``max_wait`` seconds: see :class:`SackPacer`); every
     ``janitor_interval`` seconds (None: never) run a janitor pass unless another worker's is running.
     ``stats`` accumulates what was done (the caller publishes it)."""
     stats = stats if stats is not None else WorkerStats()
+    pacer = SackPacer(max_wait, wait_ratio)
     drivers = make_drivers()
     janitor = Janitor(janitor_settings)
     LOG.info("metricd worker %d/%d started (pid %d)", worker_index, workers, os.getpid())
@@ -157,7 +193,7 @@ def run_worker(
     try:
         while not stop_event.is_set():
             try:
-                processed = run_once(drivers, worker_index, workers, stop_event, stats)
+                processed = run_once(drivers, worker_index, workers, stop_event, stats, pacer)
             except Exception:
                 LOG.exception("metricd worker %d: processing failed; retrying", worker_index)
                 stats.errors += 1

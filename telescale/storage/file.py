@@ -34,8 +34,9 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +65,10 @@ def _fsync_dir(path: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _replace(paths: tuple[str, str]) -> None:
+    os.replace(*paths)
 
 
 def _version(st: os.stat_result) -> tuple[int, int, int, int, int]:
@@ -283,14 +288,16 @@ class FileStorage(StorageDriver):
         shutil.rmtree(trash, ignore_errors=True)
 
     # -- durability --------------------------------------------------------------------------------
-    def _map(self, fn, items: list[str]) -> None:
+    def _map(self, fn: Callable[[Any], None], items: Sequence[Any]) -> None:
         if len(items) <= 2:
             for it in items:
                 fn(it)
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(_FSYNC_THREADS, thread_name_prefix="storage-fsync")
-        list(self._pool.map(fn, items))
+        # One task per thread, each a slice of the items: a future per item costs more CPU than its syscall.
+        chunks = [items[i::_FSYNC_THREADS] for i in range(min(_FSYNC_THREADS, len(items)))]
+        list(self._pool.map(lambda chunk: [fn(it) for it in chunk], chunks))
 
     def sync(self) -> None:
         """Make every staged write durable, then visible under its real name."""
@@ -302,9 +309,8 @@ class FileStorage(StorageDriver):
         staged = {d: e for d, e in staged.items() if e}
         if self.fsync:
             self._map(_fsync_file, [tmp for e in staged.values() for tmp in e.values()])
-        for d, entries in staged.items():
-            for name, tmp in entries.items():
-                os.replace(tmp, os.path.join(d, name))
+        # Renames wait on the file system journal too: issued together from the pool, they share its commits.
+        self._map(_replace, [(tmp, os.path.join(d, name)) for d, e in staged.items() for name, tmp in e.items()])
         if self.fsync:
             dirs = set(staged) | new_dirs
             # Entries of new directories first, then the directories holding those entries.

@@ -47,3 +47,19 @@ def test_bounds_are_remembered_and_rechecked_only_for_older_batches(tmp_path) ->
     assert storage.reads == reads + 1
     assert guard.split(_batch(mid, 2), {mid: POLICY})[1] == {mid: 1}  # before it: checked afresh
     assert storage.reads == reads + 2
+
+
+def test_each_metric_of_a_batch_gets_its_own_bound(tmp_path) -> None:
+    """Many metrics in one batch (checked together): empty ones, unsorted ones, one reaching too far back."""
+    storage = FileStorage(tmp_path, fsync=False)
+    guard = BackWindowGuard(storage)
+    old, fresh, empty, new = (uuid.uuid4() for _ in range(4))
+    for mid in (old, fresh):
+        ts, values = _batch(mid, 0, 5)[mid]
+        process_metric_measures(storage, mid, POLICY, ts, values)
+    storage.sync()
+    batch = {**_batch(old, 9, 1, 6, 2), **_batch(empty), **_batch(fresh, 8, 4), **_batch(new, 0)}
+    kept, dropped = guard.split(batch, dict.fromkeys(batch, POLICY))
+    assert dropped == {old: 2}
+    assert {mid: (ts // MIN).tolist() for mid, (ts, _) in kept.items()} == {
+        old: [9, 6], empty: [], fresh: [8, 4], new: [0]}
