@@ -21,12 +21,13 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
 
 from bench import servers
+from bench.textserver import text_server
 
 LOG = logging.getLogger("bench.agent_cpu")
 
@@ -34,21 +35,12 @@ LOG = logging.getLogger("bench.agent_cpu")
 def exporter(series: int) -> ThreadingHTTPServer:
     """An exporter of ``series`` gauges ``bench_value{i="…"}`` on a free loopback port (served by a thread)."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 — http.server's name
-            lines = ["# TYPE bench_value gauge"]
-            lines += [f'bench_value{{i="{i}"}} {random.random():.6f}' for i in range(series)]
-            body = ("\n".join(lines) + "\n").encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str) -> tuple[int, bytes]:
+        lines = ["# TYPE bench_value gauge"]
+        lines += [f'bench_value{{i="{i}"}} {random.random():.6f}' for i in range(series)]
+        return 200, ("\n".join(lines) + "\n").encode()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = text_server(answer)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
 

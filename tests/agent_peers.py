@@ -13,11 +13,11 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 
+from bench.textserver import text_server
 from tests.conftest import service_unavailable
 from tests.server import TELESCALE, free_port
 
@@ -103,22 +103,7 @@ class CounterExporter:
         self.serving = False
         self._lock = threading.Lock()
         self._random = random.Random(7)
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                status, body = exporter._answer(self.path)
-                with contextlib.suppress(OSError):  # an agent stopped mid-scrape
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/plain; version=0.0.4")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = text_server(self._answer)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/metrics"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
