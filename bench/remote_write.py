@@ -125,11 +125,11 @@ def run(target: common.Target, shape: str, points: int, threads: int, timeout_s:
 
 def _verify(c, job: str, series: list[list[tuple[str, str]]], expected: int) -> None:
     """Every sample of two series landed: their ``count`` aggregates at 300 s sum to the samples sent."""
-    from telescale.ingest.remote_write import labelled_name
+    from telescale.ingest.names import labelled
 
     for labels in series:
         found = dict(labels)
-        name = labelled_name(found["__name__"], [(k, v) for k, v in labels if k not in ("__name__", "job", "instance")])
+        name = labelled(found["__name__"], [(k, v) for k, v in labels if k not in ("__name__", "job", "instance")])
         rid = f"{job}@{found['instance']}"
         path = f"/v1/resource/prometheus/{quote(rid, safe='')}/metric/{quote(name, safe='')}/measures"
         rows = common.expect(c.get(path, params={"aggregation": "count", "granularity": 300}), 200).json()

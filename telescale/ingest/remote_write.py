@@ -20,6 +20,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from telescale.ingest import remote_pb2
+from telescale.ingest.names import labelled
 from telescale.ingest.series import SeriesKey
 
 STALE_NAN = 0x7FF0000000000002
@@ -256,21 +257,9 @@ def series_key(labels: list[tuple[str, str]], mode: str) -> SeriesKey:
                                "needs __name__, job and instance (its resource is job@instance)")
     job, instance, name = found["job"], found["instance"], found["__name__"]
     if mode == "labels":
-        name = labelled_name(name, [(k, v) for k, v in labels if k not in _RESOURCE_LABELS])
+        name = labelled(name, [(k, v) for k, v in labels if k not in _RESOURCE_LABELS])
     return SeriesKey(RESOURCE_TYPE, f"{job}@{instance}", name, {"job": job, "instance": instance})
 
-
-def labelled_name(name: str, labels: list[tuple[str, str]]) -> str:
-    """``name{a="x",b="y"}`` (labels sorted): Prometheus' own notation, with ``%`` and ``/`` (not allowed in a
-    metric name) written ``%25`` and ``%2F`` in values before the usual ``\\``, ``"`` and newline escapes."""
-    if not labels:
-        return name
-    parts = []
-    for key, value in sorted(labels):
-        value = value.replace("%", "%25").replace("/", "%2F")
-        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        parts.append(f'{key}="{value}"')
-    return name + "{" + ",".join(parts) + "}"
 
 
 class SeriesNames:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from telescale.ingest.names import labelled
 from telescale.metering.config import ScrapeTarget
 from telescale.metering.sample import Kind, Sample
 from telescale.metering.sources import Item, Pollster
@@ -28,13 +29,6 @@ LOG = logging.getLogger(__name__)
 ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
 CUMULATIVE_SUFFIXES = ("_count", "_sum", "_bucket")
 RESERVED = ("job", "instance")
-
-
-def series_name(name: str, labels: Mapping[str, str]) -> str:
-    if not labels:
-        return name.replace("/", "_")
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{name}{{{inner}}}".replace("/", "_")
 
 
 def _labels(scraped: Mapping[str, str], target_labels: Mapping[str, str]) -> dict[str, str]:
@@ -69,7 +63,7 @@ def parse(text: str, target: ScrapeTarget, now: float) -> tuple[list[Sample], in
             if not math.isfinite(value):
                 skipped += 1
                 continue
-            name = series_name(s.name, _labels(s.labels, target.labels))
+            name = labelled(s.name, _labels(s.labels, target.labels).items())
             samples.append(Sample(name=name, value=value, timestamp=float(s.timestamp) if s.timestamp else now,
                                   resource_id=target.key, resource_type="prometheus",
                                   kind=_kind(family.type, s.name), attributes=attributes))

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from telescale.ingest.remote_write import labelled_name
+from telescale.ingest.names import labelled
 from tests import prometheus_peer, server
 
 AUTH = ("admin", "")
@@ -82,7 +82,7 @@ def test_prometheus_samples_are_readable_with_their_values(telescale: server.Ser
     resource = f"self@{instance}"
     deadline = time.monotonic() + 120
     for name, labels in SERIES:
-        metric = labelled_name(name, sorted(labels.items()))
+        metric = labelled(name, sorted(labels.items()))
         while len(stored := _stored(telescale, resource, metric)) < 5:
             assert time.monotonic() < deadline, f"{metric} of {resource}: {len(stored)} points after 120 s"
             time.sleep(1)

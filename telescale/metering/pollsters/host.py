@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 import psutil
 
+from telescale.ingest.names import labelled
 from telescale.metering.config import HostSource
 from telescale.metering.sample import Kind, Sample
-from telescale.metering.scrape import series_name
 from telescale.metering.sources import Item, Pollster
 
 Point = tuple[str, float, Kind, str | None]  # name, value, kind, unit
@@ -63,15 +63,15 @@ def _disk(_: dict[str, float]) -> Iterator[Point]:
         except OSError:  # unmounted meanwhile, or not ours to read
             continue
         labels = {"mount": part.mountpoint}
-        yield series_name("disk.used", labels), float(usage.used), "gauge", "B"
-        yield series_name("disk.total", labels), float(usage.total), "gauge", "B"
-        yield series_name("disk.percent", labels), float(usage.percent), "gauge", "%"
+        yield labelled("disk.used", labels.items()), float(usage.used), "gauge", "B"
+        yield labelled("disk.total", labels.items()), float(usage.total), "gauge", "B"
+        yield labelled("disk.percent", labels.items()), float(usage.percent), "gauge", "%"
     for device, io in (psutil.disk_io_counters(perdisk=True) or {}).items():
         labels = {"device": device}
-        yield series_name("disk.read.bytes", labels), float(io.read_bytes), "cumulative", "B"
-        yield series_name("disk.write.bytes", labels), float(io.write_bytes), "cumulative", "B"
-        yield series_name("disk.read.requests", labels), float(io.read_count), "cumulative", None
-        yield series_name("disk.write.requests", labels), float(io.write_count), "cumulative", None
+        yield labelled("disk.read.bytes", labels.items()), float(io.read_bytes), "cumulative", "B"
+        yield labelled("disk.write.bytes", labels.items()), float(io.write_bytes), "cumulative", "B"
+        yield labelled("disk.read.requests", labels.items()), float(io.read_count), "cumulative", None
+        yield labelled("disk.write.requests", labels.items()), float(io.write_count), "cumulative", None
 
 
 NIC_FIELDS = (("incoming.bytes", "bytes_recv", "B"), ("outgoing.bytes", "bytes_sent", "B"),
@@ -83,7 +83,7 @@ NIC_FIELDS = (("incoming.bytes", "bytes_recv", "B"), ("outgoing.bytes", "bytes_s
 def _network(_: dict[str, float]) -> Iterator[Point]:
     for nic, io in psutil.net_io_counters(pernic=True).items():
         for name, field, unit in NIC_FIELDS:
-            yield series_name(f"network.{name}", {"nic": nic}), float(getattr(io, field)), "cumulative", unit
+            yield labelled(f"network.{name}", {"nic": nic}.items()), float(getattr(io, field)), "cumulative", unit
 
 
 def _load(_: dict[str, float]) -> Iterator[Point]:

@@ -115,7 +115,7 @@ def test_data_point_attributes_make_one_metric_per_attribute_set() -> None:
         pb.NumberDataPoint(time_unix_nano=T0, as_int=3, attributes=[kv("path", "/a/b"), kv("ok", True)])]))
     assert points(otlp.to_series(request(metric))) == {
         'http.requests{method="GET",status="200"}': [(T0, 1.0), (T0, 2.0)],
-        'http.requests{ok="true",path="_a_b"}': [(T0, 3.0)]}
+        'http.requests{ok="true",path="%2Fa%2Fb"}': [(T0, 3.0)]}
 
 
 @pytest.mark.parametrize("temporality", [CUMULATIVE, DELTA])
@@ -135,12 +135,12 @@ def test_histograms_become_count_sum_min_max_and_cumulative_buckets() -> None:
                               explicit_bounds=[1.0, 7.5], attributes=[kv("route", "/")])]))
     decoded = otlp.to_series(request(metric))
     assert points(decoded) == {
-        'latency.count{route="_"}': [(T0, 6.0)], 'latency.sum{route="_"}': [(T0, 40.5)],
-        'latency.min{route="_"}': [(T0, 0.5)], 'latency.max{route="_"}': [(T0, 20.0)],
-        'latency.bucket{le="1",route="_"}': [(T0, 1.0)], 'latency.bucket{le="7.5",route="_"}': [(T0, 4.0)],
-        'latency.bucket{le="+Inf",route="_"}': [(T0, 6.0)]}
+        'latency.count{route="%2F"}': [(T0, 6.0)], 'latency.sum{route="%2F"}': [(T0, 40.5)],
+        'latency.min{route="%2F"}': [(T0, 0.5)], 'latency.max{route="%2F"}': [(T0, 20.0)],
+        'latency.bucket{le="1",route="%2F"}': [(T0, 1.0)], 'latency.bucket{le="7.5",route="%2F"}': [(T0, 4.0)],
+        'latency.bucket{le="+Inf",route="%2F"}': [(T0, 6.0)]}
     units = {b.metric: b.unit for b in decoded.batches}
-    assert units['latency.sum{route="_"}'] == "ms" and units['latency.count{route="_"}'] is None
+    assert units['latency.sum{route="%2F"}'] == "ms" and units['latency.count{route="%2F"}'] is None
 
 
 def test_a_histogram_whose_buckets_do_not_match_its_bounds_is_rejected() -> None:

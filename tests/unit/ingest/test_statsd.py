@@ -16,7 +16,7 @@ from telescale.ingest.statsd import Aggregator, Sample, StatsdLineError, parse_l
                                                           rate=0.5)),
     ("users:alice|s", Sample("users", "s", float("nan"), member="alice")),
     ("a:b:c:4|c", Sample("a:b:c", "c", 4.0)),
-    ("path/to:1|c|#route:/x", Sample('path_to{route="_x"}', "c", 1.0)),
+    ("path/to:1|c|#route:/x", Sample('path_to{route="%2Fx"}', "c", 1.0)),
 ])
 def test_lines_parse_to_samples(line: str, sample: Sample) -> None:
     parsed = parse_line(line)

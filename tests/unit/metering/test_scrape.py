@@ -35,7 +35,7 @@ def test_families_map_to_series_kinds_and_the_target_resource() -> None:
         'node_cpu_seconds_total{cpu="0",dc="eu",mode="idle"}', 'node_cpu_seconds_total{cpu="0",dc="eu",mode="user"}',
         'node_load1{dc="eu"}', 'req_bucket{dc="eu",le="0.5"}', 'req_bucket{dc="eu",le="+Inf"}', 'req_sum{dc="eu"}',
         'req_count{dc="eu"}', 'lat_sum{dc="eu"}', 'lat_count{dc="eu"}',
-        'odd{dc="eu",exported_job="other",path="_a"}'}
+        'odd{dc="eu",exported_job="other",path="%2Fa"}'}
     idle = by_name['node_cpu_seconds_total{cpu="0",dc="eu",mode="idle"}']
     assert (idle.kind, idle.value, idle.timestamp) == ("cumulative", 12.5, 1700000000.123)
     assert by_name['node_load1{dc="eu"}'].kind == "gauge" and by_name['node_load1{dc="eu"}'].timestamp == 1800000000.0
