@@ -136,9 +136,10 @@ _CREATE_LOCK = threading.Lock()
 
 
 def ensure_resource_type(request: Request, identity: Identity, name: str,
-                         attributes: Mapping[str, Mapping[str, Any]]) -> None:
-    """Create resource type ``name`` if it does not exist (policy ``create resource type``), as Gnocchi's
-    Prometheus and InfluxDB endpoints do on first write."""
+                         attributes: Mapping[str, Mapping[str, Any]], *, as_caller: bool = True) -> None:
+    """Create resource type ``name`` if it does not exist, as Gnocchi's Prometheus and InfluxDB endpoints do
+    on first write: with the caller's right to ``create resource type`` (``as_caller``), or, for the types
+    whose definition is Telescale's own (OTLP, collectd), for any caller allowed to write measures."""
     cache = series_cache(request)
     now = time.monotonic()
     if cache.type_known(name, now):
@@ -147,8 +148,9 @@ def ensure_resource_type(request: Request, identity: Identity, name: str,
     try:
         indexer.get_resource_type(name)
     except idx.NoSuchResourceType:
-        enforce(request, identity, "create resource type", {"name": name, "state": "creating",
-                                                            "attributes": dict(attributes)})
+        if as_caller:
+            enforce(request, identity, "create resource type", {"name": name, "state": "creating",
+                                                                "attributes": dict(attributes)})
         try:
             indexer.create_resource_type(name, attributes)
             LOG.info("created resource type %r for ingest", name)

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import json_body, services, with_body
+from telescale.api.deps import json_body, with_body
 from telescale.api.errors import bad_request
 from telescale.api.openapi import doc
 from telescale.ingest import collectd, resource_types
-from telescale.ingest.series import write_series
+from telescale.ingest.series import ensure_resource_type, write_series
 
 router = APIRouter(prefix="/v1/collectd", tags=["ingest"], **with_body({}))
 
@@ -28,5 +28,6 @@ def post_values(request: Request, identity: Identity = Depends(get_identity)) ->
         raise bad_request({"cause": "Invalid input", "reason": str(e), "detail": []}) from None
     if not batches:
         return Response(status_code=202, headers={"content-length": "0"})
-    resource_types.ensure(services(request).indexer, resource_types.COLLECTD, resource_types.COLLECTD_ATTRIBUTES)
+    ensure_resource_type(request, identity, resource_types.COLLECTD, resource_types.COLLECTD_ATTRIBUTES,
+                             as_caller=False)
     return write_series(request, identity, batches)

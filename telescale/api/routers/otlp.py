@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from telescale.api.auth import Identity, get_identity
-from telescale.api.deps import raw_body, services, with_body
+from telescale.api.deps import raw_body, with_body
 from telescale.api.errors import ApiError
 from telescale.api.openapi import doc
 from telescale.api.openapi_otlp import binary_too
 from telescale.ingest import otlp, resource_types
-from telescale.ingest.series import write_series
+from telescale.ingest.series import ensure_resource_type, write_series
 
 router = APIRouter(prefix="/v1/otlp", tags=["ingest"], **with_body({}))
 
@@ -33,6 +33,7 @@ def post_metrics(request: Request, identity: Identity = Depends(get_identity)) -
         raise ApiError(e.status, str(e)) from None
     decoded = otlp.to_series(message)
     if decoded.batches:
-        resource_types.ensure(services(request).indexer, resource_types.OTLP, resource_types.OTLP_ATTRIBUTES)
+        ensure_resource_type(request, identity, resource_types.OTLP, resource_types.OTLP_ATTRIBUTES,
+                             as_caller=False)
         write_series(request, identity, decoded.batches)
     return Response(otlp.encode_response(media, decoded.rejected, decoded.message), media_type=media)
