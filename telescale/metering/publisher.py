@@ -110,6 +110,7 @@ class Publisher:
         self.buffer = DiskBuffer(config.buffer_dir / "buffer", int(config.max_buffer_mb * 1e6))
         self.hashes_path = config.buffer_dir / "resources.json"
         self.hashes: dict[str, str] = _read_json(self.hashes_path, {})
+        self._hashes_changed = False  # written once per flush, not once per resource
         self.stats = Stats()
         self._samples: list[Sample] = []
         self._updates: list[ResourceUpdate] = []
@@ -167,6 +168,9 @@ class Publisher:
                 await self._deliver(record, samples)
             if drain:
                 await self._drain()
+            if self._hashes_changed:  # lost in a crash before this: the next run PATCHes those resources again
+                _write_json(self.hashes_path, self.hashes)
+                self._hashes_changed = False
             self.write_stats()
 
     def _take(self) -> list[tuple[dict[str, Any], int]]:
@@ -328,7 +332,7 @@ class Publisher:
 
     def _remember(self, rid: str, resource: Mapping[str, Any]) -> None:
         self.hashes[rid] = fingerprint(resource)
-        _write_json(self.hashes_path, self.hashes)
+        self._hashes_changed = True
 
 
 def _unknown_resources(response: httpx.Response) -> list[str]:
