@@ -14,7 +14,10 @@ every method column of that (granularity, split key):
   - ``SQRT_RATIO``: ``std`` of decimal data is ``sqrt(N / (10**2d * n * (n - 1)))`` with ``N`` an
     integer and ``n`` the count column: store ``N`` and the ulp correction;
   - ``FLOAT``: IEEE bits XORed with the previous value, byte-shuffled (random data).
-  The cheapest encoding is picked per column from a quick size estimate.
+  The cheapest encoding is picked per column from a quick size estimate. A split is rewritten whole on
+  every processing pass, so the search is remembered (:class:`Choice`, passed back in as ``hints``):
+  the next encoding of the same column tries the remembered encoding alone, and searches again only
+  when it got clearly worse or the column has grown several times over since.
 
 Everything else is lossless: decode(encode(x)) is bit-identical, NaN positions included. NaN means
 "no value", so a NaN's payload and sign are not kept.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import struct
 import threading
 from collections.abc import Collection
+from typing import NamedTuple
 
 import numpy as np
 import zstandard
@@ -41,6 +45,29 @@ K_SQRT_RATIO = 3
 
 TS_GRID = 0
 TS_DELTA = 1
+
+_REVISIT_GROWTH = 8  # search again once a column holds this many times the values it was searched with
+_COST_SLACK = 1.25  # ... or once the remembered encoding costs this much more per value than it did
+
+
+class Choice(NamedTuple):
+    """The encoding a search picked for one column, remembered for the next encoding of that column."""
+
+    kind: int  # K_FLOAT, K_DECIMAL or K_SQRT_RATIO
+    d: int  # decimals (K_DECIMAL), half the decimals of the squares (K_SQRT_RATIO)
+    n: int  # values the search saw
+    cost: float  # estimated bytes per value then
+
+
+Hints = dict[str, Choice]
+
+
+def _reusable(hint: Choice | None, kind: int, n: int) -> bool:
+    return hint is not None and hint.kind == kind and n < _REVISIT_GROWTH * hint.n
+
+
+def _still_good(hint: Choice, cost: int, n: int) -> bool:
+    return cost <= _COST_SLACK * hint.cost * n + 64
 
 class _Contexts(threading.local):
     """One zstd compression and decompression context per thread: a context used by two threads at once
@@ -222,27 +249,44 @@ def _decimal_candidate(vals: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray
     return k_int, _ulp_correction(vals, k_int.astype(np.float64) / scale)
 
 
-def _best_decimal(vals: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
-    """Scale d minimising the size of (k deltas, ulp corrections); None when raw floats are smaller."""
-    if vals.size == 0:
-        return None
-    best_cost = _cost(_xor_delta(vals)) + vals.size  # float mode, with a little bias towards it
-    best = None
-    previous = None
+def _zigzagged(k: np.ndarray, corr: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """What is stored of a (k, correction) candidate, zigzagged (k as deltas), and its estimated size."""
+    zk, zc = _zigzag(_delta(k)), _zigzag(corr)
+    return zk, zc, _cost(zk) + _cost(zc)
+
+
+def _best_decimal(
+    vals: np.ndarray, hint: Choice | None = None
+) -> tuple[tuple[int, np.ndarray, np.ndarray] | None, Choice]:
+    """Scale d minimising the size of (k deltas, ulp corrections) -- as ``(d, *what _zigzagged stores)`` --
+    or None when raw floats are smaller; with the choice made. A usable ``hint`` (a previous choice for this column) is tried alone first."""
+    n = vals.size
+    if n == 0:
+        return None, Choice(K_FLOAT, 0, 0, 0.0)
+    if _reusable(hint, K_FLOAT, n):
+        assert hint is not None
+        return None, hint
     with np.errstate(over="ignore", invalid="ignore"):
+        if hint is not None and _reusable(hint, K_DECIMAL, n):
+            zk, zc, cost = _zigzagged(*_decimal_candidate(vals, hint.d))
+            if _still_good(hint, cost, n):
+                return (hint.d, zk, zc), hint
+        best_cost = _cost(_xor_delta(vals)) + n  # float mode, with a little bias towards it
+        best = None
+        previous = None
         for d in range(MAX_DECIMALS + 1):
-            k, corr = _decimal_candidate(vals, d)
-            cost = _cost(_zigzag(_delta(k))) + _cost(_zigzag(corr))
+            zk, zc, cost = _zigzagged(*_decimal_candidate(vals, d))
             if cost < best_cost:
-                best, best_cost = (d, k, corr), cost
-            if not corr.any() or (best is not None and previous is not None and cost > previous):
+                best, best_cost = (d, zk, zc), cost
+            if not zc.any() or (best is not None and previous is not None and cost > previous):
                 break  # exact, or past the sweet spot: more decimals only grow k
             previous = cost
-    return best
+    if best is None:
+        return None, Choice(K_FLOAT, 0, n, best_cost / n)
+    return best, Choice(K_DECIMAL, best[0], n, best_cost / n)
 
 
-def _pack_ints(x: np.ndarray) -> bytes:
-    z = _zigzag(x)
+def _pack_zigzagged(z: np.ndarray) -> bytes:
     w = _width(z)
     return struct.pack("<B", w) + _shuffle(z, w)
 
@@ -262,8 +306,9 @@ def _unpack_ints_or_none(r: _Reader, n: int) -> np.ndarray | None:
     return _unzigzag(_unshuffle(r.bytes_array(n * w), n, w))
 
 
-def _encode_decimal(d: int, k: np.ndarray, corr: np.ndarray) -> bytes:
-    return struct.pack("<b", d) + _pack_ints(_delta(k)) + _pack_ints(corr)
+def _encode_decimal(d: int, zk: np.ndarray, zc: np.ndarray) -> bytes:
+    """Scale, then the zigzagged deltas of k and the zigzagged corrections (as :func:`_zigzagged` gives them)."""
+    return struct.pack("<b", d) + _pack_zigzagged(zk) + _pack_zigzagged(zc)
 
 
 def _decode_decimal(r: _Reader, n: int) -> np.ndarray:
@@ -284,32 +329,48 @@ def _std_prediction(n_int: np.ndarray, counts: np.ndarray, scale: float) -> np.n
         return _std_prediction_raw(n_int, counts, scale)
 
 
-def _best_std(vals: np.ndarray, counts: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
+def _std_candidate(
+    squares: np.ndarray, vals: np.ndarray, counts: np.ndarray, less_one: np.ndarray, d: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integers N for scale ``10**2d`` and the ulp correction from their prediction (callers hold errstate)."""
+    scale = 10.0 ** (2 * d)
+    n_f = np.rint(squares * scale * counts * less_one)  # evaluated left to right
+    mag = np.abs(n_f)
+    if not mag.max() < 2.0 ** 53:
+        n_f[~(mag < 2.0 ** 53)] = 0.0
+    n_int = n_f.astype(np.int64)
+    return n_int, _ulp_correction(vals, _std_prediction_raw(n_int, counts, scale))
+
+
+def _best_std(
+    vals: np.ndarray, counts: np.ndarray, hint: Choice | None = None
+) -> tuple[tuple[int, np.ndarray, np.ndarray] | None, Choice | None]:
     """std of decimal data is sqrt(N / (10**2d * n * (n-1))) with N an integer: store N and the ulp
-    correction from that prediction to the stored two-pass value (lossless whatever the data)."""
-    if vals.size == 0 or not np.all(np.isfinite(counts)) or not np.all(counts > 1):
-        return None
-    best_cost = _cost(_xor_delta(vals)) + vals.size
-    best = None
-    previous = None
+    correction from that prediction to the stored two-pass value (lossless whatever the data). None (and
+    no choice) when another encoding should be searched; a usable ``hint`` is tried alone first."""
+    n = vals.size
+    if n == 0 or not np.all(np.isfinite(counts)) or not np.all(counts > 1):
+        return None, None
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         less_one = counts - 1
         squares = vals * vals
+        if hint is not None and _reusable(hint, K_SQRT_RATIO, n):
+            zk, zc, cost = _zigzagged(*_std_candidate(squares, vals, counts, less_one, hint.d))
+            if _still_good(hint, cost, n):
+                return (hint.d, zk, zc), hint
+        best_cost = _cost(_xor_delta(vals)) + n
+        best = None
+        previous = None
         for d in range(MAX_DECIMALS // 2 + 1):
-            scale = 10.0 ** (2 * d)
-            n_f = np.rint(squares * scale * counts * less_one)  # evaluated left to right
-            mag = np.abs(n_f)
-            if not mag.max() < 2.0 ** 53:
-                n_f[~(mag < 2.0 ** 53)] = 0.0
-            n_int = n_f.astype(np.int64)
-            corr = _ulp_correction(vals, _std_prediction_raw(n_int, counts, scale))
-            cost = _cost(_zigzag(_delta(n_int))) + _cost(_zigzag(corr))
+            zk, zc, cost = _zigzagged(*_std_candidate(squares, vals, counts, less_one, d))
             if cost < best_cost:
-                best, best_cost = (d, n_int, corr), cost
+                best, best_cost = (d, zk, zc), cost
             if best is not None and previous is not None and cost > previous:
                 break
             previous = cost
-    return best
+    if best is None:
+        return None, None
+    return best, Choice(K_SQRT_RATIO, best[0], n, best_cost / n)
 
 
 def _mask_bytes(valid: np.ndarray) -> bytes:
@@ -319,9 +380,10 @@ def _mask_bytes(valid: np.ndarray) -> bytes:
 # --- splits ---------------------------------------------------------------------------------------
 
 def encode_block(
-    granularity: int, key: int, timestamps: np.ndarray, columns: dict[str, np.ndarray]
+    granularity: int, key: int, timestamps: np.ndarray, columns: dict[str, np.ndarray], hints: Hints | None = None
 ) -> bytes:
-    """Encode one (granularity, split key) with all its method columns."""
+    """Encode one (granularity, split key) with all its method columns. ``hints`` (in and out): the choices of
+    the previous encoding of these columns, updated with this one's."""
     ts = np.asarray(timestamps, dtype=np.int64)
     n = ts.size
     parts: list[bytes] = [struct.pack("<I", n)]
@@ -347,7 +409,7 @@ def encode_block(
     parts.append(struct.pack("<H", len(names)))
     for name in names:
         parts.append(_name(name))
-        parts.append(_encode_column(name, cols))
+        parts.append(_encode_column(name, cols, hints))
     return bytes([SPLIT_VERSION]) + _zstd.compressor.compress(b"".join(parts))
 
 
@@ -371,28 +433,32 @@ def _derivable_mean(name: str, cols: dict[str, np.ndarray]) -> bool:
     return bool(np.array_equal(cols[name].view(np.uint64), rebuilt.view(np.uint64)))
 
 
-def _encode_column(name: str, cols: dict[str, np.ndarray]) -> bytes:
+def _encode_column(name: str, cols: dict[str, np.ndarray], hints: Hints | None = None) -> bytes:
     col = cols[name]
     base = name.split(":")[-1]
     if base == "mean" and _derivable_mean(name, cols):
         _, s_name, c_name = _sources(name)
         return struct.pack("<BB", K_DERIVED_MEAN, 0) + _name(s_name) + _name(c_name)
+    hint = hints.get(name) if hints is not None else None
     valid = ~np.isnan(col)
-    vals = col[valid]
-    mask = b"" if valid.all() else _mask_bytes(valid)
-    has_mask = 0 if valid.all() else 1
-    if base == "std":
+    all_valid = bool(valid.all())
+    vals = col if all_valid else col[valid]
+    mask = b"" if all_valid else _mask_bytes(valid)
+    has_mask = 0 if all_valid else 1
+    searched_other = hint is not None and hint.kind != K_SQRT_RATIO and vals.size < _REVISIT_GROWTH * hint.n
+    if base == "std" and not searched_other:
         _, _, c_name = _sources(name)
         counts = cols.get(c_name)
         if counts is not None and c_name != name:
-            best = _best_std(vals, counts[valid])
+            best, choice = _best_std(vals, counts if all_valid else counts[valid], hint)
             if best is not None:
-                d, n_int, corr = best
-                return b"".join((
-                    struct.pack("<BB", K_SQRT_RATIO, has_mask), mask, _name(c_name),
-                    struct.pack("<b", d), _pack_ints(_delta(n_int)), _pack_ints(corr),
-                ))
-    dec = _best_decimal(vals)
+                if hints is not None and choice is not None:
+                    hints[name] = choice
+                return b"".join((struct.pack("<BB", K_SQRT_RATIO, has_mask), mask, _name(c_name),
+                                 _encode_decimal(*best)))
+    dec, choice = _best_decimal(vals, hint)
+    if hints is not None:
+        hints[name] = choice
     if dec is None:
         return struct.pack("<BB", K_FLOAT, has_mask) + mask + _encode_float(vals)
     return struct.pack("<BB", K_DECIMAL, has_mask) + mask + _encode_decimal(*dec)
@@ -420,7 +486,7 @@ def _read_mask(r: _Reader, has_mask: int, n: int) -> np.ndarray | None:
 
 
 def _skip_ints(r: _Reader, n: int) -> None:
-    """Step over one :func:`_pack_ints` run of ``n`` values without decoding it."""
+    """Step over one :func:`_pack_zigzagged` run of ``n`` values without decoding it."""
     r.skip(n * r.u8())
 
 
@@ -560,7 +626,7 @@ def encode_raw(timestamps: np.ndarray, values: np.ndarray) -> bytes:
     z = _zigzag(_delta(ts))
     w = _width(z)
     valid = ~np.isnan(vals)
-    dec = _best_decimal(vals[valid])
+    dec, _ = _best_decimal(vals[valid])
     parts = [struct.pack("<IB", ts.size, w), _shuffle(z, w)]
     parts.append(struct.pack("<B", 0 if valid.all() else 1))
     if not valid.all():

@@ -80,6 +80,9 @@ class Split(AggregatedBlock):
     """The stored unit: one granularity, one split key, all method columns."""
 
     key: int = 0
+    #: the encoding choices of this split's last encoding (see :class:`codec.Choice`), shared by the splits
+    #: merged or truncated from it, so that rewriting a split does not search every column's encoding again
+    hints: codec.Hints | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_block(cls, block: AggregatedBlock, key: int) -> Split:
@@ -106,18 +109,20 @@ class Split(AggregatedBlock):
             if name in update.columns:
                 col[theirs] = update.columns[name]
             columns[name] = col
-        return Split(self.granularity, ts, columns, key=self.key)
+        return Split(self.granularity, ts, columns, key=self.key, hints=self.hints)
 
     def truncate(self, oldest: int) -> Split:
         """Drop buckets older than ``oldest``."""
         start = int(np.searchsorted(self.timestamps, oldest, side="left"))
         return Split(
             self.granularity, self.timestamps[start:],
-            {k: v[start:] for k, v in self.columns.items()}, key=self.key,
+            {k: v[start:] for k, v in self.columns.items()}, key=self.key, hints=self.hints,
         )
 
     def encode(self) -> bytes:
-        return codec.encode_block(self.granularity, self.key, self.timestamps, self.columns)
+        if self.hints is None:
+            self.hints = {}
+        return codec.encode_block(self.granularity, self.key, self.timestamps, self.columns, self.hints)
 
     @classmethod
     def decode(cls, data: bytes, granularity: int, key: int, methods: Collection[str] | None = None) -> Split:
