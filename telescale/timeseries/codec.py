@@ -259,7 +259,8 @@ def _best_decimal(
     vals: np.ndarray, hint: Choice | None = None
 ) -> tuple[tuple[int, np.ndarray, np.ndarray] | None, Choice]:
     """Scale d minimising the size of (k deltas, ulp corrections) -- as ``(d, *what _zigzagged stores)`` --
-    or None when raw floats are smaller; with the choice made. A usable ``hint`` (a previous choice for this column) is tried alone first."""
+    or None when raw floats are smaller; with the choice made. A usable ``hint`` (a previous choice for this
+    column) is tried alone first."""
     n = vals.size
     if n == 0:
         return None, Choice(K_FLOAT, 0, 0, 0.0)
