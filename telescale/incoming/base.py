@@ -95,6 +95,10 @@ class IncomingDriver(abc.ABC):
         per = self.backlog_per_metric()
         return len(per), int(sum(per.values()))
 
+    def pending_measures(self, sack: int) -> int:
+        """Measures waiting in ``sack`` (what a processing pass would read from it)."""
+        return sum(n for mid, n in self.backlog_per_metric().items() if self.sack_for(mid) == sack)
+
     @abc.abstractmethod
     def pending_for_metric(self, metric_id: uuid.UUID) -> bool:
         """Whether any measure of ``metric_id`` waits to be processed."""

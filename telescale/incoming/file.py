@@ -360,6 +360,9 @@ class FileIncoming(IncomingDriver):
                 total += sum(counts)
         return len(metrics), int(total)
 
+    def pending_measures(self, sack: int) -> int:
+        return sum(sum(counts) for _, counts in self._headers(sack))
+
     def pending_for_metric(self, metric_id: uuid.UUID) -> bool:
         key = metric_id.bytes
         return any(key in ids for ids, _ in self._headers(self.sack_for(metric_id)))

@@ -207,44 +207,102 @@ def process_metric_measures(
     return upd.dropped
 
 
+#: a pass stops taking more sacks once it has read this many measures (it still takes at least one sack)
+PASS_MAX_MEASURES = 4_000_000
+
+
 def _process_locked(
-    sack: int,
+    sacks: list[int],
     incoming: IncomingDriver,
     storage: StorageDriver,
     indexer: MetricSource,
-    stats: ProcessStats,
+    stats: dict[int, ProcessStats],
 ) -> None:
-    batch = incoming.read_sack(sack)
-    if not batch.measures and batch.handle is None:
+    """Drain ``sacks`` (all locked by the caller) as one pass: one metric lookup, one ``storage.sync()``,
+    one counters update and one alarm trigger for all of them, whatever their number."""
+    batches = []
+    for sack in sacks:
+        batch = incoming.read_sack(sack)
+        if batch.measures or batch.handle is not None:
+            batches.append(batch)
+    if not batches:
         return
+    ids = [mid for batch in batches for mid in batch.measures]
+    found = {m.id: m for m in indexer.get_metrics(ids)} if ids else {}
     merged: list[uuid.UUID] = []
-    if batch.measures:
-        found = {m.id: m for m in indexer.get_metrics(list(batch.measures))}
+    for batch in batches:
+        st = stats[batch.sack]
         for mid, (ts, vals) in batch.measures.items():
-            stats.measures += len(ts)
+            st.measures += len(ts)
             metric = found.get(mid)
             if metric is None or getattr(metric, "status", "active") == "delete":
                 LOG.info("Discarding %d measures of metric %s: it no longer exists", len(ts), mid)
-                stats.discarded += len(ts)
+                st.discarded += len(ts)
                 continue
             try:
                 dropped = process_metric_measures(storage, mid, metric.archive_policy, ts, vals)
             except (CodecError, ValueError):
                 # Unreadable stored data: keeping the measures would wedge the whole sack forever.
                 LOG.exception("Metric %s: cannot merge %d measures; they are discarded", mid, len(ts))
-                stats.failed_metrics += 1
+                st.failed_metrics += 1
                 continue
-            stats.dropped += dropped
-            stats.processed += len(ts) - dropped
-            stats.metrics += 1
+            st.dropped += dropped
+            st.processed += len(ts) - dropped
+            st.metrics += 1
             merged.append(mid)
+    if ids:
         storage.sync()
-    incoming.ack(batch.handle)
-    # After the ack, once per sack: a crash before it replays the measures, which must not count twice.
-    indexer.add_to_counters({MEASURES_PROCESSED: stats.processed, MEASURES_DROPPED_BACK_WINDOW: stats.dropped})
+    for batch in batches:
+        incoming.ack(batch.handle)
+    # After the acks, once per pass: a crash before them replays the measures, which must not count twice.
+    processed = sum(st.processed for st in stats.values())
+    dropped = sum(st.dropped for st in stats.values())
+    indexer.add_to_counters({MEASURES_PROCESSED: processed, MEASURES_DROPPED_BACK_WINDOW: dropped})
     # The alarms that read these metrics are due now: a breach is evaluated when it is aggregated.
     if merged:
         indexer.trigger_alarms_reading(merged)
+
+
+def process_sacks(
+    sacks: Iterable[int],
+    incoming: IncomingDriver,
+    storage: StorageDriver,
+    indexer: MetricSource,
+    locks: SackLocks,
+) -> list[ProcessStats]:
+    """Drain, in one pass, every sack of ``sacks`` that no other worker holds (a locked one is skipped:
+    ``locked=False`` in its stats), taking sacks in the order given until ``PASS_MAX_MEASURES`` are pending.
+
+    A pass costs a few fixed steps whatever it holds (a metric lookup, a sync of storage, counters, alarm
+    triggers), so one pass over every sack with work costs much less than one pass per sack. I/O errors
+    propagate without acking: the measures stay for the next run."""
+    started = time.perf_counter()
+    stats: dict[int, ProcessStats] = {}
+    held: list[int] = []
+    pending = 0
+    try:
+        for sack in sacks:
+            if held and pending >= PASS_MAX_MEASURES:
+                break
+            if not locks.try_lock(sack):
+                stats[sack] = ProcessStats(sack, locked=False)
+                continue
+            held.append(sack)
+            stats[sack] = ProcessStats(sack)
+            pending += incoming.pending_measures(sack)
+        if held:
+            _process_locked(held, incoming, storage, indexer, stats)
+    finally:
+        for sack in held:
+            locks.unlock(sack)
+    seconds = time.perf_counter() - started
+    for sack in held:
+        stats[sack].seconds = seconds
+    total = sum(st.measures for st in stats.values())
+    if total:
+        LOG.debug("Sacks %s: %d measures of %d metrics in %.3f s", held, total,
+                  sum(st.metrics for st in stats.values()), seconds)
+    return list(stats.values())
 
 
 def process_sack(
@@ -259,21 +317,17 @@ def process_sack(
     """Drain ``sack`` under its lock. ``timeout=0`` (the worker's way) skips a locked sack and
     returns ``locked=False``; a positive ``timeout`` waits that long, then raises :class:`LockTimeout`.
     I/O errors propagate without acking: the measures stay for the next run."""
+    if timeout is not None and timeout <= 0:
+        return process_sacks([sack], incoming, storage, indexer, locks)[0]
     stats = ProcessStats(sack)
     started = time.perf_counter()
-    if timeout is not None and timeout <= 0:
-        if not locks.try_lock(sack):
-            stats.locked = False
-            return stats
-    elif not locks.lock(sack, timeout):
+    if not locks.lock(sack, timeout):
         raise LockTimeout(sack, timeout if timeout is not None else float("inf"))
     try:
-        _process_locked(sack, incoming, storage, indexer, stats)
+        _process_locked([sack], incoming, storage, indexer, {sack: stats})
     finally:
         locks.unlock(sack)
     stats.seconds = time.perf_counter() - started
-    if stats.measures:
-        LOG.debug("Sack %d: %d measures of %d metrics in %.3f s", sack, stats.measures, stats.metrics, stats.seconds)
     return stats
 
 

@@ -29,7 +29,7 @@ from telescale.processing.janitor import (  # noqa: F401 - re-exported: the jani
     expunge_deleted_metrics,
     run_janitor,
 )
-from telescale.processing.processor import ProcessStats, process_sack
+from telescale.processing.processor import ProcessStats, process_sacks
 from telescale.storage.base import StorageDriver
 from telescale.storage.file import FileStorage
 
@@ -145,25 +145,31 @@ def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[in
 def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_event: Any = None,
              stats: WorkerStats | None = None, pacer: SackPacer | None = None) -> int:
     """One scan: process every sack with work that this worker can lock (and, with a ``pacer``, that is
-    due); returns measures read."""
+    due), its own sacks in one pass and then the others in another (see :func:`process_sacks`); returns
+    measures read."""
     stats = stats if stats is not None else WorkerStats()
     total = 0
-    for sack in sack_order(drivers.incoming.sacks_with_work(), worker_index, workers):
-        if stop_event is not None and stop_event.is_set():
-            break
-        started = time.monotonic()
-        if pacer is not None and not pacer.due(sack, started):
-            continue
-        try:
-            sack_stats = process_sack(sack, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
-            if pacer is not None and sack_stats.locked:
-                pacer.done(sack, started, time.monotonic() - started)
-        except Exception:
-            LOG.exception("metricd worker %d: processing sack %d failed; will retry", worker_index, sack)
-            stats.errors += 1
-            continue
-        stats.add(sack_stats)
-        total += sack_stats.measures
+    now = time.monotonic()
+    with_work = drivers.incoming.sacks_with_work()
+    due = [s for s in with_work if pacer is None or pacer.due(s, now)]
+    mine = [s for s in due if s % workers == worker_index]
+    for group in (mine, [s for s in due if s % workers != worker_index]):
+        while group and not (stop_event is not None and stop_event.is_set()):
+            started = time.monotonic()
+            try:
+                results = process_sacks(group, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
+            except Exception:
+                LOG.exception("metricd worker %d: processing sacks %s failed; will retry", worker_index, group)
+                stats.errors += 1
+                break
+            elapsed = time.monotonic() - started
+            for sack_stats in results:
+                if pacer is not None and sack_stats.locked:
+                    pacer.done(sack_stats.sack, started, elapsed)
+                stats.add(sack_stats)
+                total += sack_stats.measures
+            tried = {r.sack for r in results}
+            group = [s for s in group if s not in tried]  # left for another pass: the first one was full
     stats.pass_done()
     return total
 
