@@ -1,6 +1,18 @@
-"""File incoming driver: one directory per sack, one file per sack touched per group commit.
+"""File incoming driver: one directory per sack, one file per group commit, linked into every sack it feeds.
 
-File format (little endian)::
+A group commit writes one file holding a section per sack it touches, and hard-links it under the same
+name into each of those sacks' directories: a sack sees the file, reads its own section and acks by
+unlinking its link; the data goes when the last link does. One file created and one data fsync per
+commit, whatever the number of sacks (on a virtual disk, creating and syncing a file per sack cost more
+than the rest of a write request).
+
+File format, version 2 (little endian)::
+
+    magic "TSIN" | uint32 version (2) | uint64 s          16 bytes
+    s x (uint32 sack | uint32 0 | uint64 offset | uint64 length)
+    at each offset: that sack's section, in the version 1 format
+
+Version 1 (one sack's measures; still read, so that measures a previous release accepted are processed)::
 
     magic "TSIN" | uint32 version (1) | uint64 n        16 bytes
     n x 16 bytes metric UUIDs                            header entries, in the order of the data
@@ -8,8 +20,8 @@ File format (little endian)::
     sum(counts) x int64 timestamps (ns), metric after metric
     sum(counts) x float64 values, same order
 
-A file appears atomically (temp file in the sack dir, fsync, rename, fsync of the directory) and is
-immutable afterwards; names sort by arrival time. Temp files start with a dot and are never read.
+A file appears atomically (temp file, fsync, links into the sack directories, fsync of those directories)
+and is immutable afterwards; names sort by arrival time. Temp files start with a dot and are never read.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +47,10 @@ from telescale.incoming.group_commit import GroupCommit
 LOG = logging.getLogger(__name__)
 
 _MAGIC = b"TSIN"
-_VERSION = 1
+_VERSION = 1  # one sack's section
+_VERSION_LINKED = 2  # sections of several sacks
 _HEADER = struct.Struct("<4sIQ")
+_SECTION = struct.Struct("<IIQQ")
 _TMP_PREFIX = ".tmp-"
 _MARKER = "sacks"
 _IO_THREADS = 8
@@ -92,8 +107,41 @@ def encode_batch(measures: Mapping[uuid.UUID, MeasuresArrays]) -> list:
     ]
 
 
+def encode_linked(groups: Mapping[int, Mapping[uuid.UUID, MeasuresArrays]]) -> list:
+    """Buffers (for writev) of one version 2 file: a section per sack of ``groups``."""
+    sections = [(sack, encode_batch(measures)) for sack, measures in sorted(groups.items())]
+    offset = _HEADER.size + _SECTION.size * len(sections)
+    table = []
+    for sack, buffers in sections:
+        length = sum(memoryview(b).nbytes for b in buffers)
+        table.append(_SECTION.pack(sack, 0, offset, length))
+        offset += length
+    return [_HEADER.pack(_MAGIC, _VERSION_LINKED, len(sections)), b"".join(table),
+            *(b for _, buffers in sections for b in buffers)]
+
+
 class CorruptIncomingFile(ValueError):
     pass
+
+
+def _section_of(f: Any, sack: int, head: bytes) -> tuple[int, int | None]:
+    """``(offset, length)`` of ``sack``'s section in the open file whose first bytes are ``head`` (length
+    None: to the end, a version 1 file)."""
+    if len(head) < _HEADER.size:
+        raise CorruptIncomingFile("short header")
+    magic, version, n = _HEADER.unpack_from(head, 0)
+    if magic != _MAGIC or version not in (_VERSION, _VERSION_LINKED):
+        raise CorruptIncomingFile(f"bad magic/version {magic!r}/{version}")
+    if version == _VERSION:
+        return 0, None
+    table = os.pread(f.fileno(), _SECTION.size * n, _HEADER.size)
+    if len(table) < _SECTION.size * n:
+        raise CorruptIncomingFile("truncated section table")
+    for i in range(n):
+        section_sack, _, offset, length = _SECTION.unpack_from(table, _SECTION.size * i)
+        if section_sack == sack:
+            return offset, length
+    raise CorruptIncomingFile(f"no section for sack {sack}")
 
 
 def _parse_header(buf: memoryview | bytes) -> tuple[list[bytes], np.ndarray, int]:
@@ -123,16 +171,18 @@ def decode_file(buf: bytearray) -> list[tuple[bytes, np.ndarray, np.ndarray]]:
     return [(mid, ts[bounds[i] : bounds[i + 1]], vals[bounds[i] : bounds[i + 1]]) for i, mid in enumerate(ids)]
 
 
-def _read_header(path: str) -> tuple[list[bytes], list[int]] | None:
-    """A pending file's metric ids and point counts; None when it is gone (acked meanwhile) or short."""
+def _read_header(path: str, sack: int) -> tuple[list[bytes], list[int]] | None:
+    """A pending file's metric ids and point counts in ``sack``; None when it is gone (acked meanwhile),
+    short or corrupt (processing moves it aside)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(_HEADER.size)
+            offset, _ = _section_of(f, sack, f.read(_HEADER.size))
+            head = os.pread(f.fileno(), _HEADER.size, offset)
             if len(head) < _HEADER.size:
                 return None
             _, _, n = _HEADER.unpack(head)
-            rest = f.read(24 * n)
-    except FileNotFoundError:
+            rest = os.pread(f.fileno(), 24 * n, offset + _HEADER.size)
+    except (FileNotFoundError, CorruptIncomingFile):
         return None
     if len(rest) < 24 * n:
         return None
@@ -218,44 +268,39 @@ class FileIncoming(IncomingDriver):
             return self._pool_
 
     def _write(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
-        """One file per sack, written and fsynced in parallel (the disk overlaps the flushes), then renamed
-        into place and the sack directories fsynced, so that no file is visible before it is complete."""
+        """One file with a section per sack: written and fsynced as a temp file, linked under its final name
+        into each sack's directory, then those directories fsynced, so that no sack sees it before it is
+        complete and the commit returns only once every link is durable."""
         groups = self.group_by_sack(batch)
         if not groups:
             return
-        results = list(self._pool.map(lambda item: self._stage(*item), groups.items()))
-        staged = [r for r in results if isinstance(r, tuple)]
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            for tmp, _, _ in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-            raise failed[0]
-        for tmp, final, _ in staged:
-            os.rename(tmp, final)
-        if self.fsync:
-            list(self._pool.map(_fsync_dir, [d for _, _, d in staged]))
-
-    def _stage(self, sack: int, measures: Mapping[uuid.UUID, MeasuresArrays]) -> tuple[str, str, str] | BaseException:
-        """Write one sack's temp file and fsync it; the error instead of raising, so siblings are cleaned up."""
-        d = self._sack_dir(sack)
         name = self._new_name()
-        tmp = os.path.join(d, _TMP_PREFIX + name)
+        dirs = [self._sack_dir(sack) for sack in sorted(groups)]
+        tmp = os.path.join(dirs[0], _TMP_PREFIX + name)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        linked: list[str] = []
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except OSError as e:
-            return e
-        try:
-            _write_all(fd, encode_batch(measures))
-            if self.fsync:
-                os.fsync(fd)
-        except BaseException as e:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            return e
-        finally:
-            os.close(fd)
-        return tmp, os.path.join(d, name), d
+            try:
+                _write_all(fd, encode_linked(groups))
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            for d in dirs:
+                os.link(tmp, os.path.join(d, name))
+                linked.append(os.path.join(d, name))
+        except BaseException:
+            for path in linked:  # a sack may have read its section already: measures it sees twice are idempotent
+                _unlink(path)
+            _unlink(tmp)
+            raise
+        _unlink(tmp)
+        if self.fsync:
+            if len(dirs) > 2:
+                list(self._pool.map(_fsync_dir, dirs))
+            else:
+                for d in dirs:
+                    _fsync_dir(d)
 
     # -- read --------------------------------------------------------------------------------------
     def sacks_with_work(self) -> list[int]:
@@ -269,19 +314,24 @@ class FileIncoming(IncomingDriver):
                 continue
         return out
 
-    def _read(self, path: str) -> bytearray | None:
+    @staticmethod
+    def _read(path: str, sack: int) -> bytearray | None:
+        """``sack``'s section of a pending file (a version 1 file whole); None when it is gone (acked)."""
         try:
             with open(path, "rb", buffering=0) as f:
-                size = os.fstat(f.fileno()).st_size
-                buf = bytearray(size)
+                head = f.read(_HEADER.size)
+                offset, length = _section_of(f, sack, head)
+                if length is None:
+                    length = os.fstat(f.fileno()).st_size - offset
+                buf = bytearray(length)
                 view = memoryview(buf)
                 got = 0
-                while got < size:
-                    n = f.readinto(view[got:])
+                while got < length:
+                    n = os.preadv(f.fileno(), [view[got:]], offset + got)
                     if not n:
                         break
                     got += n
-                return buf if got == size else buf[:got]
+                return buf if got == length else buf[:got]
         except FileNotFoundError:
             return None
 
@@ -299,10 +349,10 @@ class FileIncoming(IncomingDriver):
         read_paths: list[str] = []
         for name in self._pending_files(sack):
             path = os.path.join(d, name)
-            buf = self._read(path)
-            if buf is None:
-                continue
             try:
+                buf = self._read(path, sack)
+                if buf is None:
+                    continue
                 entries = decode_file(buf)
             except CorruptIncomingFile as exc:
                 self._quarantine(path, exc)
@@ -337,7 +387,7 @@ class FileIncoming(IncomingDriver):
         known = self._header_cache.get(sack, {})
         current: dict[str, tuple[list[bytes], list[int]]] = {}
         for name in self._pending_files(sack):
-            header = known.get(name) or _read_header(os.path.join(d, name))
+            header = known.get(name) or _read_header(os.path.join(d, name), sack)
             if header is not None:
                 current[name] = header
         self._header_cache[sack] = current  # one assignment: threads reading the old dict are unaffected

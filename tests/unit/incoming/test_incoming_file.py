@@ -153,3 +153,54 @@ def test_backlog_reads_each_file_once_and_follows_acks_of_other_processes(tmp_pa
     for sack in metricd.sacks_with_work():
         metricd.ack(metricd.read_sack(sack).handle)
     assert api.backlog() == (0, 0) and not api.pending_for_metric(m1)
+
+
+def test_one_file_per_commit_linked_into_each_sack(tmp_path):
+    """A commit creates one file (one inode, one data fsync) however many sacks it feeds; each sack reads its
+    own section and acks its own link, and the data goes with the last link."""
+    inc = FileIncoming(tmp_path, sacks=4)
+    metrics = [uuid.uuid4() for _ in range(40)]
+    inc.add_measures({m: _arr(i) for i, m in enumerate(metrics)})
+    sacks = sorted({inc.sack_for(m) for m in metrics})
+    assert len(sacks) > 1
+    paths = _files(tmp_path)
+    assert len(paths) == len(sacks) and len({os.stat(p).st_ino for p in paths}) == 1
+    assert len({os.path.basename(p) for p in paths}) == 1
+    first, rest = sacks[0], sacks[1:]
+    batch = inc.read_sack(first)
+    assert set(batch.measures) == {m for m in metrics if inc.sack_for(m) == first}
+    inc.ack(batch.handle)
+    assert inc.sacks_with_work() == rest
+    assert inc.backlog() == (len(metrics) - len(batch.measures), len(metrics) - len(batch.measures))
+    for s in rest:
+        got = inc.read_sack(s).measures
+        assert all(got[m][0].tolist() == [metrics.index(m)] for m in got)
+        inc.ack(inc.read_sack(s).handle)
+    assert _files(tmp_path) == []
+
+
+def test_files_of_the_previous_format_are_still_processed(tmp_path):
+    from telescale.incoming.file import _write_all, encode_batch
+
+    inc = FileIncoming(tmp_path, sacks=2)
+    m = uuid.uuid4()
+    sack = inc.sack_for(m)
+    fd = os.open(os.path.join(tmp_path, f"incoming2-{sack}", "00000000000000000001-old"), os.O_WRONLY | os.O_CREAT)
+    _write_all(fd, encode_batch({m: _arr(7, 8)}))
+    os.close(fd)
+    inc.add_measures({m: _arr(9)})
+    assert inc.backlog() == (1, 3)
+    assert inc.read_sack(sack).measures[m][0].tolist() == [7, 8, 9]
+
+
+def test_a_linked_file_without_a_section_for_its_sack_is_moved_aside(tmp_path, caplog):
+    inc = FileIncoming(tmp_path, sacks=2)
+    m = uuid.uuid4()
+    sack = inc.sack_for(m)
+    inc.add_measures({m: _arr(1)})
+    (path,) = _files(tmp_path)
+    os.link(path, os.path.join(tmp_path, f"incoming2-{1 - sack}", os.path.basename(path)))
+    assert inc.backlog() == (1, 1)
+    assert not inc.read_sack(1 - sack).measures
+    assert "no section for sack" in caplog.text
+    assert inc.read_sack(sack).measures[m][0].tolist() == [1]
