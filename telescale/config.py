@@ -59,12 +59,18 @@ class IncomingSettings:
     sacks: int = 4
 
 
+def _default_processing_workers() -> int:
+    """One processing worker per CPU, at most 4: after a burst of writes, the API is idle and every core can
+    help drain the backlog (the reference machine has 2)."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 @dataclass
 class ProcessingSettings:
-    workers: int = 1
+    workers: int = field(default_factory=_default_processing_workers)
     delay: float = 0.05
-    max_wait: float = 0.0  # longest rest of a sack between passes (it rests wait_ratio x its last pass); 0: none
-    wait_ratio: float = 4.0
+    quiet: float = 0.05  # a sack is processed once no write reached it for this long (seconds); 0: at once
+    max_wait: float = 1.0  # ... or once its oldest pending write waited this long (seconds)
     janitor_interval: float = 30.0
 
 
@@ -234,7 +240,7 @@ RANGES: dict[str, tuple[float, float | None]] = {
     "api.port": (1, 65535), "api.workers": (1, None), "api.max_limit": (1, None), "api.max_body_size": (1, None),
     "api.refresh_timeout": (0, None), "incoming.sacks": (1, None), "processing.workers": (0, None),
     "processing.delay": (0, None), "api.read_cache_mb": (0, None), "processing.janitor_interval": (0.001, None),
-    "processing.max_wait": (0, None), "processing.wait_ratio": (0, None),
+    "processing.quiet": (0, None), "processing.max_wait": (0, None),
     "janitor.resource_end_after": (0, None), "janitor.history_retention": (0, None), "janitor.batch_size": (1, None),
     "alarming.evaluators": (0, None), "scaling.scalers": (0, None), "alarming.evaluation_interval": (1, None),
     "alarming.additional_ingestion_lag": (0, None), "alarming.notifier_timeout": (0.001, None),

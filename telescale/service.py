@@ -186,7 +186,7 @@ def _run_metricd(settings: Settings, index: int, count: int, stop: threading.Eve
 
     run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
                janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor, stats=stats,
-               max_wait=settings.processing.max_wait, wait_ratio=settings.processing.wait_ratio)
+               quiet=settings.processing.quiet, max_wait=settings.processing.max_wait)
 
 
 def _run_evaluator(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:

@@ -117,7 +117,7 @@ def wait_port_free(port: int, timeout: float) -> list[str]:
 
 
 #: Test servers run no scaler unless the test asks for one (``SCALER``): one process fewer to start.
-DEFAULTS = ("scaling.scalers=0",)
+DEFAULTS = ("scaling.scalers=0", "processing.workers=1")
 SCALER = "scaling.scalers=1"
 
 

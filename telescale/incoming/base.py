@@ -78,6 +78,11 @@ class IncomingDriver(abc.ABC):
     def sacks_with_work(self) -> list[int]:
         """Sacks that have pending measures (cheap: no data is read)."""
 
+    def work_times(self) -> dict[int, tuple[int, int] | None]:
+        """Sacks with pending measures -> when (ns since the epoch) their oldest and newest pending writes
+        arrived, or None when the driver cannot tell (processing then takes the sack at once)."""
+        return {sack: None for sack in self.sacks_with_work()}
+
     @abc.abstractmethod
     def read_sack(self, sack: int) -> SackBatch:
         """Everything pending in ``sack`` now, per metric, plus the handle to ack it."""

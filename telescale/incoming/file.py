@@ -314,6 +314,19 @@ class FileIncoming(IncomingDriver):
                 continue
         return out
 
+    def work_times(self) -> dict[int, tuple[int, int] | None]:
+        """From the pending files' names, which start with their writer's ``time.time_ns()``."""
+        out: dict[int, tuple[int, int] | None] = {}
+        for sack in range(self.sacks):
+            names = self._pending_files(sack)
+            if not names:
+                continue
+            try:
+                out[sack] = (int(names[0].partition("-")[0]), int(names[-1].partition("-")[0]))
+            except ValueError:  # a file not named by us: no time to go by
+                out[sack] = None
+        return out
+
     @staticmethod
     def _read(path: str, sack: int) -> bytearray | None:
         """``sack``'s section of a pending file (a version 1 file whole); None when it is gone (acked)."""

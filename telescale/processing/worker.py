@@ -36,8 +36,8 @@ from telescale.storage.file import FileStorage
 LOG = logging.getLogger(__name__)
 
 DEFAULT_DELAY = 0.05  # idle pause between scans (seconds)
-DEFAULT_MAX_WAIT = 0.0  # longest rest of a sack between two passes (seconds, start to start); 0: no rest
-DEFAULT_WAIT_RATIO = 4.0  # a sack rests this many times as long as its last pass took
+DEFAULT_QUIET = 0.05  # a sack is processed once no write has reached it for this long (seconds); 0: at once
+DEFAULT_MAX_WAIT = 1.0  # ... or once its oldest pending write has waited this long (seconds)
 DEFAULT_JANITOR_INTERVAL = 30.0
 
 
@@ -112,27 +112,27 @@ class WorkerStats:
 
 
 class SackPacer:
-    """Lets a sack rest after a pass, in proportion to what the pass cost: under sustained ingest each pass
-    then merges more measures per metric, and a sack written to rarely is processed at once.
+    """Processes a sack once the writes to it pause, so that a burst is merged in one pass rather than in many.
 
-    A pass over a metric costs about the same whether it merges 2 new points or 2,000: the touched splits
-    are decoded, merged, re-encoded and written whole, the raw tail too. So a sack whose last pass took
-    ``d`` seconds is processed again ``ratio × d`` seconds after that pass started, at most ``max_wait``
-    (start to start): a pass of a few metrics (an alarm's) takes milliseconds and barely waits, a pass of
-    thousands of busy metrics lets their next points accumulate. A measure thus waits at most ``max_wait``
-    (plus the scan delay and the passes before its own). ``max_wait`` 0 processes every sack on every scan.
+    A pass over a metric costs much the same whether it merges 2 new points or 2,000 (its touched splits and
+    raw tail are rewritten whole), and it competes for the CPU with the API that is taking the burst. So a
+    sack is due once no write has reached it for ``quiet`` seconds -- at once for an occasional write (an
+    alarm's metric), after the burst for a busy one -- or once its oldest pending write has waited
+    ``max_wait`` seconds, which bounds the wait under sustained ingest. ``quiet`` 0: every sack with work is
+    due on every scan.
     """
 
-    def __init__(self, max_wait: float = DEFAULT_MAX_WAIT, ratio: float = DEFAULT_WAIT_RATIO) -> None:
-        self.max_wait = max_wait
-        self.ratio = ratio
-        self._next: dict[int, float] = {}  # sack -> earliest start of its next pass
+    def __init__(self, quiet: float = DEFAULT_QUIET, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        self.quiet_ns = int(quiet * 1e9)
+        self.max_wait_ns = int(max_wait * 1e9)
 
-    def due(self, sack: int, now: float) -> bool:
-        return now >= self._next.get(sack, -float("inf"))
-
-    def done(self, sack: int, started: float, seconds: float) -> None:
-        self._next[sack] = started + min(self.ratio * seconds, self.max_wait)
+    def due(self, times: tuple[int, int] | None, now_ns: int) -> bool:
+        """Whether a sack whose pending writes arrived between ``times`` (oldest, newest; None: unknown) is due."""
+        if times is None or self.quiet_ns <= 0:
+            return True
+        oldest, newest = times
+        since_last = now_ns - newest
+        return since_last >= self.quiet_ns or since_last < 0 or now_ns - oldest >= self.max_wait_ns
 
 
 def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
@@ -149,23 +149,21 @@ def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_eve
     measures read."""
     stats = stats if stats is not None else WorkerStats()
     total = 0
-    now = time.monotonic()
-    with_work = drivers.incoming.sacks_with_work()
-    due = [s for s in with_work if pacer is None or pacer.due(s, now)]
+    if pacer is None:
+        due = drivers.incoming.sacks_with_work()
+    else:
+        now_ns = time.time_ns()
+        due = [s for s, times in drivers.incoming.work_times().items() if pacer.due(times, now_ns)]
     mine = [s for s in due if s % workers == worker_index]
     for group in (mine, [s for s in due if s % workers != worker_index]):
         while group and not (stop_event is not None and stop_event.is_set()):
-            started = time.monotonic()
             try:
                 results = process_sacks(group, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
             except Exception:
                 LOG.exception("metricd worker %d: processing sacks %s failed; will retry", worker_index, group)
                 stats.errors += 1
                 break
-            elapsed = time.monotonic() - started
             for sack_stats in results:
-                if pacer is not None and sack_stats.locked:
-                    pacer.done(sack_stats.sack, started, elapsed)
                 stats.add(sack_stats)
                 total += sack_stats.measures
             tried = {r.sack for r in results}
@@ -183,15 +181,15 @@ def run_worker(
     janitor_interval: float | None = DEFAULT_JANITOR_INTERVAL,
     janitor_settings: JanitorSettings | None = None,
     stats: WorkerStats | None = None,
+    quiet: float = DEFAULT_QUIET,
     max_wait: float = DEFAULT_MAX_WAIT,
-    wait_ratio: float = DEFAULT_WAIT_RATIO,
 ) -> None:
-    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set, each resting between
-    passes (``wait_ratio`` × its last pass, at most ``max_wait`` seconds: see :class:`SackPacer`); every
+    """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set, each once its writes
+    pause for ``quiet`` seconds or its oldest waited ``max_wait`` seconds (see :class:`SackPacer`); every
     ``janitor_interval`` seconds (None: never) run a janitor pass unless another worker's is running.
     ``stats`` accumulates what was done (the caller publishes it)."""
     stats = stats if stats is not None else WorkerStats()
-    pacer = SackPacer(max_wait, wait_ratio)
+    pacer = SackPacer(quiet, max_wait)
     drivers = make_drivers()
     janitor = Janitor(janitor_settings)
     LOG.info("metricd worker %d/%d started (pid %d)", worker_index, workers, os.getpid())

@@ -1,4 +1,5 @@
-"""A sack rests after a pass in proportion to what the pass cost (at most ``processing.max_wait``)."""
+"""A sack is processed once the writes to it pause (``processing.quiet``), or once its oldest pending write
+has waited ``processing.max_wait``: a burst is merged in one pass, and nothing waits for long."""
 
 import uuid
 
@@ -8,6 +9,7 @@ from telescale.processing.worker import Drivers, SackPacer, run_once
 from tests.unit.processing.proc_helpers import POLICY, S
 
 T0 = 1_700_000_000 * S
+MS = 1_000_000
 
 
 def _drivers(env) -> Drivers:
@@ -26,26 +28,36 @@ def _push(env, metric, start: int, n: int = 5) -> None:
     env.incoming.add_measures({metric.id: (ts, np.arange(n, dtype=float))})
 
 
-def test_a_sack_resting_after_a_pass_waits_and_loses_nothing(env):
+def test_a_sack_still_written_to_waits_and_loses_nothing(env):
     a, b = _metric_in_sack(env, 0), _metric_in_sack(env, 1)
-    pacer = SackPacer(max_wait=3600.0, ratio=1e9)  # any pass makes its sack rest an hour
     _push(env, a, 0)
-    assert run_once(_drivers(env), pacer=pacer) == 5  # never processed: at once
-    _push(env, a, 5)
     _push(env, b, 0)
-    assert run_once(_drivers(env), pacer=pacer) == 5  # only b's sack: a's rests
-    assert env.incoming.backlog() == (1, 5)  # a's new measures wait, nothing is lost
-    assert run_once(_drivers(env), pacer=SackPacer(max_wait=0.0)) == 5  # no rest: every scan processes
+    times = env.incoming.work_times()
+    assert set(times) == {0, 1} and all(t is not None and t[0] <= t[1] for t in times.values())
+    writing = SackPacer(quiet=3600.0, max_wait=3600.0)  # every write is "just now"
+    assert run_once(_drivers(env), pacer=writing) == 0
+    assert env.incoming.backlog() == (2, 10)  # they wait; nothing is lost
+    assert run_once(_drivers(env), pacer=SackPacer(quiet=0.0)) == 10  # quiet 0: at once
     assert env.incoming.backlog() == (0, 0)
 
 
-def test_rest_is_proportional_to_the_pass_and_bounded():
-    pacer = SackPacer(max_wait=5.0, ratio=4.0)
-    assert pacer.due(3, 100.0)
-    pacer.done(3, started=100.0, seconds=0.01)  # a cheap pass (an alarm's metric): 40 ms of rest
-    assert not pacer.due(3, 100.02)
-    assert pacer.due(3, 100.04)
-    pacer.done(3, started=200.0, seconds=2.0)  # an expensive pass: 8 s, capped at 5 s
-    assert not pacer.due(3, 204.9)
-    assert pacer.due(3, 205.0)
-    assert pacer.due(2, 200.1)  # per sack
+def test_due_after_a_pause_or_after_the_longest_wait():
+    pacer = SackPacer(quiet=0.05, max_wait=1.0)
+    now = 10_000 * MS
+    assert pacer.due(None, now)  # a driver that cannot tell: at once
+    assert not pacer.due((now - 30 * MS, now - 10 * MS), now)  # written 10 ms ago: the burst may go on
+    assert pacer.due((now - 30 * MS, now - 50 * MS), now)  # quiet for 50 ms
+    assert not pacer.due((now - 999 * MS, now - 1 * MS), now)
+    assert pacer.due((now - 1000 * MS, now - 1 * MS), now)  # still written to, but the oldest waited 1 s
+    assert pacer.due((now - 5 * MS, now + 60_000 * MS), now)  # a write "from the future": the clock went back
+    assert SackPacer(quiet=0.0).due((now, now), now)
+
+
+def test_only_due_sacks_are_taken(env, monkeypatch):
+    a, b = _metric_in_sack(env, 0), _metric_in_sack(env, 1)
+    _push(env, a, 0)
+    _push(env, b, 0)
+    times = env.incoming.work_times()
+    monkeypatch.setattr(env.incoming, "work_times", lambda: {0: (0, 0), 1: times[1]})  # sack 0: long quiet
+    assert run_once(_drivers(env), pacer=SackPacer(quiet=3600.0, max_wait=3600.0)) == 5
+    assert env.incoming.backlog() == (1, 5) and env.incoming.sacks_with_work() == [1]
