@@ -22,6 +22,7 @@ from telescale.api.errors import ApiError, bad_request, query_not_found
 from telescale.api.jsonio import dumps, fast_json_response, json_response, names_json
 from telescale.api.measures_body import MEASURES, columns, measures_body
 from telescale.api.params import parse_bool, resample_args, timespan_arg, timestamp_arg
+from telescale.incoming.base import Columns
 from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW
 from telescale.indexer.records import Metric
 from telescale.query.availability import require
@@ -149,14 +150,16 @@ def write(request: Request, metric: Metric) -> Response:
     return store(request, {metric.id: (ts, values)}, [metric])
 
 
-def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Response:
-    """Make the batch durable, then answer 202: an empty body, or what was dropped and why.
+def store(request: Request, batch: Batch | Columns, metrics: Iterable[Metric]) -> Response:
+    """Make the batch (``{metric id: (timestamps, values)}``, or column-wise) durable, then answer 202: an empty
+    body, or what was dropped and why.
 
     Measures older than their metric's back window would be dropped by processing; they are refused here
     instead (see `telescale.processing.backwindow`) and counted in `/v1/status`.  A client that asks for
     JSON is told how many in the body; others get Gnocchi's empty 202 (its conformance suite expects it).
     """
-    accepted, dropped = _store(services(request), batch, {m.id: m.archive_policy for m in metrics})
+    columns = batch if isinstance(batch, Columns) else Columns.from_mapping(batch)
+    accepted, dropped = _store(services(request), columns, {m.id: m.archive_policy for m in metrics})
     total = sum(dropped.values())
     if not total or not names_json(request.headers.get("accept")):
         return Response(status_code=202, headers={"content-length": "0"})
@@ -164,15 +167,14 @@ def store(request: Request, batch: Batch, metrics: Iterable[Metric]) -> Response
         "older_than_back_window": total, "metrics": {str(k): n for k, n in dropped.items()}}}, status=202)
 
 
-def _store(svc: Any, batch: Batch, policies: dict[Any, Any]) -> tuple[int, dict[Any, int]]:
+def _store(svc: Any, batch: Columns, policies: dict[Any, Any]) -> tuple[int, dict[Any, int]]:
     """Refuse what is too old, write, count the refused."""
-    batch, dropped = svc.back_window.split(batch, policies)
-    batch = {k: v for k, v in batch.items() if v[0].size}
-    if batch:
-        svc.incoming.add_measures(batch)
+    batch, dropped = svc.back_window.split_columns(batch, policies)
+    if len(batch):
+        svc.incoming.add_columns(batch)
     if dropped:
         svc.indexer.add_to_counters({MEASURES_DROPPED_BACK_WINDOW: sum(dropped.values())})
-    return sum(int(ts.size) for ts, _ in batch.values()), dropped
+    return len(batch), dropped
 
 
 def read(request: Request, metric: Any, scope: Scope) -> Response:

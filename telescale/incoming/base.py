@@ -17,9 +17,96 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["IncomingDriver", "SackBatch", "MeasuresArrays"]
+__all__ = ["Columns", "IncomingDriver", "SackBatch", "MeasuresArrays"]
 
 MeasuresArrays = tuple[np.ndarray, np.ndarray]
+
+
+def _normalise(ts: object, values: object) -> MeasuresArrays:
+    t = np.ascontiguousarray(ts, dtype=np.int64).reshape(-1)
+    v = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    if t.shape != v.shape:
+        raise ValueError(f"timestamps and values differ in length ({t.size} != {v.size})")
+    return t, v
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A batch of measures column-wise: metric ``ids[k]`` has ``counts[k]`` (> 0) points, stored metric after
+    metric in ``timestamps`` and ``values``. A metric may have several runs (batches merged by a group commit);
+    they are read back in order. Writes of many series (remote_write, OTLP) build this directly: no array per
+    metric on the way to disk."""
+
+    ids: list[uuid.UUID]
+    counts: np.ndarray  # int64, one per id
+    timestamps: np.ndarray  # int64 ns
+    values: np.ndarray  # float64
+
+    @classmethod
+    def from_mapping(cls, batch: Mapping[uuid.UUID, MeasuresArrays]) -> Columns:
+        """Columns of ``{metric: (timestamps, values)}``, metrics without points left out; ValueError when a
+        metric's timestamps and values differ in length."""
+        arrays = [(mid, *_normalise(ts, vals)) for mid, (ts, vals) in batch.items()]
+        arrays = [a for a in arrays if a[1].size]
+        if not arrays:
+            return cls.empty()
+        counts = np.fromiter((a[1].size for a in arrays), dtype=np.int64, count=len(arrays))
+        if len(arrays) == 1:
+            return cls([arrays[0][0]], counts, arrays[0][1], arrays[0][2])
+        return cls([a[0] for a in arrays], counts, np.concatenate([a[1] for a in arrays]),
+                   np.concatenate([a[2] for a in arrays]))
+
+    @classmethod
+    def empty(cls) -> Columns:
+        return cls([], np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64))
+
+    @classmethod
+    def concat(cls, parts: list[Columns]) -> Columns:
+        """One batch holding all of ``parts``, in order."""
+        parts = [p for p in parts if p.ids]
+        if len(parts) <= 1:
+            return parts[0] if parts else cls.empty()
+        return cls([mid for p in parts for mid in p.ids], np.concatenate([p.counts for p in parts]),
+                   np.concatenate([p.timestamps for p in parts]), np.concatenate([p.values for p in parts]))
+
+    def __len__(self) -> int:
+        return int(self.timestamps.size)
+
+    def by_sack(self, sacks: int) -> dict[int, Columns]:
+        """The batch cut per sack (``metric.int % sacks``); one stable sort, no loop over points."""
+        of_metric = np.fromiter((mid.int % sacks for mid in self.ids), dtype=np.int64, count=len(self.ids))
+        if of_metric.size and (of_metric == of_metric[0]).all():
+            return {int(of_metric[0]): self}
+        metric_order = np.argsort(of_metric, kind="stable")
+        point_order = np.argsort(np.repeat(of_metric, self.counts), kind="stable")
+        ts, vals, counts = self.timestamps[point_order], self.values[point_order], self.counts[metric_order]
+        sorted_sacks = of_metric[metric_order]
+        cuts = np.flatnonzero(np.diff(sorted_sacks)) + 1
+        bounds = [0, *cuts.tolist(), sorted_sacks.size]
+        point_bounds = np.concatenate(([0], np.cumsum(counts)))[bounds].tolist()
+        out = {}
+        for i in range(len(bounds) - 1):
+            a, b = bounds[i], bounds[i + 1]
+            pa, pb = point_bounds[i], point_bounds[i + 1]
+            out[int(sorted_sacks[a])] = Columns([self.ids[k] for k in metric_order[a:b].tolist()], counts[a:b],
+                                                ts[pa:pb], vals[pa:pb])
+        return out
+
+    def to_mapping(self) -> dict[uuid.UUID, MeasuresArrays]:
+        """``{metric: (timestamps, values)}``, a metric's runs concatenated in order."""
+        ends = np.cumsum(self.counts).tolist()
+        parts: dict[uuid.UUID, list[tuple[int, int]]] = {}
+        for mid, a, b in zip(self.ids, [0, *ends][: len(ends)], ends, strict=True):
+            parts.setdefault(mid, []).append((a, b))
+        out = {}
+        for mid, runs in parts.items():
+            if len(runs) == 1:
+                a, b = runs[0]
+                out[mid] = (self.timestamps[a:b], self.values[a:b])
+            else:
+                out[mid] = (np.concatenate([self.timestamps[a:b] for a, b in runs]),
+                            np.concatenate([self.values[a:b] for a, b in runs]))
+        return out
 
 
 @dataclass
@@ -53,26 +140,13 @@ class IncomingDriver(abc.ABC):
     def sack_for(self, metric_id: uuid.UUID) -> int:
         return metric_id.int % self.sacks
 
-    @staticmethod
-    def _normalise(ts: object, values: object) -> MeasuresArrays:
-        t = np.ascontiguousarray(ts, dtype=np.int64).reshape(-1)
-        v = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
-        if t.shape != v.shape:
-            raise ValueError(f"timestamps and values differ in length ({t.size} != {v.size})")
-        return t, v
-
-    def group_by_sack(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> dict[int, dict[uuid.UUID, MeasuresArrays]]:
-        groups: dict[int, dict[uuid.UUID, MeasuresArrays]] = {}
-        for mid, (ts, vals) in batch.items():
-            t, v = self._normalise(ts, vals)
-            if t.size == 0:
-                continue
-            groups.setdefault(self.sack_for(mid), {})[mid] = (t, v)
-        return groups
+    def add_measures(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
+        """Durably store new measures ``{metric: (timestamps, values)}``; returns only once they survive a crash."""
+        self.add_columns(Columns.from_mapping(batch))
 
     @abc.abstractmethod
-    def add_measures(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
-        """Durably store new measures; returns only once they survive a crash."""
+    def add_columns(self, columns: Columns) -> None:
+        """Durably store a batch given column-wise; returns only once it survives a crash."""
 
     @abc.abstractmethod
     def sacks_with_work(self) -> list[int]:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from telescale.incoming.base import IncomingDriver, MeasuresArrays, SackBatch
+from telescale.incoming.base import Columns, IncomingDriver, MeasuresArrays, SackBatch
 from telescale.incoming.group_commit import GroupCommit
 
 LOG = logging.getLogger(__name__)
@@ -89,27 +89,26 @@ def _write_all(fd: int, buffers: list) -> None:
                 written = 0
 
 
-def encode_batch(measures: Mapping[uuid.UUID, MeasuresArrays]) -> list:
-    """Buffers (for writev) holding ``measures`` in the incoming file format."""
-    ids = b"".join(mid.bytes for mid in measures)
-    counts = np.fromiter((len(t) for t, _ in measures.values()), dtype="<u8", count=len(measures))
-    ts = [t for t, _ in measures.values()]
-    vals = [v for _, v in measures.values()]
-    ts_all = ts[0] if len(ts) == 1 else np.concatenate(ts)
-    vals_all = vals[0] if len(vals) == 1 else np.concatenate(vals)
-    header = _HEADER.pack(_MAGIC, _VERSION, len(measures))
+def encode_section(columns: Columns) -> list:
+    """Buffers (for writev) holding ``columns`` in the version 1 format (one sack's section)."""
+    counts = columns.counts.astype("<u8", copy=False)
     return [
-        header,
-        ids,
+        _HEADER.pack(_MAGIC, _VERSION, len(columns.ids)),
+        b"".join(mid.bytes for mid in columns.ids),
         counts.tobytes(),
-        ts_all.astype("<i8", copy=False),
-        vals_all.astype("<f8", copy=False),
+        columns.timestamps.astype("<i8", copy=False),
+        columns.values.astype("<f8", copy=False),
     ]
 
 
-def encode_linked(groups: Mapping[int, Mapping[uuid.UUID, MeasuresArrays]]) -> list:
+def encode_batch(measures: Mapping[uuid.UUID, MeasuresArrays]) -> list:
+    """:func:`encode_section` of a ``{metric: (timestamps, values)}`` batch."""
+    return encode_section(Columns.from_mapping(measures))
+
+
+def encode_linked(groups: Mapping[int, Columns]) -> list:
     """Buffers (for writev) of one version 2 file: a section per sack of ``groups``."""
-    sections = [(sack, encode_batch(measures)) for sack, measures in sorted(groups.items())]
+    sections = [(sack, encode_section(columns)) for sack, columns in sorted(groups.items())]
     offset = _HEADER.size + _SECTION.size * len(sections)
     table = []
     for sack, buffers in sections:
@@ -249,13 +248,13 @@ class FileIncoming(IncomingDriver):
         return sorted(n for n in names if not n.startswith("."))
 
     # -- write -------------------------------------------------------------------------------------
-    def add_measures(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
+    def add_columns(self, columns: Columns) -> None:
         """Durable on return; concurrent calls share files and fsyncs (see :mod:`.group_commit`)."""
-        if not any(len(t) for t, _ in batch.values()):
+        if not len(columns):
             return
         if self._committer is None or self._committer_pid != os.getpid():
             self._committer, self._committer_pid = GroupCommit(self._write), os.getpid()
-        self._committer.submit(batch)
+        self._committer.submit(columns)
 
     @property
     def _pool(self) -> ThreadPoolExecutor:
@@ -267,11 +266,11 @@ class FileIncoming(IncomingDriver):
                 self._pool_pid = os.getpid()
             return self._pool_
 
-    def _write(self, batch: Mapping[uuid.UUID, MeasuresArrays]) -> None:
+    def _write(self, batch: Columns) -> None:
         """One file with a section per sack: written and fsynced as a temp file, linked under its final name
         into each sack's directory, then those directories fsynced, so that no sack sees it before it is
         complete and the commit returns only once every link is durable."""
-        groups = self.group_by_sack(batch)
+        groups = batch.by_sack(self.sacks)
         if not groups:
             return
         name = self._new_name()

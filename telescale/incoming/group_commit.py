@@ -11,15 +11,12 @@ a failed commit raises in every caller it carried.
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
+from telescale.incoming.base import Columns
 
-from telescale.incoming.base import MeasuresArrays
-
-Batch = Mapping[uuid.UUID, MeasuresArrays]
+Batch = Columns
 
 
 @dataclass
@@ -29,23 +26,15 @@ class _Waiter:
     error: BaseException | None = None
 
 
-def merge(batches: list[Batch]) -> dict[uuid.UUID, MeasuresArrays]:
+def merge(batches: list[Batch]) -> Batch:
     """One batch holding all of ``batches``; a metric's measures stay in arrival order."""
-    if len(batches) == 1:
-        return dict(batches[0])
-    parts: dict[uuid.UUID, list[MeasuresArrays]] = {}
-    for batch in batches:
-        for mid, arrays in batch.items():
-            parts.setdefault(mid, []).append(arrays)
-    return {mid: arrays[0] if len(arrays) == 1 else (np.concatenate([t for t, _ in arrays]),
-                                                     np.concatenate([v for _, v in arrays]))
-            for mid, arrays in parts.items()}
+    return Columns.concat(batches)
 
 
 class GroupCommit:
     """Serialises calls to ``commit`` and batches the calls that queue up behind a running one."""
 
-    def __init__(self, commit: Callable[[dict[uuid.UUID, MeasuresArrays]], None], max_batches: int = 64) -> None:
+    def __init__(self, commit: Callable[[Batch], None], max_batches: int = 64) -> None:
         self._commit = commit
         self._max = max_batches
         self._lock = threading.Lock()

@@ -38,6 +38,7 @@ from telescale.api.errors import ApiError, bad_request, conflict
 from telescale.api.ids import resource_uuid
 from telescale.api.jsonio import json_response, names_json
 from telescale.api.schemas import validate
+from telescale.incoming.base import Columns
 from telescale.indexer.search import parse_json_filter
 
 LOG = logging.getLogger(__name__)
@@ -185,11 +186,12 @@ def write_arrays(request: Request, metrics: Sequence[idx.Metric], index: np.ndar
                            count=len(metrics))
     target = position[index]
     order = np.argsort(target, kind="stable")
-    ends = np.cumsum(np.bincount(target, minlength=len(unique))).tolist()
-    ts = timestamps.astype(np.int64, copy=False)[order]
-    vs = values.astype(np.float64, copy=False)[order]
-    batch = {mid: (ts[a:b], vs[a:b]) for mid, a, b in zip(unique, [0, *ends[:-1]], ends, strict=True)}
-    return measures.store(request, batch, {m.id: m for m in metrics}.values())
+    counts = np.bincount(target, minlength=len(unique))
+    present = counts > 0
+    ids = [mid for mid, p in zip(unique, present.tolist(), strict=True) if p]
+    columns = Columns(ids, counts[present].astype(np.int64), timestamps.astype(np.int64, copy=False)[order],
+                      values.astype(np.float64, copy=False)[order])
+    return measures.store(request, columns, {m.id: m for m in metrics}.values())
 
 
 def report_dropped(request: Request, response: Response, protocol: str, written: int,

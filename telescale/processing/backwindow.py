@@ -16,12 +16,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from telescale.incoming.base import Columns
 from telescale.storage.base import StorageDriver
 from telescale.timeseries import ArchivePolicy
 from telescale.timeseries.codec import raw_last_timestamp
 from telescale.timeseries.update import accept_from
 
 Batch = dict[uuid.UUID, tuple[np.ndarray, np.ndarray]]
+_NONE = np.iinfo(np.int64).min  # no bound: every timestamp is at or after it
+_UNKNOWN = np.iinfo(np.int64).max  # not remembered: every timestamp is before it (so it gets checked)
 
 
 def stored_accept_from(storage: StorageDriver, metric_id: uuid.UUID, policy: ArchivePolicy) -> int | None:
@@ -61,30 +64,41 @@ class BackWindowGuard:
         return bound
 
     def split(self, batch: Batch, policies: Mapping[uuid.UUID, ArchivePolicy]) -> tuple[Batch, dict[uuid.UUID, int]]:
+        """:meth:`split_columns` of a ``{metric: (timestamps, values)}`` batch (metrics without points kept)."""
+        kept, dropped = self.split_columns(Columns.from_mapping(batch), policies)
+        out = kept.to_mapping()
+        empty = (np.empty(0, np.int64), np.empty(0, np.float64))
+        return {mid: out.get(mid, empty) for mid in batch}, dropped
+
+    def split_columns(self, batch: Columns, policies: Mapping[uuid.UUID, ArchivePolicy],
+                      ) -> tuple[Columns, dict[uuid.UUID, int]]:
         """The batch without the measures processing would drop, and how many each metric lost (only > 0).
 
-        The steady state costs no numpy call per metric: every metric's oldest timestamp comes from one
-        ``minimum.reduceat`` over the concatenated timestamps, and the remembered bounds from one locked pass.
+        The steady state costs no numpy call per metric: every run's oldest timestamp comes from one
+        ``minimum.reduceat``, the remembered bounds from one locked pass, the refusal from one comparison of
+        every point with its metric's bound; storage is read only for runs reaching before what is known.
         """
-        ids = list(batch)
-        arrays = list(batch.values())
-        sizes = np.fromiter((ts.size for ts, _ in arrays), dtype=np.int64, count=len(arrays))
-        oldest = np.zeros(len(arrays), dtype=np.int64)
-        present = sizes > 0
-        if present.any():
-            starts = (np.cumsum(sizes) - sizes)[present]
-            oldest[present] = np.minimum.reduceat(np.concatenate([ts for ts, _ in arrays]), starts)
+        if not batch.ids:
+            return batch, {}
+        starts = np.cumsum(batch.counts) - batch.counts
+        oldest = np.minimum.reduceat(batch.timestamps, starts)
         with self._lock:
-            known = [self._bounds.get(mid) for mid in ids]
-        kept: Batch = {}
+            known = [self._bounds.get(mid) for mid in batch.ids]
+        known_at = np.fromiter((_UNKNOWN if k is None else k for k in known), dtype=np.int64, count=len(known))
+        bounds = np.full(len(known), _NONE, dtype=np.int64)
+        for k in np.flatnonzero(oldest < known_at).tolist():  # unknown, or reaching back: check a fresh bound
+            mid = batch.ids[k]
+            cutoff = self._bound(mid, policies[mid], int(oldest[k]))
+            if cutoff is not None and oldest[k] < cutoff:
+                bounds[k] = cutoff
+        if not (bounds > _NONE).any():
+            return batch, {}
+        keep = batch.timestamps >= np.repeat(bounds, batch.counts)
+        counts = np.add.reduceat(keep, starts).astype(np.int64)
         dropped: dict[uuid.UUID, int] = {}
-        for mid, (ts, values), size, low, bound in zip(ids, arrays, sizes.tolist(), oldest.tolist(), known,
-                                                       strict=True):
-            if size and (bound is None or low < bound):  # unknown, or reaching back: check a fresh bound
-                cutoff = self._bound(mid, policies[mid], low)
-                if cutoff is not None and low < cutoff:
-                    keep = ts >= cutoff
-                    dropped[mid] = int(ts.size - np.count_nonzero(keep))
-                    ts, values = ts[keep], values[keep]
-            kept[mid] = (ts, values)
-        return kept, dropped
+        for k in np.flatnonzero(counts < batch.counts).tolist():
+            mid = batch.ids[k]
+            dropped[mid] = dropped.get(mid, 0) + int(batch.counts[k] - counts[k])
+        present = counts > 0
+        ids = [mid for mid, p in zip(batch.ids, present.tolist(), strict=True) if p]
+        return Columns(ids, counts[present], batch.timestamps[keep], batch.values[keep]), dropped
