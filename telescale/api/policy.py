@@ -73,6 +73,8 @@ DEFAULT_RULES: dict[str, str] = {
 
 
 RELOAD_INTERVAL = 1.0  # seconds between checks of the policy file for changes
+_MAX_MEMOS = 10_000  # (identity, rule) pairs whose decisions are kept
+_MAX_MEMO_ENTRIES = 4_096  # distinct targets kept per pair
 _TARGET_KEY = re.compile(r"%\(([^)]+)\)")
 _MISSING = object()
 
@@ -115,6 +117,18 @@ class Policy:
         self._enforcer.register_defaults([oslo_policy.RuleDefault(n, check) for n, check in rules.items()])
         self._enforcer.load_rules()
         self._next_reload = time.monotonic() + RELOAD_INTERVAL
+        # Kept while the loaded rules are the same object (a reload that changed them starts afresh):
+        self._rules_seen: Any = None
+        self._keys: dict[str, frozenset[str] | None] = {}  # rule -> the target keys it reads
+        self._decisions: dict[tuple[Identity, str], dict[tuple[Any, ...], bool]] = {}  # see checker()
+
+    def _current_rules(self) -> Any:
+        """The loaded rules, forgetting what was derived from earlier ones."""
+        self._reload_if_due()
+        rules = self._enforcer.rules
+        if rules is not self._rules_seen:
+            self._keys, self._decisions, self._rules_seen = {}, {}, rules
+        return rules
 
     def allowed(self, identity: Identity, rule: str, target: Mapping[str, Any]) -> bool:
         """Evaluate the loaded rule directly: ``Enforcer.enforce`` re-checks the policy file on every
@@ -134,9 +148,16 @@ class Policy:
 
     def target_keys(self, rule: str) -> frozenset[str] | None:
         """The (flattened) target keys ``rule`` reads, following ``rule:`` references; None when one of its
-        checks may read the whole target (``http:`` or a custom check)."""
-        self._reload_if_due()
-        rules = self._enforcer.rules
+        checks may read the whole target (``http:`` or a custom check). Worked out once per loaded rules."""
+        rules = self._current_rules()
+        if rule in self._keys:
+            return self._keys[rule]
+        found = self._read_keys(rules, rule)
+        self._keys[rule] = found
+        return found
+
+    @staticmethod
+    def _read_keys(rules: Any, rule: str) -> frozenset[str] | None:
         keys: set[str] = set()
         seen: set[str] = set()
 
@@ -165,12 +186,18 @@ class Policy:
 
     def checker(self, identity: Identity, rule: str) -> Callable[[Mapping[str, Any]], bool]:
         """:meth:`allowed` for many targets: evaluated once per distinct combination of the values the rule
-        reads (its checks depend on nothing else), so checking a thousand metrics costs a few evaluations."""
+        reads (its checks depend on nothing else), so checking a thousand metrics costs a few evaluations.
+        The decisions are kept across requests (per identity and rule, while the rules stay loaded): a client
+        writing to its metrics again and again is checked once."""
         keys = self.target_keys(rule)
         if keys is None:
             return lambda target: self.allowed(identity, rule, target)
         paths = [(k, k.split(".")) for k in sorted(keys)]
-        memo: dict[tuple[Any, ...], bool] = {}
+        if len(self._decisions) >= _MAX_MEMOS:
+            self._decisions = {}
+        memo = self._decisions.setdefault((identity, rule), {})
+        if len(memo) >= _MAX_MEMO_ENTRIES:
+            memo.clear()
 
         def value_at(target: Mapping[str, Any], key: str, path: list[str]) -> Any:
             """What ``_flatten(target)`` holds under ``key``, without flattening the whole target."""
