@@ -125,14 +125,26 @@ class SackPacer:
     def __init__(self, quiet: float = DEFAULT_QUIET, max_wait: float = DEFAULT_MAX_WAIT) -> None:
         self.quiet_ns = int(quiet * 1e9)
         self.max_wait_ns = int(max_wait * 1e9)
+        self.next_due_ns: int | None = None  # the earliest a sack found not due becomes due (see due())
 
     def due(self, times: tuple[int, int] | None, now_ns: int) -> bool:
-        """Whether a sack whose pending writes arrived between ``times`` (oldest, newest; None: unknown) is due."""
+        """Whether a sack whose pending writes arrived between ``times`` (oldest, newest; None: unknown) is due;
+        when not, lowers :attr:`next_due_ns` to when it will be (if no write comes meanwhile)."""
         if times is None or self.quiet_ns <= 0:
             return True
         oldest, newest = times
         since_last = now_ns - newest
-        return since_last >= self.quiet_ns or since_last < 0 or now_ns - oldest >= self.max_wait_ns
+        if since_last >= self.quiet_ns or since_last < 0 or now_ns - oldest >= self.max_wait_ns:
+            return True
+        at = min(newest + self.quiet_ns, oldest + self.max_wait_ns)
+        self.next_due_ns = at if self.next_due_ns is None else min(self.next_due_ns, at)
+        return False
+
+    def pause(self, delay: float, now_ns: int) -> float:
+        """How long an idle worker sleeps: ``delay``, or less when a waiting sack becomes due sooner."""
+        if self.next_due_ns is None:
+            return delay
+        return max(0.0, min(delay, (self.next_due_ns - now_ns) / 1e9))
 
 
 def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
@@ -152,6 +164,7 @@ def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_eve
     if pacer is None:
         due = drivers.incoming.sacks_with_work()
     else:
+        pacer.next_due_ns = None
         now_ns = time.time_ns()
         due = [s for s, times in drivers.incoming.work_times().items() if pacer.due(times, now_ns)]
     mine = [s for s in due if s % workers == worker_index]
@@ -210,7 +223,7 @@ def run_worker(
                     LOG.exception("metricd worker %d: janitor failed", worker_index)
                     stats.errors += 1
             if not processed:
-                stop_event.wait(delay)
+                stop_event.wait(pacer.pause(delay, time.time_ns()))
     finally:
         for d in (drivers.incoming, drivers.storage, drivers.locks):
             d.close()

@@ -61,3 +61,13 @@ def test_only_due_sacks_are_taken(env, monkeypatch):
     monkeypatch.setattr(env.incoming, "work_times", lambda: {0: (0, 0), 1: times[1]})  # sack 0: long quiet
     assert run_once(_drivers(env), pacer=SackPacer(quiet=3600.0, max_wait=3600.0)) == 5
     assert env.incoming.backlog() == (1, 5) and env.incoming.sacks_with_work() == [1]
+
+
+def test_an_idle_worker_wakes_when_a_waiting_sack_becomes_due():
+    pacer = SackPacer(quiet=0.05, max_wait=1.0)
+    now = 10_000 * MS
+    assert pacer.pause(0.05, now) == 0.05  # nothing waits: the usual scan delay
+    assert not pacer.due((now - 990 * MS, now - 30 * MS), now)  # due in 10 ms (max_wait)
+    assert not pacer.due((now - 100 * MS, now - 20 * MS), now)  # due in 30 ms (quiet)
+    assert abs(pacer.pause(0.05, now) - 0.010) < 1e-9
+    assert pacer.pause(0.05, now + 20 * MS) == 0.0
