@@ -27,6 +27,8 @@ rule), so any later change necessarily gets a different mtime.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import itertools
 import logging
 import os
@@ -48,6 +50,26 @@ LOG = logging.getLogger(__name__)
 _TMP_PREFIX = ".tmp-"
 _SETTLED_NS = 2_000_000_000  # > the coarsest mtime granularity of the file systems we run on (1 s)
 _FSYNC_THREADS = 8
+#: From this many staged objects on, a sync flushes the whole file system (syncfs(2)) twice -- before and after
+#: the renames -- instead of one fsync per object and per directory: a pass over 2,000 metrics stages 6,000
+#: objects, and their 12,000 fsyncs cost ~20 % of the pass's CPU. It also flushes whatever else is dirty on that
+#: file system, which is why small syncs keep to their own files.
+_SYNCFS_MIN_OBJECTS = 256
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs (Linux), which Python's os module does not expose; None elsewhere."""
+    name = ctypes.util.find_library("c")
+    try:
+        fn = ctypes.CDLL(name, use_errno=True).syncfs if name else None
+    except (OSError, AttributeError):
+        return None
+    if fn is not None:
+        fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_SYNCFS = _load_syncfs()
 
 
 def _fsync_file(path: str) -> None:
@@ -299,6 +321,16 @@ class FileStorage(StorageDriver):
         chunks = [items[i::_FSYNC_THREADS] for i in range(min(_FSYNC_THREADS, len(items)))]
         list(self._pool.map(lambda chunk: [fn(it) for it in chunk], chunks))
 
+    def _syncfs(self) -> None:
+        assert _SYNCFS is not None
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _SYNCFS(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"syncfs({self.root}): {os.strerror(err)}")
+        finally:
+            os.close(fd)
+
     def sync(self) -> None:
         """Make every staged write durable, then visible under its real name."""
         with self._lock:
@@ -307,11 +339,17 @@ class FileStorage(StorageDriver):
         if not staged and not new_dirs:
             return
         staged = {d: e for d, e in staged.items() if e}
-        if self.fsync:
-            self._map(_fsync_file, [tmp for e in staged.values() for tmp in e.values()])
+        tmps = [tmp for e in staged.values() for tmp in e.values()]
+        whole_fs = self.fsync and _SYNCFS is not None and len(tmps) >= _SYNCFS_MIN_OBJECTS
+        if whole_fs:
+            self._syncfs()  # every staged byte on disk before any of it gets its real name
+        elif self.fsync:
+            self._map(_fsync_file, tmps)
         # Renames wait on the file system journal too: issued together from the pool, they share its commits.
         self._map(_replace, [(tmp, os.path.join(d, name)) for d, e in staged.items() for name, tmp in e.items()])
-        if self.fsync:
+        if whole_fs:
+            self._syncfs()  # the renames and the new directories
+        elif self.fsync:
             dirs = set(staged) | new_dirs
             # Entries of new directories first, then the directories holding those entries.
             by_depth: dict[int, list[str]] = {}

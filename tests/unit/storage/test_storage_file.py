@@ -112,3 +112,26 @@ def test_sync_fsyncs_touched_dirs_once(tmp_path, monkeypatch):
     assert len(synced) == 6  # 3 files, then the granularity dir, the metric dir, the root
     storage.sync()
     assert len(synced) == 6
+
+
+def test_a_large_sync_flushes_the_file_system_twice_instead_of_each_file(tmp_path, monkeypatch):
+    """Past _SYNCFS_MIN_OBJECTS staged objects: syncfs before the renames (data) and after (names), no fsync."""
+    import telescale.storage.file as file_mod
+
+    if file_mod._SYNCFS is None:
+        pytest.skip("no syncfs(2) on this platform")
+    storage = FileStorage(tmp_path)
+    metrics = [uuid.uuid4() for _ in range(file_mod._SYNCFS_MIN_OBJECTS // 2)]
+    for m in metrics:
+        storage.put_raw(m, b"r")
+        storage.put_splits(m, 1, {1: b"a"})
+    calls = []
+    real_syncfs = file_mod._SYNCFS
+    monkeypatch.setattr(file_mod, "_SYNCFS", lambda fd: (calls.append(sorted(os.listdir(tmp_path / str(metrics[0])))),
+                                                         real_syncfs(fd))[1])
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
+    storage.sync()
+    assert len(calls) == 2 and "fsync" not in calls
+    assert any(n.startswith(".tmp-") for n in calls[0]) and calls[1] == ["1", "raw"]  # data first, then names
+    other = FileStorage(tmp_path)
+    assert all(other.get_raw(m) == b"r" and other.get_splits(m, 1, [1]) == [b"a"] for m in metrics)
