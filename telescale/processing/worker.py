@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -145,13 +145,6 @@ class SackPacer:
         if self.next_due_ns is None:
             return delay
         return max(0.0, min(delay, (self.next_due_ns - now_ns) / 1e9))
-
-
-def sack_order(sacks: Iterable[int], worker_index: int, workers: int) -> list[int]:
-    """Own sacks first, then the others (so a dead worker's sacks still drain)."""
-    sacks = list(sacks)
-    mine = [s for s in sacks if s % workers == worker_index]
-    return mine + [s for s in sacks if s % workers != worker_index]
 
 
 def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_event: Any = None,
