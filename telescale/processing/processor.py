@@ -1,14 +1,14 @@
-"""metricd's unit of work: drain one sack into storage.
+"""metricd's unit of work: drain sacks into storage, several in one pass (:func:`process_sacks`).
 
 Order of operations (what makes a crash lose nothing):
 
-1. take the sack lock;
-2. read everything pending in the sack (``incoming.read_sack``);
+1. take the lock of each sack of the pass;
+2. read everything pending in them (``incoming.read_sack``);
 3. per metric: merge into the raw tail, recompute the touched buckets, rewrite the touched splits,
    delete expired ones, write the new raw tail;
 4. ``storage.sync()``: all of the above is durable;
-5. ``incoming.ack(handle)``: forget exactly what was read in 2;
-6. release the lock.
+5. ``incoming.ack(handle)`` for each sack: forget exactly what was read in 2;
+6. release the locks.
 
 A crash anywhere before 5 replays the same measures on the next run; ``compute_update`` recomputes
 whole buckets from raw points, so the replay writes the same values.
