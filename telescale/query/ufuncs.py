@@ -22,11 +22,21 @@ COMPARISONS: dict[str, Ufunc] = {
     "!=": np.not_equal, "≠": np.not_equal, "ne": np.not_equal,
 }
 
+def _power(a: Any, b: Any) -> Any:
+    """``np.power``, except that a missing value (NaN) stays missing, as it does through every other operator:
+    IEEE defines ``NaN ** 0`` and ``1 ** NaN`` as 1, which would turn a hole into a value."""
+    out = np.power(a, b)
+    missing = np.isnan(a) | np.isnan(b)
+    if np.ndim(out) == 0:
+        return np.nan if missing else out
+    return np.where(missing, np.nan, out)
+
+
 ARITHMETIC: dict[str, Ufunc] = {
     "%": np.mod, "mod": np.mod,
     "+": np.add, "add": np.add,
     "-": np.subtract, "sub": np.subtract,
     "*": np.multiply, "×": np.multiply, "mul": np.multiply,
     "/": np.true_divide, "÷": np.true_divide, "div": np.true_divide,
-    "**": np.power, "^": np.power, "pow": np.power,
+    "**": _power, "^": _power, "pow": _power,
 }
