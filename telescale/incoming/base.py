@@ -94,9 +94,9 @@ class Columns:
 
     def to_mapping(self) -> dict[uuid.UUID, MeasuresArrays]:
         """``{metric: (timestamps, values)}``, a metric's runs concatenated in order."""
-        ends = np.cumsum(self.counts).tolist()
+        ends = np.cumsum(self.counts)
         parts: dict[uuid.UUID, list[tuple[int, int]]] = {}
-        for mid, a, b in zip(self.ids, [0, *ends][: len(ends)], ends, strict=True):
+        for mid, a, b in zip(self.ids, (ends - self.counts).tolist(), ends.tolist(), strict=True):
             parts.setdefault(mid, []).append((a, b))
         out = {}
         for mid, runs in parts.items():
@@ -173,10 +173,6 @@ class IncomingDriver(abc.ABC):
         """``(metrics with pending measures, pending measures)`` for /v1/status."""
         per = self.backlog_per_metric()
         return len(per), int(sum(per.values()))
-
-    def pending_measures(self, sack: int) -> int:
-        """Measures waiting in ``sack`` (what a processing pass would read from it)."""
-        return sum(n for mid, n in self.backlog_per_metric().items() if self.sack_for(mid) == sack)
 
     @abc.abstractmethod
     def pending_for_metric(self, metric_id: uuid.UUID) -> bool:

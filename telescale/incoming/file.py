@@ -101,11 +101,6 @@ def encode_section(columns: Columns) -> list:
     ]
 
 
-def encode_batch(measures: Mapping[uuid.UUID, MeasuresArrays]) -> list:
-    """:func:`encode_section` of a ``{metric: (timestamps, values)}`` batch."""
-    return encode_section(Columns.from_mapping(measures))
-
-
 def encode_linked(groups: Mapping[int, Columns]) -> list:
     """Buffers (for writev) of one version 2 file: a section per sack of ``groups``."""
     sections = [(sack, encode_section(columns)) for sack, columns in sorted(groups.items())]
@@ -421,9 +416,6 @@ class FileIncoming(IncomingDriver):
                 metrics.update(ids)
                 total += sum(counts)
         return len(metrics), int(total)
-
-    def pending_measures(self, sack: int) -> int:
-        return sum(sum(counts) for _, counts in self._headers(sack))
 
     def pending_for_metric(self, metric_id: uuid.UUID) -> bool:
         key = metric_id.bytes

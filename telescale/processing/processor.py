@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from telescale.coordination import LockTimeout, SackLocks
-from telescale.incoming.base import IncomingDriver
+from telescale.incoming.base import IncomingDriver, SackBatch
 from telescale.indexer.counters import MEASURES_DROPPED_BACK_WINDOW, MEASURES_PROCESSED
 from telescale.storage.base import StorageDriver
 from telescale.timeseries import (
@@ -212,19 +212,15 @@ PASS_MAX_MEASURES = 4_000_000
 
 
 def _process_locked(
-    sacks: list[int],
+    batches: list[SackBatch],
     incoming: IncomingDriver,
     storage: StorageDriver,
     indexer: MetricSource,
     stats: dict[int, ProcessStats],
 ) -> None:
-    """Drain ``sacks`` (all locked by the caller) as one pass: one metric lookup, one ``storage.sync()``,
+    """Drain what was read from sacks the caller holds as one pass: one metric lookup, one ``storage.sync()``,
     one counters update and one alarm trigger for all of them, whatever their number."""
-    batches = []
-    for sack in sacks:
-        batch = incoming.read_sack(sack)
-        if batch.measures or batch.handle is not None:
-            batches.append(batch)
+    batches = [b for b in batches if b.measures or b.handle is not None]
     if not batches:
         return
     ids = [mid for batch in batches for mid in batch.measures]
@@ -271,7 +267,7 @@ def process_sacks(
     locks: SackLocks,
 ) -> list[ProcessStats]:
     """Drain, in one pass, every sack of ``sacks`` that no other worker holds (a locked one is skipped:
-    ``locked=False`` in its stats), taking sacks in the order given until ``PASS_MAX_MEASURES`` are pending.
+    ``locked=False`` in its stats), taking sacks in the order given until ``PASS_MAX_MEASURES`` have been read.
 
     A pass costs a few fixed steps whatever it holds (a metric lookup, a sync of storage, counters, alarm
     triggers), so one pass over every sack with work costs much less than one pass per sack. I/O errors
@@ -279,6 +275,7 @@ def process_sacks(
     started = time.perf_counter()
     stats: dict[int, ProcessStats] = {}
     held: list[int] = []
+    batches: list[SackBatch] = []
     pending = 0
     try:
         for sack in sacks:
@@ -289,9 +286,10 @@ def process_sacks(
                 continue
             held.append(sack)
             stats[sack] = ProcessStats(sack)
-            pending += incoming.pending_measures(sack)
+            batches.append(incoming.read_sack(sack))
+            pending += batches[-1].measure_count
         if held:
-            _process_locked(held, incoming, storage, indexer, stats)
+            _process_locked(batches, incoming, storage, indexer, stats)
     finally:
         for sack in held:
             locks.unlock(sack)
@@ -324,7 +322,7 @@ def process_sack(
     if not locks.lock(sack, timeout):
         raise LockTimeout(sack, timeout if timeout is not None else float("inf"))
     try:
-        _process_locked([sack], incoming, storage, indexer, {sack: stats})
+        _process_locked([incoming.read_sack(sack)], incoming, storage, indexer, {sack: stats})
     finally:
         locks.unlock(sack)
     stats.seconds = time.perf_counter() - started

@@ -180,13 +180,14 @@ def test_one_file_per_commit_linked_into_each_sack(tmp_path):
 
 
 def test_files_of_the_previous_format_are_still_processed(tmp_path):
-    from telescale.incoming.file import _write_all, encode_batch
+    from telescale.incoming.base import Columns
+    from telescale.incoming.file import _write_all, encode_section
 
     inc = FileIncoming(tmp_path, sacks=2)
     m = uuid.uuid4()
     sack = inc.sack_for(m)
     fd = os.open(os.path.join(tmp_path, f"incoming2-{sack}", "00000000000000000001-old"), os.O_WRONLY | os.O_CREAT)
-    _write_all(fd, encode_batch({m: _arr(7, 8)}))
+    _write_all(fd, encode_section(Columns.from_mapping({m: _arr(7, 8)})))
     os.close(fd)
     inc.add_measures({m: _arr(9)})
     assert inc.backlog() == (1, 3)
