@@ -23,8 +23,13 @@ run-agent: install
 	  'sources: {host: {interval: 10}}' 'publisher: {buffer_dir: data/agent-buffer, flush_interval: 5}' > data/agent.yaml)
 	$(BIN)/telescale agent --config data/agent.yaml
 
-# Start the loopback services the integration tests use, when they are down (idempotent, needs root).
-services:
+# Start the loopback services the integration tests use, when they are down (idempotent, needs root);
+# the S3 stand-in (moto's standalone server, from the test extras) for the s3 storage driver's contract tests.
+S3_PORT ?= 9000
+services: install
+	@curl -s -o /dev/null http://127.0.0.1:$(S3_PORT)/ || (setsid nohup $(BIN)/moto_server -H 127.0.0.1 -p $(S3_PORT) \
+	  >/tmp/telescale-moto-$(S3_PORT).log 2>&1 &); \
+	  for i in $$(seq 100); do curl -s -o /dev/null http://127.0.0.1:$(S3_PORT)/ && break; sleep 0.1; done
 	@pg_isready -q -h 127.0.0.1 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
 	@timeout 2 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null || rabbitmq-server -detached || true

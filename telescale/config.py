@@ -49,14 +49,26 @@ class IndexerSettings:
 
 @dataclass
 class StorageSettings:
+    """Aggregated splits and raw tails: ``file`` (under ``data_dir``), ``s3`` (any S3 API) or ``redis``."""
+
     driver: str = "file"
-    data_dir: str = "./data"
+    data_dir: str = "./data"  # also holds the file incoming driver, locks, heartbeats and the SQLite indexer
+    redis_url: str = ""  # driver "redis": redis://[:password@]host:port/db
+    s3_endpoint_url: str = ""  # driver "s3": http(s)://host:port of Ceph RGW, MinIO …; "" = AWS for the region
+    s3_region_name: str = ""  # "" = boto3's default (AWS_DEFAULT_REGION, ~/.aws/config)
+    s3_access_key_id: str = ""  # "" = boto3's credential chain (environment, ~/.aws, instance profile)
+    s3_secret_access_key: str = ""
+    s3_bucket_prefix: str = "telescale"  # bucket "<prefix>-aggregates" (created when missing)
+    s3_max_pool_connections: int = 50  # HTTP connections per process
 
 
 @dataclass
 class IncomingSettings:
+    """New measures waiting for metricd, in ``sacks`` shards: ``file`` (under ``storage.data_dir``) or ``redis``."""
+
     driver: str = "file"
     sacks: int = 4
+    redis_url: str = ""  # driver "redis": redis://[:password@]host:port/db (see README for persistence)
 
 
 def _default_processing_workers() -> int:

@@ -26,6 +26,7 @@ from typing import Any
 
 from telescale import coordination, lifecycle
 from telescale.config import Settings
+from telescale.drivers import build_incoming, build_storage
 from telescale.incoming.base import IncomingDriver
 from telescale.indexer import Indexer
 from telescale.processing import heartbeat
@@ -44,25 +45,6 @@ EVALUATOR_TITLE = "telescale: alarm evaluator"
 SCALER_TITLE = "telescale: scaler"
 STATSD_TITLE = "telescale: statsd"
 METRICD, EVALUATOR, SCALER, STATSD = "metricd", "evaluator", "scaler", "statsd"  # the kinds of worker processes
-
-
-def build_incoming(settings: Settings) -> IncomingDriver:
-    if settings.incoming.driver != "file":
-        raise ValueError(f"incoming.driver {settings.incoming.driver!r} is not available (known: file)")
-    from telescale.incoming.file import FileIncoming
-
-    return FileIncoming(settings.data_path / "incoming", sacks=settings.incoming.sacks)
-
-
-def build_storage(settings: Settings, *, read_cache: bool = True) -> StorageDriver:
-    """``read_cache``: keep decoded splits for repeated reads (``api.read_cache_mb``); processing does not read
-    through the read path, so its workers go without."""
-    if settings.storage.driver != "file":
-        raise ValueError(f"storage.driver {settings.storage.driver!r} is not available (known: file)")
-    from telescale.storage.file import FileStorage
-
-    cache_bytes = settings.api.read_cache_mb << 20 if read_cache else 0
-    return FileStorage(settings.data_path / "storage", read_cache_bytes=cache_bytes)
 
 
 def build_locks(settings: Settings) -> coordination.SackLocks:

@@ -14,8 +14,12 @@ import abc
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from telescale.config import Settings
 
 __all__ = ["Columns", "IncomingDriver", "SackBatch", "MeasuresArrays"]
 
@@ -130,12 +134,17 @@ class SackBatch:
 
 
 class IncomingDriver(abc.ABC):
-    """Interface of an incoming driver (file today; Redis later)."""
+    """Interface of an incoming driver (``file``, ``redis``: :mod:`telescale.drivers` builds them by name)."""
 
     def __init__(self, sacks: int = 16) -> None:
         if sacks < 1:
             raise ValueError("sacks must be >= 1")
         self.sacks = int(sacks)
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The driver as ``incoming.*`` settings describe it."""
 
     def sack_for(self, metric_id: uuid.UUID) -> int:
         return metric_id.int % self.sacks

@@ -37,12 +37,15 @@ import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from telescale.incoming.base import Columns, IncomingDriver, MeasuresArrays, SackBatch
 from telescale.incoming.group_commit import GroupCommit
+
+if TYPE_CHECKING:
+    from telescale.config import Settings
 
 LOG = logging.getLogger(__name__)
 
@@ -203,6 +206,11 @@ class FileIncoming(IncomingDriver):
         for n in range(self.sacks):
             os.makedirs(self._sack_dir(n), exist_ok=True)
         self._check_marker()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """``<storage.data_dir>/incoming`` with ``incoming.sacks`` sacks."""
+        return cls(settings.data_path / "incoming", sacks=settings.incoming.sacks)
 
     # -- layout ------------------------------------------------------------------------------------
     def _sack_dir(self, sack: int) -> str:

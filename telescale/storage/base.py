@@ -11,20 +11,30 @@ from __future__ import annotations
 import abc
 import uuid
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Self
 
 from telescale.storage.cache import SplitCache
+
+if TYPE_CHECKING:
+    from telescale.config import Settings
 
 __all__ = ["SplitCache", "StorageDriver"]
 
 
 class StorageDriver(abc.ABC):
-    """Interface of a storage driver (file today; Redis and S3 later).
+    """Interface of a storage driver (``file``, ``s3``, ``redis``: :mod:`telescale.drivers` builds them by name).
 
     ``read_cache``: decoded split columns kept by the read path (:mod:`telescale.query.measures`) for
     drivers that can tell a split's version cheaply (:meth:`split_versions`); ``None`` = no cache.
     """
 
     read_cache: SplitCache | None = None
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: Settings, *, read_cache_bytes: int = 0) -> Self:
+        """The driver as ``storage.*`` settings describe it; ``read_cache_bytes``: size of :attr:`read_cache`
+        (0 = none)."""
 
     @abc.abstractmethod
     def get_raw(self, metric_id: uuid.UUID) -> bytes | None: ...

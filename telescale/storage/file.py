@@ -38,7 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -98,6 +98,9 @@ def _version(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+if TYPE_CHECKING:
+    from telescale.config import Settings
+
 class FileStorage(StorageDriver):
     def __init__(self, root: str | os.PathLike, *, fsync: bool = True, read_cache_bytes: int = 0) -> None:
         """``read_cache_bytes``: size of the decoded-split cache of the read path (0 = none)."""
@@ -111,6 +114,11 @@ class FileStorage(StorageDriver):
         self._lock = threading.RLock()
         self._counter = itertools.count()
         self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, read_cache_bytes: int = 0) -> Self:
+        """``<storage.data_dir>/storage``."""
+        return cls(settings.data_path / "storage", read_cache_bytes=read_cache_bytes)
 
     # -- paths -------------------------------------------------------------------------------------
     def _metric_dir(self, metric_id: uuid.UUID) -> str:

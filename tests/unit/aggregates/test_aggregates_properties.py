@@ -52,6 +52,10 @@ class MemoryStorage(StorageDriver):
         self.raw: dict[uuid.UUID, bytes] = {}
         self.splits: dict[tuple[uuid.UUID, int], dict[int, bytes]] = {}
 
+    @classmethod
+    def from_settings(cls, settings: object, *, read_cache_bytes: int = 0) -> MemoryStorage:
+        return cls()
+
     def get_raw(self, metric_id: uuid.UUID) -> bytes | None:
         return self.raw.get(metric_id)
 
