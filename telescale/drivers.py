@@ -1,4 +1,6 @@
-"""Drivers by name: the one place where ``incoming.driver`` and ``storage.driver`` become objects.
+"""Drivers by name, and :class:`Drivers`, the one container of them each process builds from settings.
+
+``incoming.driver`` and ``storage.driver`` become objects here and nowhere else.
 
 Each entry names a class (``module:Class``) that builds itself with ``from_settings(settings)``; the module
 is imported only when its driver is chosen, so the embedded default never loads boto3 or a Redis client.
@@ -8,12 +10,20 @@ or :class:`~telescale.storage.base.StorageDriver`, tested by the shared contract
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import Any
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from telescale.config import ConfigError, Settings
+from telescale.coordination.locks import FileSackLocks, LockTimeout, SackLocks, ToozSackLocks
 from telescale.incoming.base import IncomingDriver
 from telescale.storage.base import StorageDriver
+
+if TYPE_CHECKING:
+    from telescale.processing.backwindow import BackWindowGuard
+    from telescale.query.reader import Query
 
 INCOMING_DRIVERS: dict[str, str] = {
     "file": "telescale.incoming.file:FileIncoming",
@@ -49,3 +59,68 @@ def build_storage(settings: Settings, *, read_cache: bool = True) -> StorageDriv
     driver = cls.from_settings(settings, read_cache_bytes=settings.api.read_cache_mb << 20 if read_cache else 0)
     assert isinstance(driver, StorageDriver)
     return driver
+
+
+def build_locks(settings: Settings) -> SackLocks:
+    """Sack locks: tooz's on ``coordination.url`` (processes on several hosts), else ``flock`` under
+    ``<storage.data_dir>/locks`` (processes of one host)."""
+    if settings.coordination.url:
+        return ToozSackLocks(settings.coordination.url, heartbeat_timeout=settings.coordination.heartbeat_timeout)
+    return FileSackLocks(settings.data_path / "locks")
+
+
+@dataclass
+class Drivers:
+    """Every driver one process uses (API worker, metricd, evaluator, scaler), built once from settings and
+    passed to whoever needs them. Tests build one from drivers of their own (``settings`` stays None)."""
+
+    incoming: IncomingDriver
+    storage: StorageDriver
+    indexer: Any  # telescale.indexer.Indexer (processing needs only its MetricSource part)
+    locks: SackLocks
+    settings: Settings | None = None
+
+    LockTimeout = LockTimeout
+
+    @classmethod
+    def build(cls, settings: Settings, *, read_cache: bool = True) -> Drivers:
+        """``read_cache``: see :func:`build_storage` (the API and evaluators read; metricd does not)."""
+        from telescale.indexer import Indexer
+
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        return cls(build_incoming(settings), build_storage(settings, read_cache=read_cache),
+                   Indexer(settings.indexer_url), build_locks(settings), settings)
+
+    @functools.cached_property
+    def back_window(self) -> BackWindowGuard:
+        """The API's check of new measures against each metric's back window (reads storage)."""
+        from telescale.processing.backwindow import BackWindowGuard
+
+        return BackWindowGuard(self.storage)
+
+    def refresh(self, metric_id: uuid.UUID, timeout: float) -> None:
+        """Process a metric's pending measures now (the API's ``?refresh=true``)."""
+        from telescale.processing.processor import process_metric
+
+        if self.incoming.pending_for_metric(metric_id):
+            process_metric(metric_id, self.incoming, self.storage, self.indexer, self.locks, timeout=timeout)
+
+    @functools.cached_property
+    def query(self) -> Query:
+        """The read path over these drivers, shared by the API, the evaluators and the scalers (``?refresh``
+        included)."""
+        from telescale.query.reader import Query
+
+        return Query(self.indexer, self.storage, self.refresh, locked=(LockTimeout,))
+
+    def check_health(self) -> None:
+        """Raise when the indexer does not answer a trivial query."""
+        self.indexer.list_resource_types()
+
+    def close(self) -> None:
+        self.incoming.close()
+        self.storage.close()
+        self.locks.close()
+        close = getattr(self.indexer, "dispose", None) or getattr(self.indexer, "close", None)  # tests' may differ
+        if callable(close):
+            close()

@@ -10,7 +10,6 @@ any moment loses no accepted measure.
 
 from __future__ import annotations
 
-import functools
 import http.client
 import json
 import logging
@@ -19,20 +18,14 @@ import os
 import signal
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from telescale import coordination, lifecycle
 from telescale.config import Settings
-from telescale.drivers import build_incoming, build_storage
-from telescale.incoming.base import IncomingDriver
+from telescale.drivers import Drivers, build_incoming
 from telescale.indexer import Indexer
 from telescale.processing import heartbeat
-from telescale.processing.backwindow import BackWindowGuard
-from telescale.query.reader import Query
-from telescale.storage.base import StorageDriver
 
 LOG = logging.getLogger(__name__)
 RESOLVED_SETTINGS_ENV = "TELESCALE_RESOLVED_SETTINGS"
@@ -45,80 +38,17 @@ EVALUATOR_TITLE = "telescale: alarm evaluator"
 SCALER_TITLE = "telescale: scaler"
 STATSD_TITLE = "telescale: statsd"
 METRICD, EVALUATOR, SCALER, STATSD = "metricd", "evaluator", "scaler", "statsd"  # the kinds of worker processes
-
-
-def build_locks(settings: Settings) -> coordination.SackLocks:
-    return coordination.FileSackLocks(settings.data_path / "locks")
-
-
-def build_drivers(settings: Settings) -> Any:
-    """The processing workers' view of the drivers."""
-    from telescale.processing.worker import Drivers
-
-    return Drivers(build_incoming(settings), build_storage(settings, read_cache=False), Indexer(settings.indexer_url),
-                   build_locks(settings))
+METRICD_GROUP = "metricd"  # the tooz group whose hash ring spreads sacks over metricd workers
 
 
 def heartbeat_dir(settings: Settings, kind: str = "processing") -> Path:
-    """Where the workers of a kind (``processing``, ``alarming``) publish their heartbeats."""
+    """Where the workers of a kind (``processing``, ``alarming``, ``scaling``) publish their heartbeats."""
     return settings.data_path / kind
 
 
-@dataclass
-class Services:
-    """The drivers one process uses, built once from settings and passed to whoever needs them."""
-
-    settings: Settings
-    indexer: Indexer
-    incoming: IncomingDriver
-    storage: StorageDriver
-    locks: coordination.SackLocks
-    back_window: BackWindowGuard = field(init=False)
-
-    LockTimeout = coordination.LockTimeout
-
-    def __post_init__(self) -> None:
-        self.back_window = BackWindowGuard(self.storage)
-
-    @classmethod
-    def build(cls, settings: Settings) -> Services:
-        settings.data_path.mkdir(parents=True, exist_ok=True)
-        return cls(settings, Indexer(settings.indexer_url), build_incoming(settings), build_storage(settings),
-                   build_locks(settings))
-
-    def refresh(self, metric_id: uuid.UUID, timeout: float) -> None:
-        """Process a metric's pending measures now (the API's `?refresh=true`)."""
-        from telescale.processing.processor import process_metric
-
-        if self.incoming.pending_for_metric(metric_id):
-            process_metric(metric_id, self.incoming, self.storage, self.indexer, self.locks, timeout=timeout)
-
-    @functools.cached_property
-    def query(self) -> Query:
-        """The read path over these drivers, shared by the API and the alarm evaluator (``?refresh`` included)."""
-        return Query(self.indexer, self.storage, self.refresh, locked=(self.LockTimeout,))
-
-    def check_health(self) -> None:
-        """Raise when the indexer does not answer a trivial query."""
-        self.indexer.list_resource_types()
-
-    def processors(self) -> dict[str, dict[str, Any]]:
-        """Processing workers that reported in the last few seconds, with their statistics, by name."""
-        return heartbeat.alive(heartbeat_dir(self.settings), 3 * HEARTBEAT_SECONDS)
-
-    def evaluators(self) -> dict[str, dict[str, Any]]:
-        """Alarm evaluators that reported in the last few seconds, with their statistics, by name."""
-        return heartbeat.alive(heartbeat_dir(self.settings, "alarming"), 3 * HEARTBEAT_SECONDS)
-
-    def scalers(self) -> dict[str, dict[str, Any]]:
-        """Scalers that reported in the last few seconds, with their statistics, by name."""
-        return heartbeat.alive(heartbeat_dir(self.settings, "scaling"), 3 * HEARTBEAT_SECONDS)
-
-    def close(self) -> None:
-        self.indexer.dispose()
-        self.incoming.close()
-        self.storage.close()
-        self.locks.close()
+def workers_alive(settings: Settings, kind: str = "processing") -> dict[str, dict[str, Any]]:
+    """Workers of a kind that reported in the last few heartbeats, with their statistics, by name."""
+    return heartbeat.alive(heartbeat_dir(settings, kind), 3 * HEARTBEAT_SECONDS)
 
 
 def upgrade(settings: Settings) -> None:
@@ -140,7 +70,7 @@ def app_factory() -> Any:
     lifecycle.bind_to_parent(int(os.environ.get(MAIN_PID_ENV, os.getppid())))
     lifecycle.set_title(f"{API_WORKER_TITLE} (port {settings.api.port})")
     configure_logging(settings)
-    return create_app(settings, Services.build(settings))
+    return create_app(settings, Drivers.build(settings))
 
 
 def settings_from_json(text: str) -> Settings:
@@ -164,11 +94,19 @@ def _publish_heartbeat(path: Path, stats: Any, stop: threading.Event) -> None:
 
 
 def _run_metricd(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:
+    """A metricd worker; with ``coordination.url`` it owns its share of the ``metricd`` group's hash ring of
+    sacks (every metricd of every host), else ``sack % count == index``."""
     from telescale.processing.worker import run_worker
 
-    run_worker(index, count, lambda: build_drivers(settings), stop, settings.processing.delay,
-               janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor, stats=stats,
-               quiet=settings.processing.quiet, max_wait=settings.processing.max_wait)
+    coordinator = coordination.build_coordinator(settings, METRICD) if settings.coordination.url else None
+    try:
+        owns = coordinator.join(METRICD_GROUP).mine if coordinator is not None else None
+        run_worker(index, count, lambda: Drivers.build(settings, read_cache=False), stop, settings.processing.delay,
+                   janitor_interval=settings.processing.janitor_interval, janitor_settings=settings.janitor,
+                   stats=stats, quiet=settings.processing.quiet, max_wait=settings.processing.max_wait, owns=owns)
+    finally:
+        if coordinator is not None:
+            coordinator.stop()
 
 
 def _run_evaluator(settings: Settings, index: int, count: int, stop: threading.Event, stats: Any) -> None:
@@ -404,7 +342,7 @@ def serve(settings: Settings, command: str = "serve") -> None:
         else:
             from telescale.api.app import create_app
 
-            uvicorn.run(create_app(settings, Services.build(settings)), **options)
+            uvicorn.run(create_app(settings, Drivers.build(settings)), **options)
     finally:
         served.set()
         for pool in pools:

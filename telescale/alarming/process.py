@@ -47,11 +47,11 @@ def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorSta
     from telescale.alarming.notifiers.dispatcher import Dispatcher
     from telescale.alarming.notifiers.internal import ActionRegistry
     from telescale.coordination import build_coordinator
+    from telescale.drivers import build_storage
     from telescale.indexer import Indexer
     from telescale.query.reader import Query
     from telescale.scaling import alarm_actions
     from telescale.scaling.engine import ScalingEngine
-    from telescale.service import build_storage
 
     indexer = Indexer(settings.indexer_url)
     storage = build_storage(settings)

@@ -53,12 +53,12 @@ from telescale.scaling.engine import ScalingEngine
 
 if TYPE_CHECKING:
     from telescale.config import Settings
-    from telescale.service import Services
+    from telescale.drivers import Drivers
 
 LOG = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, services: Services) -> FastAPI:
+def create_app(settings: Settings, services: Drivers) -> FastAPI:
     app = FastAPI(
         title="Telescale",
         version=__version__,

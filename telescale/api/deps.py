@@ -22,16 +22,16 @@ from telescale.api.errors import ApiError
 from telescale.api.jsonio import accepts_json
 
 if TYPE_CHECKING:
+    from telescale.drivers import Drivers
     from telescale.query.reader import Query
-    from telescale.service import Services
 
 
-def services(request: Request) -> Services:
+def services(request: Request) -> Drivers:
     return request.app.state.services
 
 
 def query(request: Request) -> Query:
-    """The app's read path (``Services.query``)."""
+    """The app's read path (``Drivers.query``)."""
     return services(request).query
 
 

@@ -4,10 +4,11 @@
   server): :func:`build_coordinator`, :class:`Coordinator`.
 * ``ring`` — a group's consistent hash ring and this member's share of the keys: :class:`Partition`
   (``owns(key)``, ``mine(keys)``), used for alarms (evaluator), sacks (metricd), scaling groups and polling.
-* ``locks`` — per-sack flock locks between the processes of one machine: :class:`FileSackLocks`.
+* ``locks`` — per-sack locks: ``flock`` between the processes of one machine (:class:`FileSackLocks`), tooz's
+  on ``coordination.url`` between hosts (:class:`ToozSackLocks`).
 """
 
-from telescale.coordination.locks import FileSackLocks, LockTimeout, SackLocks
+from telescale.coordination.locks import FileSackLocks, LockTimeout, SackLocks, ToozSackLocks
 from telescale.coordination.membership import (
     Coordinator,
     EmbeddedCoordinator,
@@ -26,6 +27,7 @@ __all__ = [
     "Partition",
     "SackLocks",
     "ToozCoordinator",
+    "ToozSackLocks",
     "build_coordinator",
     "make_member_id",
 ]

@@ -1,9 +1,14 @@
-"""Per-sack exclusive locks shared by every process on this machine.
+"""Per-sack exclusive locks: one holder at a time drains a sack, whatever the ring says.
 
-Locks are ``fcntl.flock`` on ``<root>/sack-<n>.lock``; the kernel releases them when the holding
-process dies, so a killed metricd never wedges a sack. Each acquisition opens its own descriptor, so
-two threads of one process exclude each other too. :class:`SackLocks` is the interface a
-tooz-backed implementation (Redis, PostgreSQL, ZooKeeper, etcd) replaces in a scale-out deployment.
+:class:`FileSackLocks` (the embedded default, processes of one host): ``fcntl.flock`` on
+``<root>/sack-<n>.lock``; the kernel releases them when the holding process dies, so a killed metricd
+never wedges a sack. Each acquisition opens its own descriptor, so two threads of one process exclude
+each other too.
+
+:class:`ToozSackLocks` (``coordination.url`` set, processes on several hosts): tooz's locks on that
+backend (Redis, ZooKeeper, etcd, PostgreSQL advisory locks …). tooz's heartbeat thread renews a held lock;
+one whose holder died expires after ``heartbeat_timeout`` seconds, so a SIGKILLed metricd delays its
+sacks by at most that.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ import threading
 import time
 from collections.abc import Iterator
 
-__all__ = ["SackLocks", "FileSackLocks", "LockTimeout"]
+import tooz.locking
+
+from telescale.coordination.membership import make_member_id, start_driver
+
+__all__ = ["SackLocks", "FileSackLocks", "LockTimeout", "ToozSackLocks"]
 
 
 class LockTimeout(Exception):
@@ -33,9 +42,20 @@ class SackLocks(abc.ABC):
     def try_lock(self, sack: int) -> bool:
         """Take the sack's lock if free; never waits."""
 
-    @abc.abstractmethod
     def lock(self, sack: int, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds (forever if ``None``) for the lock; ``False`` on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            if self.try_lock(sack):
+                return True
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                pause = min(pause, left)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     @abc.abstractmethod
     def unlock(self, sack: int) -> None:
@@ -90,20 +110,6 @@ class FileSackLocks(SackLocks):
     def try_lock(self, sack: int) -> bool:
         return self._attempt(sack)
 
-    def lock(self, sack: int, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.001
-        while True:
-            if self._attempt(sack):
-                return True
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                pause = min(pause, left)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
-
     def unlock(self, sack: int) -> None:
         with self._mutex:
             fd = self._held.pop(sack, None)
@@ -120,3 +126,43 @@ class FileSackLocks(SackLocks):
         for fd in held.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class ToozSackLocks(SackLocks):
+    """Sack locks through tooz on ``url``: every process of every host using the same backend participates."""
+
+    def __init__(self, url: str, *, heartbeat_timeout: int = 10, namespace: str = "telescale") -> None:
+        self.namespace = namespace
+        self._driver = start_driver(url, make_member_id("locks"), heartbeat_timeout, groups=False, heart=True)
+        self._held: dict[int, tooz.locking.Lock] = {}
+        self._mutex = threading.Lock()
+
+    def try_lock(self, sack: int) -> bool:
+        with self._mutex:
+            if sack in self._held:  # this object already holds it (maybe another thread)
+                return False
+        lock = self._driver.get_lock(f"{self.namespace}-sack-{int(sack)}".encode())
+        if not lock.acquire(blocking=False):
+            return False
+        with self._mutex:
+            if sack in self._held:  # lost a race with another thread using this object
+                lock.release()
+                return False
+            self._held[sack] = lock
+        return True
+
+    def unlock(self, sack: int) -> None:
+        with self._mutex:
+            lock = self._held.pop(sack, None)
+        if lock is None:
+            raise RuntimeError(f"sack {sack} is not locked by this object")
+        lock.release()
+
+    def close(self) -> None:
+        with self._mutex:
+            held, self._held = self._held, {}
+        for lock in held.values():
+            with contextlib.suppress(Exception):  # the backend may be gone: the locks then expire by themselves
+                lock.release()
+        with contextlib.suppress(Exception):
+            self._driver.stop()

@@ -116,16 +116,19 @@ def _driver_options(url: str, heartbeat_timeout: int) -> dict[str, str]:
     return options
 
 
-def _start_driver(url: str, member_id: str, heartbeat_timeout: int) -> tooz.coordination.CoordinationDriver:
+def start_driver(url: str, member_id: str, heartbeat_timeout: int, *, groups: bool = True,
+                 heart: bool = False) -> tooz.coordination.CoordinationDriver:
+    """A started tooz driver for ``url``; ``groups``: refuse a backend without group membership; ``heart``: let
+    tooz's own thread heartbeat (which also renews held locks) instead of the caller."""
     scheme = urllib.parse.urlsplit(url).scheme
     try:
         driver = tooz.coordination.get_coordinator(url, member_id.encode(), **_driver_options(url, heartbeat_timeout))
     except Exception as e:  # stevedore: unknown scheme, or the driver's client library is missing
         raise ConfigError(f"coordination.url: no usable tooz driver for {scheme!r}: {e}") from e
-    if type(driver).join_group is tooz.coordination.CoordinationDriver.join_group:
+    if groups and type(driver).join_group is tooz.coordination.CoordinationDriver.join_group:
         raise ConfigError(f"coordination.url: tooz's {scheme!r} driver has no group membership "
                           "(use redis://, etcd3+http://, zookeeper:// or memcached://)")
-    driver.start(start_heart=False)  # our thread beats, together with the membership refresh
+    driver.start(start_heart=heart)
     return driver
 
 
@@ -140,7 +143,7 @@ class ToozCoordinator(Coordinator):
         self.heartbeat_timeout = heartbeat_timeout
         self.refresh_interval = refresh_interval or min(1.0, heartbeat_timeout / 4)
         self.partitions = partitions
-        self._driver = _start_driver(url, member_id, heartbeat_timeout)
+        self._driver = start_driver(url, member_id, heartbeat_timeout)  # our thread beats (see _run)
         self._groups: dict[str, Partition] = {}
         self._mutex = threading.RLock()  # one refresh/join/leave at a time
         self._failing = False

@@ -2,8 +2,9 @@
 
 Each worker process builds its own drivers (``make_drivers()`` runs in the worker, so it must be
 picklable for the spawn start method: a module-level function or a :class:`FileDrivers`). Workers
-prefer the sacks they own (``sack % workers == worker_index``) and then take any other sack with
-work that nobody holds, so a dead worker's sacks keep draining. The sack lock, not the ownership
+prefer the sacks they own (their share of the metricd hash ring on ``coordination.url``, else
+``sack % workers == worker_index``) and then take any other sack with work that nobody holds, so a dead
+worker's sacks keep draining. The sack lock, not the ownership
 rule, is what guarantees that a sack is processed by one worker at a time.
 """
 
@@ -16,11 +17,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from telescale.config import JanitorSettings
-from telescale.coordination import FileSackLocks, SackLocks
-from telescale.incoming.base import IncomingDriver
+from telescale.coordination import FileSackLocks
+from telescale.drivers import Drivers
 from telescale.incoming.file import FileIncoming
 from telescale.processing.janitor import (  # noqa: F401 - re-exported: the janitor used to live here
     JANITOR_LOCK,
@@ -30,7 +31,6 @@ from telescale.processing.janitor import (  # noqa: F401 - re-exported: the jani
     run_janitor,
 )
 from telescale.processing.processor import ProcessStats, process_sacks
-from telescale.storage.base import StorageDriver
 from telescale.storage.file import FileStorage
 
 LOG = logging.getLogger(__name__)
@@ -39,13 +39,6 @@ DEFAULT_DELAY = 0.05  # idle pause between scans (seconds)
 DEFAULT_QUIET = 0.05  # a sack is processed once no write has reached it for this long (seconds); 0: at once
 DEFAULT_MAX_WAIT = 1.0  # ... or once its oldest pending write has waited this long (seconds)
 DEFAULT_JANITOR_INTERVAL = 30.0
-
-
-class Drivers(NamedTuple):
-    incoming: IncomingDriver
-    storage: StorageDriver
-    indexer: Any
-    locks: SackLocks
 
 
 def file_drivers(data_dir: str | os.PathLike, sacks: int = 16) -> tuple[FileIncoming, FileStorage, FileSackLocks]:
@@ -148,10 +141,12 @@ class SackPacer:
 
 
 def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_event: Any = None,
-             stats: WorkerStats | None = None, pacer: SackPacer | None = None) -> int:
+             stats: WorkerStats | None = None, pacer: SackPacer | None = None,
+             owns: Callable[[list[int]], list[int]] | None = None) -> int:
     """One scan: process every sack with work that this worker can lock (and, with a ``pacer``, that is
     due), its own sacks in one pass and then the others in another (see :func:`process_sacks`); returns
-    measures read."""
+    measures read. Its own: ``owns(sacks)`` (its share of the hash ring of every metricd on
+    ``coordination.url``), else ``sack % workers == worker_index`` (the workers of one ``serve``)."""
     stats = stats if stats is not None else WorkerStats()
     total = 0
     if pacer is None:
@@ -160,8 +155,8 @@ def run_once(drivers: Drivers, worker_index: int = 0, workers: int = 1, stop_eve
         pacer.next_due_ns = None
         now_ns = time.time_ns()
         due = [s for s, times in drivers.incoming.work_times().items() if pacer.due(times, now_ns)]
-    mine = [s for s in due if s % workers == worker_index]
-    for group in (mine, [s for s in due if s % workers != worker_index]):
+    mine = set(owns(due)) if owns is not None else {s for s in due if s % workers == worker_index}
+    for group in ([s for s in due if s in mine], [s for s in due if s not in mine]):
         while group and not (stop_event is not None and stop_event.is_set()):
             try:
                 results = process_sacks(group, drivers.incoming, drivers.storage, drivers.indexer, drivers.locks)
@@ -189,6 +184,7 @@ def run_worker(
     stats: WorkerStats | None = None,
     quiet: float = DEFAULT_QUIET,
     max_wait: float = DEFAULT_MAX_WAIT,
+    owns: Callable[[list[int]], list[int]] | None = None,
 ) -> None:
     """Process sacks until ``stop_event`` (threading or multiprocessing Event) is set, each once its writes
     pause for ``quiet`` seconds or its oldest waited ``max_wait`` seconds (see :class:`SackPacer`); every
@@ -203,7 +199,7 @@ def run_worker(
     try:
         while not stop_event.is_set():
             try:
-                processed = run_once(drivers, worker_index, workers, stop_event, stats, pacer)
+                processed = run_once(drivers, worker_index, workers, stop_event, stats, pacer, owns)
             except Exception:
                 LOG.exception("metricd worker %d: processing failed; retrying", worker_index)
                 stats.errors += 1
@@ -218,9 +214,5 @@ def run_worker(
             if not processed:
                 stop_event.wait(pacer.pause(delay, time.time_ns()))
     finally:
-        for d in (drivers.incoming, drivers.storage, drivers.locks):
-            d.close()
-        close = getattr(drivers.indexer, "close", None) or getattr(drivers.indexer, "dispose", None)
-        if callable(close):
-            close()
+        drivers.close()
         LOG.info("metricd worker %d stopped", worker_index)

@@ -97,7 +97,7 @@ class Query:
 
     def __init__(self, indexer: idx.Indexer, storage: StorageDriver, refresh: Refresher | None = None,
                  locked: tuple[type[BaseException], ...] = ()) -> None:
-        """``refresh(metric_id, timeout)`` processes a metric's pending measures now (``Services.refresh``);
+        """``refresh(metric_id, timeout)`` processes a metric's pending measures now (``Drivers.refresh``);
         it raises one of ``locked`` when the metric's sack stays locked (reported as :class:`RefreshTimeout`)."""
         self.indexer = indexer
         self.storage = storage

@@ -40,8 +40,8 @@ class SizeExporter:
     """Writes the sizes of groups as measures; creates what they need once per process."""
 
     def __init__(self, settings: Settings, indexer: Any = None, incoming: Any = None) -> None:
+        from telescale.drivers import build_incoming
         from telescale.indexer import Indexer
-        from telescale.service import build_incoming
 
         self._own = indexer is None
         self.indexer = indexer or Indexer(settings.indexer_url)

@@ -133,13 +133,13 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     """Scale until ``stop`` (the body of a scaler process)."""
     from telescale.alarming.process import coordination_settings
     from telescale.coordination import build_coordinator
+    from telescale.drivers import build_storage
     from telescale.indexer import Indexer
     from telescale.query.reader import Query
     from telescale.scaling.actuator import Actuator
     from telescale.scaling.engine import ScalingEngine
     from telescale.scaling.export import SizeExporter
     from telescale.scaling.healing import Healer
-    from telescale.service import build_storage
 
     indexer = Indexer(settings.indexer_url)
     storage = build_storage(settings)

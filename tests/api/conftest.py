@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from telescale import config, service
 from telescale.api.app import create_app
+from telescale.drivers import Drivers
 from tests.conftest import migrated_sqlite
 
 ADMIN = {"authorization": "basic YWRtaW46"}
@@ -25,7 +26,7 @@ def make_client(tmp_path: Path, indexer_url: str = "", overrides: tuple[str, ...
     if not indexer_url:  # SQLite in the data dir: start from a copy of a migrated file (upgrade then has nothing to do)
         migrated_sqlite(settings.data_path / "indexer.sqlite", settings.indexer.create_default_archive_policies)
     service.upgrade(settings)
-    return TestClient(create_app(settings, service.Services.build(settings)),
+    return TestClient(create_app(settings, Drivers.build(settings)),
                       headers={**ADMIN, "accept": "application/json"})
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import telescale.config
+import telescale.drivers
 import telescale.service
 from telescale.api.app import create_app
 
@@ -23,7 +24,7 @@ def client(tmp_path: Path):
         environ={},
         overrides=[f"storage.data_dir={json.dumps(str(tmp_path))}", "indexer.create_default_archive_policies=false"])
     telescale.service.upgrade(settings)
-    services = telescale.service.Services.build(settings)
+    services = telescale.drivers.Drivers.build(settings)
     app = create_app(settings, services)
     with TestClient(app, headers={"accept": "application/json"}) as c:
         yield c

@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 
 from telescale import config, service
 from telescale.api.app import create_app
+from telescale.drivers import Drivers
 from tests.api.conftest import make_client
 from tests.server import free_port
 
@@ -39,13 +40,13 @@ SLOW_METHODS = ("get_metrics", "list_resources", "delete_resources", "create_met
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, threads: int | None = None) -> Iterator[tuple[str, service.Services]]:
+def serve(tmp_path: Path, threads: int | None = None) -> Iterator[tuple[str, Drivers]]:
     """A uvicorn server (one worker, in this process) on a fresh data dir, and its live services; ``threads``
     caps the thread pool the ``def`` handlers run in (default: AnyIO's 40)."""
     settings = config.load(environ={}, overrides=[f"storage.data_dir={json.dumps(str(tmp_path / 'data'))}",
                                                   "processing.workers=0"])
     service.upgrade(settings)
-    services = service.Services.build(settings)
+    services = Drivers.build(settings)
     app = create_app(settings, services)
 
     async def capped(scope: dict, receive: Any, send: Any) -> None:
@@ -71,7 +72,7 @@ def serve(tmp_path: Path, threads: int | None = None) -> Iterator[tuple[str, ser
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, service.Services]]:
+def live(tmp_path: Path) -> Iterator[tuple[str, Drivers]]:
     with serve(tmp_path) as running:
         yield running
 

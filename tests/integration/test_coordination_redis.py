@@ -294,3 +294,56 @@ def test_redis_database_is_read_from_the_url_path(redis_namespace):
         c.join("alarm_evaluator")
         assert list(redis.Redis.from_url(url, db=db).scan_iter(f"{redis_namespace}*"))
         assert not list(redis.Redis.from_url(_redis_url(), db=(db + 1) % 16).scan_iter(f"{redis_namespace}*"))
+
+
+LOCK_HOLDER = r"""
+import sys, time
+from telescale.coordination import ToozSackLocks
+locks = ToozSackLocks(sys.argv[1], heartbeat_timeout=int(sys.argv[2]))
+assert locks.try_lock(3)
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_sack_locks_exclude_across_processes_and_a_killed_holders_lock_expires(redis_namespace):
+    """``coordination.url`` set: sack locks are tooz's on that backend, so metricd and API processes of every
+    host exclude each other; a SIGKILLed holder's lock is free again after ``heartbeat_timeout``, never
+    before (tooz's heartbeat renews it meanwhile)."""
+    from telescale.coordination import ToozSackLocks
+
+    url = tooz_url(redis_namespace)
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, url, str(TIMEOUT)], stdout=subprocess.PIPE,
+                              text=True, cwd=os.getcwd())
+    locks = ToozSackLocks(url, heartbeat_timeout=TIMEOUT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert locks.try_lock(4) and not locks.try_lock(4)  # free sack; one holder per sack in a process too
+        locks.unlock(4)
+        time.sleep(TIMEOUT + 0.5)  # past the lock's expiry: only the holder's heartbeat keeps it
+        assert not locks.try_lock(3)
+        assert not locks.lock(3, timeout=0.2)
+        holder.kill()
+        holder.wait()
+        started = time.monotonic()
+        assert locks.lock(3, timeout=TIMEOUT + SLACK)
+        assert time.monotonic() - started <= TIMEOUT + SLACK
+    finally:
+        holder.kill()
+        holder.wait()
+        locks.close()
+
+
+def test_processes_use_tooz_sack_locks_when_coordination_url_is_set(redis_namespace, tmp_path):
+    from telescale import config
+    from telescale.coordination import FileSackLocks, ToozSackLocks
+    from telescale.drivers import build_locks
+
+    local = build_locks(config.load(environ={}, overrides=[f"storage.data_dir={tmp_path}"]))
+    shared = build_locks(config.load(environ={}, overrides=[f"storage.data_dir={tmp_path}",
+                                                            f"coordination.url={tooz_url(redis_namespace)}"]))
+    try:
+        assert isinstance(local, FileSackLocks) and isinstance(shared, ToozSackLocks)
+    finally:
+        local.close()
+        shared.close()

@@ -14,6 +14,7 @@ from telescale.api.deps import base_url, services
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc
 from telescale.api.params import parse_bool
+from telescale.service import workers_alive
 from telescale.timeseries import BASIC_METHODS
 
 router = APIRouter()
@@ -103,9 +104,9 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     storage: dict = {"summary": summary}
     if with_details:
         storage["measures_to_process"] = {str(k): v for k, v in per_metric.items()}
-    processors = svc.processors()
-    evaluators = svc.evaluators()
-    scalers = svc.scalers()
+    processors = workers_alive(svc.settings, "processing")
+    evaluators = workers_alive(svc.settings, "alarming")
+    scalers = workers_alive(svc.settings, "scaling")
     return json_response({
         "storage": storage,
         "metricd": {"processors": list(processors), "statistics": processors},

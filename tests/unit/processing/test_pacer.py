@@ -71,3 +71,34 @@ def test_an_idle_worker_wakes_when_a_waiting_sack_becomes_due():
     assert not pacer.due((now - 100 * MS, now - 20 * MS), now)  # due in 30 ms (quiet)
     assert abs(pacer.pause(0.05, now) - 0.010) < 1e-9
     assert pacer.pause(0.05, now + 20 * MS) == 0.0
+
+
+class _RecordingLocks:
+    """The env's locks, recording the order sacks are tried in."""
+
+    def __init__(self, locks) -> None:
+        self.locks, self.tried = locks, []
+
+    def try_lock(self, sack: int) -> bool:
+        self.tried.append(sack)
+        return self.locks.try_lock(sack)
+
+    def unlock(self, sack: int) -> None:
+        self.locks.unlock(sack)
+
+    def close(self) -> None:
+        self.locks.close()
+
+
+def test_a_worker_takes_its_share_of_the_ring_first_then_the_others(env):
+    """With ``coordination.url`` a worker's own sacks are its share of the metricd ring (``owns``), not
+    ``sack % workers``: it drains them first, then any other sack with work."""
+    metrics = [_metric_in_sack(env, sack) for sack in range(env.incoming.sacks)]
+    for m in metrics:
+        _push(env, m, 0)
+    share = {env.incoming.sacks - 1}  # not what sack % workers would give worker 0 of 1 ({0, 1, ...} first)
+    locks = _RecordingLocks(env.locks)
+    drivers = Drivers(env.incoming, env.storage, env.indexer, locks)
+    assert run_once(drivers, owns=lambda sacks: [s for s in sacks if s in share]) == 5 * len(metrics)
+    assert locks.tried[0] == env.incoming.sacks - 1 and sorted(locks.tried) == list(range(env.incoming.sacks))
+    assert env.incoming.backlog() == (0, 0)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from telescale import config
-from telescale.service import build_storage
+from telescale.drivers import build_storage
 from telescale.storage.cache import SplitCache
 from telescale.storage.file import FileStorage
 
@@ -118,7 +118,7 @@ def test_listing_kept_only_for_settled_directories_and_renewed_on_change(tmp_pat
 
 
 def test_processing_workers_go_without(tmp_path):
-    from telescale.service import build_drivers
+    from telescale.drivers import Drivers
 
-    drivers = build_drivers(config.load(environ={}, overrides=[f"storage.data_dir={tmp_path}"]))
+    drivers = Drivers.build(config.load(environ={}, overrides=[f"storage.data_dir={tmp_path}"]), read_cache=False)
     assert drivers.storage.read_cache is None
