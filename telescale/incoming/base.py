@@ -187,5 +187,10 @@ class IncomingDriver(abc.ABC):
     def pending_for_metric(self, metric_id: uuid.UUID) -> bool:
         """Whether any measure of ``metric_id`` waits to be processed."""
 
+    def housekeeping(self, max_age: float = 3600.0) -> int:
+        """Remove what writers that died mid-write left behind, older than ``max_age`` seconds (the janitor calls
+        it); returns how many. Drivers whose writes are atomic leave nothing: 0."""
+        return 0
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (connections); the file driver holds none."""

@@ -249,10 +249,8 @@ class Janitor:
     @staticmethod
     def housekeeping(drivers: Drivers) -> None:
         """Leftovers of processes that died mid-write or mid-delete (temp files, renamed metric dirs)."""
-        for driver in (drivers.incoming, drivers.storage):
-            clean = getattr(driver, "housekeeping", None)
-            if callable(clean):
-                clean()
+        drivers.incoming.housekeeping()
+        drivers.storage.housekeeping()
 
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)

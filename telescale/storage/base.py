@@ -77,5 +77,10 @@ class StorageDriver(abc.ABC):
     def sync(self) -> None:  # noqa: B027 - drivers whose writes are durable on return need nothing
         """Make every write done through this object since the last call durable."""
 
+    def housekeeping(self, max_age: float = 3600.0) -> int:
+        """Remove what writers that died mid-write left behind, older than ``max_age`` seconds (the janitor calls
+        it); returns how many. Drivers whose writes are atomic leave nothing: 0."""
+        return 0
+
     def close(self) -> None:  # noqa: B027
         """Release resources."""
