@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from telescale.config import ConfigError, Settings
 from telescale.coordination.locks import FileSackLocks, LockTimeout, SackLocks, ToozSackLocks
+from telescale.coordination.membership import GroupView
 from telescale.incoming.base import IncomingDriver
 from telescale.storage.base import StorageDriver
 
@@ -113,6 +114,13 @@ class Drivers:
 
         return Query(self.indexer, self.storage, self.refresh, locked=(LockTimeout,))
 
+    @functools.cached_property
+    def group_view(self) -> GroupView | None:
+        """The workers of every host as ``coordination.url`` knows them (``/v1/status``); None without one."""
+        if self.settings is None or not self.settings.coordination.url:
+            return None
+        return GroupView(self.settings.coordination.url, self.settings.coordination.heartbeat_timeout)
+
     def check_health(self) -> None:
         """Raise when the indexer does not answer a trivial query."""
         self.indexer.list_resource_types()
@@ -121,6 +129,8 @@ class Drivers:
         self.incoming.close()
         self.storage.close()
         self.locks.close()
+        if self.__dict__.get("group_view") is not None:
+            self.group_view.close()
         close = getattr(self.indexer, "dispose", None) or getattr(self.indexer, "close", None)  # tests' may differ
         if callable(close):
             close()

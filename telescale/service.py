@@ -46,8 +46,20 @@ def heartbeat_dir(settings: Settings, kind: str = "processing") -> Path:
     return settings.data_path / kind
 
 
-def workers_alive(settings: Settings, kind: str = "processing") -> dict[str, dict[str, Any]]:
-    """Workers of a kind that reported in the last few heartbeats, with their statistics, by name."""
+def _group_of(kind: str) -> str:
+    from telescale.alarming.evaluator import EVALUATOR_GROUP
+    from telescale.scaling.process import SCALER_GROUP
+
+    return {"processing": METRICD_GROUP, "alarming": EVALUATOR_GROUP, "scaling": SCALER_GROUP}[kind]
+
+
+def workers_alive(settings: Settings, kind: str = "processing",
+                  view: coordination.GroupView | None = None) -> dict[str, dict[str, Any]]:
+    """Workers of a kind that reported in the last few heartbeats, with their statistics, by name: the members
+    of the kind's group on ``coordination.url`` (every host) when there is a ``view`` of it, else the heartbeat
+    files of this host's data dir."""
+    if view is not None:
+        return view.members(_group_of(kind))
     return heartbeat.alive(heartbeat_dir(settings, kind), 3 * HEARTBEAT_SECONDS)
 
 
@@ -98,7 +110,8 @@ def _run_metricd(settings: Settings, index: int, count: int, stop: threading.Eve
     sacks (every metricd of every host), else ``sack % count == index``."""
     from telescale.processing.worker import run_worker
 
-    coordinator = coordination.build_coordinator(settings, METRICD) if settings.coordination.url else None
+    coordinator = (coordination.build_coordinator(settings, METRICD, status=stats.to_dict)
+                   if settings.coordination.url else None)
     try:
         owns = coordinator.join(METRICD_GROUP).mine if coordinator is not None else None
         run_worker(index, count, lambda: Drivers.build(settings, read_cache=False), stop, settings.processing.delay,

@@ -55,7 +55,7 @@ def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorSta
 
     indexer = Indexer(settings.indexer_url)
     storage = build_storage(settings)
-    coordinator = build_coordinator(coordination_settings(settings), ROLE)
+    coordinator = build_coordinator(coordination_settings(settings), ROLE, status=stats.to_dict)
     try:
         partition = coordinator.join(EVALUATOR_GROUP)
         actions = ActionRegistry()

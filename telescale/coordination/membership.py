@@ -31,7 +31,9 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import tooz
 import tooz.coordination
@@ -39,7 +41,8 @@ import tooz.coordination
 from telescale.config import ConfigError, Settings
 from telescale.coordination.ring import DEFAULT_PARTITIONS, Partition
 
-__all__ = ["Coordinator", "EmbeddedCoordinator", "ToozCoordinator", "build_coordinator", "make_member_id"]
+__all__ = ["Coordinator", "EmbeddedCoordinator", "GroupView", "ToozCoordinator", "build_coordinator",
+           "make_member_id"]
 
 LOG = logging.getLogger(__name__)
 
@@ -136,13 +139,17 @@ class ToozCoordinator(Coordinator):
     """Membership through a tooz backend, heartbeaten and re-read by one background thread."""
 
     def __init__(self, url: str, member_id: str, *, heartbeat_timeout: int = 10,
-                 refresh_interval: float | None = None, partitions: int = DEFAULT_PARTITIONS) -> None:
+                 refresh_interval: float | None = None, partitions: int = DEFAULT_PARTITIONS,
+                 status: Callable[[], dict[str, Any]] | None = None) -> None:
+        """``status``: what this member publishes in each group it joined (its statistics), refreshed with
+        every heartbeat, for ``/v1/status`` (:class:`GroupView`)."""
         if heartbeat_timeout < 1:
             raise ConfigError(f"coordination.heartbeat_timeout: must be at least 1 second, got {heartbeat_timeout}")
         self.member_id = member_id
         self.heartbeat_timeout = heartbeat_timeout
         self.refresh_interval = refresh_interval or min(1.0, heartbeat_timeout / 4)
         self.partitions = partitions
+        self.status = status
         self._driver = start_driver(url, member_id, heartbeat_timeout)  # our thread beats (see _run)
         self._groups: dict[str, Partition] = {}
         self._mutex = threading.RLock()  # one refresh/join/leave at a time
@@ -201,6 +208,8 @@ class ToozCoordinator(Coordinator):
                 self._driver.heartbeat()
                 for group, partition in self._groups.items():
                     self._refresh_group(group, partition, self._deadline(started))
+                    if self.status is not None:
+                        self._driver.update_capabilities(group.encode(), self.status()).get()
             except Exception:
                 self._report_failure()
             else:
@@ -247,10 +256,41 @@ class ToozCoordinator(Coordinator):
             self.refresh()
 
 
-def build_coordinator(settings: Settings, member_id_prefix: str) -> Coordinator:
-    """The coordinator ``coordination.url`` asks for, with a member id unique to this process."""
+def build_coordinator(settings: Settings, member_id_prefix: str,
+                      status: Callable[[], dict[str, Any]] | None = None) -> Coordinator:
+    """The coordinator ``coordination.url`` asks for, with a member id unique to this process; ``status``:
+    see :class:`ToozCoordinator`."""
     member_id = make_member_id(member_id_prefix)
     url = settings.coordination.url
     if not url:
         return EmbeddedCoordinator(member_id)
-    return ToozCoordinator(url, member_id, heartbeat_timeout=settings.coordination.heartbeat_timeout)
+    return ToozCoordinator(url, member_id, heartbeat_timeout=settings.coordination.heartbeat_timeout, status=status)
+
+
+class GroupView:
+    """The live members of groups and what each published (its statistics), read without joining: the API's
+    ``/v1/status`` on ``coordination.url``, where workers of every host appear."""
+
+    def __init__(self, url: str, heartbeat_timeout: int = 10) -> None:
+        self._driver = start_driver(url, make_member_id("status"), heartbeat_timeout, heart=True)
+        self._mutex = threading.Lock()
+
+    def members(self, group: str) -> dict[str, dict[str, Any]]:
+        """Live member id -> its published statistics ({} before its first heartbeat), sorted by id."""
+        with self._mutex:
+            try:
+                ids = sorted(_as_str(m) for m in self._driver.get_members(group.encode()).get())
+            except tooz.coordination.GroupNotCreated:
+                return {}
+            found: dict[str, dict[str, Any]] = {}
+            for member in ids:
+                try:
+                    published = self._driver.get_member_capabilities(group.encode(), member.encode()).get()
+                except (tooz.coordination.MemberNotJoined, tooz.coordination.GroupNotCreated):
+                    continue  # left meanwhile
+                found[member] = published if isinstance(published, dict) else {}
+            return found
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._driver.stop()

@@ -144,7 +144,7 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     indexer = Indexer(settings.indexer_url)
     storage = build_storage(settings)
     query = Query(indexer, storage)
-    coordinator = build_coordinator(coordination_settings(settings), ROLE)
+    coordinator = build_coordinator(coordination_settings(settings), ROLE, status=stats.to_dict)
     owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     exporter = SizeExporter(settings)
     context = driver_context(settings)

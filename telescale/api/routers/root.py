@@ -104,9 +104,9 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     storage: dict = {"summary": summary}
     if with_details:
         storage["measures_to_process"] = {str(k): v for k, v in per_metric.items()}
-    processors = workers_alive(svc.settings, "processing")
-    evaluators = workers_alive(svc.settings, "alarming")
-    scalers = workers_alive(svc.settings, "scaling")
+    processors = workers_alive(svc.settings, "processing", svc.group_view)
+    evaluators = workers_alive(svc.settings, "alarming", svc.group_view)
+    scalers = workers_alive(svc.settings, "scaling", svc.group_view)
     return json_response({
         "storage": storage,
         "metricd": {"processors": list(processors), "statistics": processors},
