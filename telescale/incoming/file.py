@@ -41,7 +41,7 @@ from telescale.incoming.group_commit import GroupCommit
 from telescale.incoming.sections import HEADER as _HEADER
 from telescale.incoming.sections import MAGIC as _MAGIC
 from telescale.incoming.sections import VERSION as _VERSION
-from telescale.incoming.sections import CorruptIncomingFile, decode_section, encode_section
+from telescale.incoming.sections import CorruptIncomingFile, decode_section, encode_section, join_runs
 
 if TYPE_CHECKING:
     from telescale.config import Settings
@@ -143,10 +143,14 @@ def _read_header(path: str, sack: int) -> tuple[list[bytes], list[int]] | None:
 class FileIncoming(IncomingDriver):
     """Incoming measures as immutable files under ``<root>/incoming<sacks>-<n>/``."""
 
-    def __init__(self, root: str | os.PathLike, sacks: int = 16, *, fsync: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike, sacks: int = 16, *, fsync: bool = True,
+                 max_read_files: int = 4096) -> None:
         super().__init__(sacks)
+        if max_read_files < 1:
+            raise ValueError("max_read_files must be >= 1")
         self.root = os.fspath(root)
         self.fsync = fsync
+        self.max_read_files = max_read_files  # oldest files a read takes: a huge backlog is read in rounds
         self._counter = itertools.count()
         self._pid = os.getpid()
         self._committer: GroupCommit | None = None
@@ -313,9 +317,9 @@ class FileIncoming(IncomingDriver):
 
     def read_sack(self, sack: int) -> SackBatch:
         d = self._sack_dir(sack)
-        parts: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+        parts: dict[bytes, list[MeasuresArrays]] = {}
         read_paths: list[str] = []
-        for name in self._pending_files(sack):
+        for name in self._pending_files(sack)[: self.max_read_files]:
             path = os.path.join(d, name)
             try:
                 buf = self._read(path, sack)
@@ -328,16 +332,7 @@ class FileIncoming(IncomingDriver):
             read_paths.append(path)
             for mid, ts, vals in entries:
                 parts.setdefault(mid, []).append((ts, vals))
-        measures: dict[uuid.UUID, MeasuresArrays] = {}
-        for mid, chunks in parts.items():
-            if len(chunks) == 1:
-                measures[uuid.UUID(bytes=mid)] = chunks[0]
-            else:
-                measures[uuid.UUID(bytes=mid)] = (
-                    np.concatenate([c[0] for c in chunks]),
-                    np.concatenate([c[1] for c in chunks]),
-                )
-        return SackBatch(sack=sack, measures=measures, handle=_FileAck(sack, tuple(read_paths)))
+        return SackBatch(sack=sack, measures=join_runs(parts), handle=_FileAck(sack, tuple(read_paths)))
 
     def ack(self, handle: object) -> None:
         if not isinstance(handle, _FileAck):

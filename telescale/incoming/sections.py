@@ -16,12 +16,14 @@ per point.
 from __future__ import annotations
 
 import struct
+import uuid
 
 import numpy as np
 
-from telescale.incoming.base import Columns
+from telescale.incoming.base import Columns, MeasuresArrays
 
-__all__ = ["HEADER", "MAGIC", "VERSION", "CorruptIncomingFile", "decode_section", "encode_section", "parse_header"]
+__all__ = ["HEADER", "MAGIC", "VERSION", "CorruptIncomingFile", "decode_section", "encode_section", "join_runs",
+           "parse_header"]
 
 MAGIC = b"TSIN"
 VERSION = 1  # one sack's section
@@ -70,3 +72,15 @@ def decode_section(buf: bytes | bytearray) -> list[tuple[bytes, np.ndarray, np.n
     vals = np.frombuffer(buf, dtype="<f8", count=total, offset=off + 8 * total)
     bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
     return [(mid, ts[bounds[i] : bounds[i + 1]], vals[bounds[i] : bounds[i + 1]]) for i, mid in enumerate(ids)]
+
+
+def join_runs(parts: dict[bytes, list[MeasuresArrays]]) -> dict[uuid.UUID, MeasuresArrays]:
+    """``{metric: (timestamps, values)}`` from each metric's runs (sections read in arrival order), concatenated
+    in that order: what :attr:`SackBatch.measures` holds."""
+    out: dict[uuid.UUID, MeasuresArrays] = {}
+    for mid, runs in parts.items():
+        if len(runs) == 1:
+            out[uuid.UUID(bytes=mid)] = runs[0]
+        else:
+            out[uuid.UUID(bytes=mid)] = (np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs]))
+    return out
