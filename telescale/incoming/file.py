@@ -335,6 +335,8 @@ class FileIncoming(IncomingDriver):
         return SackBatch(sack=sack, measures=join_runs(parts), handle=_FileAck(sack, tuple(read_paths)))
 
     def ack(self, handle: object) -> None:
+        if handle is None:  # nothing was read
+            return
         if not isinstance(handle, _FileAck):
             raise TypeError(f"not a FileIncoming handle: {handle!r}")
         list(self._pool.map(_unlink, handle.paths))
