@@ -154,3 +154,30 @@ def test_usable_after_fork(client: redis.Redis, prefix: str) -> None:
     assert batch.measures[m][0].tolist() == [1, 2, 3]
     inc.ack(batch.handle)
     inc.close()
+
+
+def test_processing_drains_redis_sacks_into_storage(client: redis.Redis, prefix: str, tmp_path) -> None:
+    """metricd's loop on the redis driver: bounded reads, one pass per round, every measure aggregated once."""
+    from telescale.coordination import FileSackLocks
+    from telescale.processing.processor import process_metric, process_sacks
+    from telescale.query.measures import get_measures
+    from telescale.storage.file import FileStorage
+    from tests.unit.processing.proc_helpers import POLICY, MemoryIndexer, S
+
+    t0 = 1_700_000_040 * S
+    inc = RedisIncoming(_redis_url(), sacks=2, prefix=prefix, max_read_entries=3)
+    storage, locks, indexer = FileStorage(tmp_path / "storage"), FileSackLocks(tmp_path / "locks"), MemoryIndexer()
+    metrics = [indexer.add(POLICY) for _ in range(4)]
+    for i in range(10):
+        inc.add_measures({m.id: ([t0 + i * S], [float(i + k)]) for k, m in enumerate(metrics)})
+    stats = process_metric(metrics[0].id, inc, storage, indexer, locks, timeout=5)
+    assert stats is not None and not inc.pending_for_metric(metrics[0].id)
+    for _ in range(20):
+        if not inc.sacks_with_work():
+            break
+        process_sacks(inc.sacks_with_work(), inc, storage, indexer, locks)
+    assert inc.backlog() == (0, 0)
+    for k, m in enumerate(metrics):
+        (_, _, v), _ = get_measures(storage, m, "mean")
+        assert v.tolist() == [4.5 + k]
+    inc.close()
