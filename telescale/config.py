@@ -69,6 +69,7 @@ class IncomingSettings:
     driver: str = "file"
     sacks: int = 4
     redis_url: str = ""  # driver "redis": redis://[:password@]host:port/db (see README for persistence)
+    redis_prefix: str = "telescale"  # driver "redis": every key starts with it (deployments sharing one Redis)
 
 
 def _default_processing_workers() -> int:

@@ -4,7 +4,9 @@ A driver stores batches of raw ``(timestamps int64 ns, values float64)`` per met
 belongs to one sack (``metric_id.int % sacks``); metricd claims a sack, reads everything pending in it
 with :meth:`IncomingDriver.read_sack`, aggregates, makes the result durable, and only then calls
 :meth:`IncomingDriver.ack` with the handle it got, which deletes exactly what was read. Anything added
-after the read stays for the next round. A crash between read and ack replays the same measures,
+after the read stays for the next round. A read is bounded (the oldest writes first, up to a driver's limit), so
+that a huge backlog is drained in several rounds instead of being loaded into memory at once; the sack then
+still has work and is read again. A crash between read and ack replays the same measures,
 which the engine merges idempotently.
 """
 
@@ -168,7 +170,8 @@ class IncomingDriver(abc.ABC):
 
     @abc.abstractmethod
     def read_sack(self, sack: int) -> SackBatch:
-        """Everything pending in ``sack`` now, per metric, plus the handle to ack it."""
+        """What is pending in ``sack`` now, oldest writes first, at most the driver's read limit (at least one
+        write), per metric, plus the handle to ack it."""
 
     @abc.abstractmethod
     def ack(self, handle: object) -> None:

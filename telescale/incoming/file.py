@@ -12,13 +12,8 @@ File format, version 2 (little endian)::
     s x (uint32 sack | uint32 0 | uint64 offset | uint64 length)
     at each offset: that sack's section, in the version 1 format
 
-Version 1 (one sack's measures; still read, so that measures a previous release accepted are processed)::
-
-    magic "TSIN" | uint32 version (1) | uint64 n        16 bytes
-    n x 16 bytes metric UUIDs                            header entries, in the order of the data
-    n x uint64 point counts
-    sum(counts) x int64 timestamps (ns), metric after metric
-    sum(counts) x float64 values, same order
+Version 1 is one sack's section alone (see :mod:`telescale.incoming.sections`, shared with the redis driver);
+still read, so that measures a previous release accepted are processed.
 
 A file appears atomically (temp file, fsync, links into the sack directories, fsync of those directories)
 and is immutable afterwards; names sort by arrival time. Temp files start with a dot and are never read.
@@ -43,16 +38,17 @@ import numpy as np
 
 from telescale.incoming.base import Columns, IncomingDriver, MeasuresArrays, SackBatch
 from telescale.incoming.group_commit import GroupCommit
+from telescale.incoming.sections import HEADER as _HEADER
+from telescale.incoming.sections import MAGIC as _MAGIC
+from telescale.incoming.sections import VERSION as _VERSION
+from telescale.incoming.sections import CorruptIncomingFile, decode_section, encode_section, join_runs
 
 if TYPE_CHECKING:
     from telescale.config import Settings
 
 LOG = logging.getLogger(__name__)
 
-_MAGIC = b"TSIN"
-_VERSION = 1  # one sack's section
 _VERSION_LINKED = 2  # sections of several sacks
-_HEADER = struct.Struct("<4sIQ")
 _SECTION = struct.Struct("<IIQQ")
 _TMP_PREFIX = ".tmp-"
 _MARKER = "sacks"
@@ -92,18 +88,6 @@ def _write_all(fd: int, buffers: list) -> None:
                 written = 0
 
 
-def encode_section(columns: Columns) -> list:
-    """Buffers (for writev) holding ``columns`` in the version 1 format (one sack's section)."""
-    counts = columns.counts.astype("<u8", copy=False)
-    return [
-        _HEADER.pack(_MAGIC, _VERSION, len(columns.ids)),
-        b"".join(mid.bytes for mid in columns.ids),
-        counts.tobytes(),
-        columns.timestamps.astype("<i8", copy=False),
-        columns.values.astype("<f8", copy=False),
-    ]
-
-
 def encode_linked(groups: Mapping[int, Columns]) -> list:
     """Buffers (for writev) of one version 2 file: a section per sack of ``groups``."""
     sections = [(sack, encode_section(columns)) for sack, columns in sorted(groups.items())]
@@ -115,10 +99,6 @@ def encode_linked(groups: Mapping[int, Columns]) -> list:
         offset += length
     return [_HEADER.pack(_MAGIC, _VERSION_LINKED, len(sections)), b"".join(table),
             *(b for _, buffers in sections for b in buffers)]
-
-
-class CorruptIncomingFile(ValueError):
-    pass
 
 
 def _section_of(f: Any, sack: int, head: bytes) -> tuple[int, int | None]:
@@ -139,33 +119,6 @@ def _section_of(f: Any, sack: int, head: bytes) -> tuple[int, int | None]:
         if section_sack == sack:
             return offset, length
     raise CorruptIncomingFile(f"no section for sack {sack}")
-
-
-def _parse_header(buf: memoryview | bytes) -> tuple[list[bytes], np.ndarray, int]:
-    if len(buf) < _HEADER.size:
-        raise CorruptIncomingFile("short header")
-    magic, version, n = _HEADER.unpack_from(buf, 0)
-    if magic != _MAGIC or version != _VERSION:
-        raise CorruptIncomingFile(f"bad magic/version {magic!r}/{version}")
-    end = _HEADER.size + 24 * n
-    if len(buf) < end:
-        raise CorruptIncomingFile("truncated header")
-    ids_off = _HEADER.size
-    ids = [bytes(buf[ids_off + 16 * i : ids_off + 16 * (i + 1)]) for i in range(n)]
-    counts = np.frombuffer(buf, dtype="<u8", count=n, offset=ids_off + 16 * n).astype(np.int64)
-    return ids, counts, end
-
-
-def decode_file(buf: bytearray) -> list[tuple[bytes, np.ndarray, np.ndarray]]:
-    """``[(metric uuid bytes, timestamps, values)]`` from one incoming file's bytes."""
-    ids, counts, off = _parse_header(buf)
-    total = int(counts.sum())
-    if len(buf) != off + 16 * total:
-        raise CorruptIncomingFile(f"size {len(buf)} != expected {off + 16 * total}")
-    ts = np.frombuffer(buf, dtype="<i8", count=total, offset=off)
-    vals = np.frombuffer(buf, dtype="<f8", count=total, offset=off + 8 * total)
-    bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
-    return [(mid, ts[bounds[i] : bounds[i + 1]], vals[bounds[i] : bounds[i + 1]]) for i, mid in enumerate(ids)]
 
 
 def _read_header(path: str, sack: int) -> tuple[list[bytes], list[int]] | None:
@@ -190,10 +143,14 @@ def _read_header(path: str, sack: int) -> tuple[list[bytes], list[int]] | None:
 class FileIncoming(IncomingDriver):
     """Incoming measures as immutable files under ``<root>/incoming<sacks>-<n>/``."""
 
-    def __init__(self, root: str | os.PathLike, sacks: int = 16, *, fsync: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike, sacks: int = 16, *, fsync: bool = True,
+                 max_read_files: int = 4096) -> None:
         super().__init__(sacks)
+        if max_read_files < 1:
+            raise ValueError("max_read_files must be >= 1")
         self.root = os.fspath(root)
         self.fsync = fsync
+        self.max_read_files = max_read_files  # oldest files a read takes: a huge backlog is read in rounds
         self._counter = itertools.count()
         self._pid = os.getpid()
         self._committer: GroupCommit | None = None
@@ -360,33 +317,26 @@ class FileIncoming(IncomingDriver):
 
     def read_sack(self, sack: int) -> SackBatch:
         d = self._sack_dir(sack)
-        parts: dict[bytes, list[tuple[np.ndarray, np.ndarray]]] = {}
+        parts: dict[bytes, list[MeasuresArrays]] = {}
         read_paths: list[str] = []
-        for name in self._pending_files(sack):
+        for name in self._pending_files(sack)[: self.max_read_files]:
             path = os.path.join(d, name)
             try:
                 buf = self._read(path, sack)
                 if buf is None:
                     continue
-                entries = decode_file(buf)
+                entries = decode_section(buf)
             except CorruptIncomingFile as exc:
                 self._quarantine(path, exc)
                 continue
             read_paths.append(path)
             for mid, ts, vals in entries:
                 parts.setdefault(mid, []).append((ts, vals))
-        measures: dict[uuid.UUID, MeasuresArrays] = {}
-        for mid, chunks in parts.items():
-            if len(chunks) == 1:
-                measures[uuid.UUID(bytes=mid)] = chunks[0]
-            else:
-                measures[uuid.UUID(bytes=mid)] = (
-                    np.concatenate([c[0] for c in chunks]),
-                    np.concatenate([c[1] for c in chunks]),
-                )
-        return SackBatch(sack=sack, measures=measures, handle=_FileAck(sack, tuple(read_paths)))
+        return SackBatch(sack=sack, measures=join_runs(parts), handle=_FileAck(sack, tuple(read_paths)))
 
     def ack(self, handle: object) -> None:
+        if handle is None:  # nothing was read
+            return
         if not isinstance(handle, _FileAck):
             raise TypeError(f"not a FileIncoming handle: {handle!r}")
         list(self._pool.map(_unlink, handle.paths))

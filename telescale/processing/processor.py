@@ -345,4 +345,13 @@ def process_metric(
     """
     if not incoming.pending_for_metric(metric_id):
         return None
-    return process_sack(incoming.sack_for(metric_id), incoming, storage, indexer, locks, timeout=timeout)
+    sack = incoming.sack_for(metric_id)
+    deadline = time.monotonic() + timeout
+    stats = process_sack(sack, incoming, storage, indexer, locks, timeout=timeout)
+    # A read is bounded (oldest writes first): behind a large backlog, the metric's newer measures are still
+    # pending after one round; go on until none is left or the time is up.
+    while incoming.pending_for_metric(metric_id) and (remaining := deadline - time.monotonic()) > 0:
+        more = process_sack(sack, incoming, storage, indexer, locks, timeout=remaining)
+        for name in ("metrics", "measures", "processed", "dropped", "discarded", "failed_metrics", "seconds"):
+            setattr(stats, name, getattr(stats, name) + getattr(more, name))
+    return stats

@@ -198,3 +198,16 @@ def test_run_once_drains_everything(env):
     drivers = Drivers(env.incoming, env.storage, env.indexer, env.locks)
     assert run_once(drivers, 1, 3) == 20
     assert run_once(drivers, 1, 3) == 0
+
+
+def test_refresh_processes_every_round_a_bounded_read_leaves(env):
+    """A read takes a bounded number of writes, oldest first: refresh goes on until the metric has none left."""
+    m, other = env.indexer.add(POLICY), env.indexer.add(POLICY)
+    env.incoming.max_read_files = 2
+    for i in range(5):
+        env.incoming.add_measures({m.id: ([T0 + i * S], [float(i)])})
+    env.incoming.add_measures({other.id: ([T0], [1.0])})
+    stats = process_metric(m.id, env.incoming, env.storage, env.indexer, env.locks, timeout=5)
+    assert stats.measures >= 5 and not env.incoming.pending_for_metric(m.id)
+    (_, _, v), _ = get_measures(env.storage, m, "mean")
+    assert v.tolist() == [2.0]
