@@ -23,6 +23,12 @@ LOG = logging.getLogger(__name__)
 TRUST_PREFIX = "trust+"
 
 
+#: The same on every attempt to deliver one notification (its outbox id), unlike the request id: delivery is
+#: at-least-once (a process killed mid-delivery leaves it to a survivor), so a receiver that must act once
+#: drops a notification id it has seen.
+NOTIFICATION_ID_HEADER = "x-telescale-notification-id"
+
+
 def request_headers() -> dict[str, str]:
     return {"content-type": "application/json", "x-openstack-request-id": f"req-{uuid.uuid4()}"}
 
@@ -42,7 +48,7 @@ class RestNotifier:
         return await self.post(action, notification, {})
 
     async def post(self, url: str, notification: PendingNotification, extra: dict[str, str]) -> int:
-        headers = {**request_headers(), **extra}
+        headers = {**request_headers(), NOTIFICATION_ID_HEADER: str(notification.id), **extra}
         LOG.info("notifying alarm %s (%s -> %s) at %s, request %s", notification.alarm_id,
                  notification.payload.get("previous"), notification.payload.get("current"), public_url(url),
                  headers["x-openstack-request-id"])

@@ -50,6 +50,9 @@ def test_each_attempt_has_its_own_request_id() -> None:
         run_once(outbox)
         first, second = receiver.wait_for(2)
     assert first.header("x-openstack-request-id") != second.header("x-openstack-request-id")
+    # ... but one notification id, so that a receiver can drop a redelivery (at-least-once delivery)
+    assert first.header("x-telescale-notification-id") == second.header("x-telescale-notification-id")
+    assert first.header("x-telescale-notification-id")
     assert first.body == second.body
 
 
