@@ -22,9 +22,11 @@ never finds an index entry whose object is not there yet (a missing object reads
 between (1) and (2) leaves new bytes under an old index: the replayed pass rewrites them; one between (2) and (3)
 leaves unlisted objects, which only :meth:`S3Storage.delete_metric` (a LIST by prefix) removes.
 
-Indexes loaded while this object has writes staged are kept until ``sync()`` (processing lists each granularity
-of a metric in turn: one GET per metric, not one per granularity); a reader without staged writes loads the
-index afresh on every call, so it sees every write another process made durable.
+Once this object has written anything (it is then a metricd worker's), the indexes it loads are kept until the
+next ``sync()``: processing lists each granularity of a metric in turn, then writes them, with one GET of the index
+per metric and pass; no one else writes that metric during the pass (its sack is locked). An object that never
+wrote (the API's, the evaluators') loads the index afresh on every call, so it sees every write another process
+made durable.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ class S3Storage(StorageDriver):
         self._deletes: set[str] = set()
         self._indexes: dict[uuid.UUID, Index] = {}  # indexes loaded or changed since the last sync()
         self._dirty: set[uuid.UUID] = set()  # ... of which changed
+        self._writer = False  # has staged a write: keeps the indexes it loads until sync()
         if create_bucket:
             self._ensure_bucket()
 
@@ -253,13 +256,11 @@ class S3Storage(StorageDriver):
         return f"{metric_id}/{int(granularity)}/{int(key)}"
 
     # -- staging -----------------------------------------------------------------------------------
-    def _staged(self) -> bool:
-        return bool(self._pending or self._puts or self._deletes or self._dirty)
-
     def _stage_put(self, key: str, data: bytes) -> None:
         """Send the PUT now, after any earlier PUT of the same object (so the last one written wins)."""
         pool = self._executor()
         with self._lock:
+            self._writer = True
             future = pool.submit(self._put_after, self._last.get(key), key, data)
             self._puts[key] = data
             self._last[key] = future
@@ -282,7 +283,7 @@ class S3Storage(StorageDriver):
         data = self._get(key)
         index = {} if data is None else _decode_index(data, self._where(key))
         with self._lock:
-            if for_write or self._staged():
+            if for_write or self._writer:
                 return self._indexes.setdefault(metric_id, index)
         return index
 
@@ -342,6 +343,7 @@ class S3Storage(StorageDriver):
         g = int(granularity)
         index = self._index(metric_id, for_write=True)
         with self._lock:
+            self._writer = True
             versions = index.get(g, {})
             for k in keys:
                 versions.pop(k, None)
