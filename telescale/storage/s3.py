@@ -397,7 +397,8 @@ class S3Storage(StorageDriver):
             deletes = self._deletes
             self._puts, self._last, self._deletes, self._indexes, self._dirty = {}, {}, set(), {}, set()
         if errors:
-            # Nothing of this pass becomes visible: the caller does not ack, and the next pass writes it again.
+            # No index is written, so readers keep the previous splits; the caller does not ack, and the next pass
+            # replays the measures (a raw tail that did get written already holds them: the replay merges the same).
             raise S3StorageError(f"{len(errors)} staged PUT(s) failed; first: {errors[0]}") from errors[0]
         self._map(lambda item: self._put(self._index_key(item[0]), _encode_index(item[1])), list(indexes.items()))
         if deletes:
