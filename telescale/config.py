@@ -54,6 +54,7 @@ class StorageSettings:
     driver: str = "file"
     data_dir: str = "./data"  # also holds the file incoming driver, locks, heartbeats and the SQLite indexer
     redis_url: str = ""  # driver "redis": redis://[:password@]host:port/db
+    redis_prefix: str = "telescale"  # driver "redis": every key starts with it (deployments sharing one Redis)
     s3_endpoint_url: str = ""  # driver "s3": http(s)://host:port of Ceph RGW, MinIO …; "" = AWS for the region
     s3_region_name: str = ""  # "" = boto3's default (AWS_DEFAULT_REGION, ~/.aws/config)
     s3_access_key_id: str = ""  # "" = boto3's credential chain (environment, ~/.aws, instance profile)

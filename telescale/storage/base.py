@@ -9,6 +9,7 @@ write done since the previous call durable; metricd calls it before acking incom
 from __future__ import annotations
 
 import abc
+import hashlib
 import uuid
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Self
@@ -18,7 +19,14 @@ from telescale.storage.cache import SplitCache
 if TYPE_CHECKING:
     from telescale.config import Settings
 
-__all__ = ["SplitCache", "StorageDriver"]
+__all__ = ["SplitCache", "StorageDriver", "content_version"]
+
+
+def content_version(data: bytes) -> str:
+    """A version derived from the bytes themselves (64-bit BLAKE2b, hex), for drivers whose objects have no
+    cheap identity of their own: computed on the bytes a read got, it is exactly their version whatever
+    raced with the read, and any change of the bytes changes it."""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 class StorageDriver(abc.ABC):
