@@ -213,6 +213,7 @@ def _storm(roles: list[Role], until: float, rng: random.Random) -> list[str]:
         with contextlib.suppress(psutil.Error):
             killed.append(f"{role.args[0]}:{' '.join(victim.cmdline())[:60]}")
             victim.send_signal(signal.SIGKILL)
+            psutil.wait_procs([victim], timeout=10)  # dead (reaped, if ours) before anyone asks whether it runs
     for role in roles:
         if not role.alive():
             role.start()
