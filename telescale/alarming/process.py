@@ -47,19 +47,16 @@ def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorSta
     from telescale.alarming.notifiers.dispatcher import Dispatcher
     from telescale.alarming.notifiers.internal import ActionRegistry
     from telescale.coordination import build_coordinator
-    from telescale.drivers import build_storage
-    from telescale.indexer import Indexer
-    from telescale.query.reader import Query
+    from telescale.drivers import Drivers
     from telescale.scaling import alarm_actions
     from telescale.scaling.engine import ScalingEngine
 
-    indexer = Indexer(settings.indexer_url)
-    storage = build_storage(settings)
+    drivers = Drivers.build(settings)
+    indexer, query = drivers.indexer, drivers.query
     coordinator = build_coordinator(coordination_settings(settings), ROLE, status=stats.to_dict)
     try:
         partition = coordinator.join(EVALUATOR_GROUP)
         actions = ActionRegistry()
-        query = Query(indexer, storage)
         alarm_actions.register(actions, ScalingEngine(indexer, query))  # signals decide; scalers act
         dispatcher = Dispatcher.from_settings(indexer, settings, actions)
         delivery = threading.Thread(target=_dispatch, args=(dispatcher, stop), name="dispatcher", daemon=True)
@@ -72,5 +69,4 @@ def run_evaluator(settings: Settings, stop: threading.Event, stats: EvaluatorSta
         delivery.join(settings.alarming.notifier_timeout + 5)
     finally:
         coordinator.stop()
-        storage.close()
-        indexer.dispose()
+        drivers.close()

@@ -214,8 +214,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                                           "additionalProperties": {"type": "integer"}}}),
         "metricd": object_schema({"processors": _array(STRING), "statistics": {"type": "object"}}),
         "alarming": object_schema({"evaluators": _array(STRING), "statistics": {"type": "object"}}),
-        "scaling": object_schema({"scalers": _array(STRING), "statistics": {"type": "object"}})},
-        ("storage",), description="measures waiting to be processed; per metric with details=true"),
+        "scaling": object_schema({"scalers": _array(STRING), "statistics": {"type": "object"}}),
+        "agents": object_schema({"members": _array(STRING)})},
+        ("storage",), description="measures waiting to be processed (per metric with details=true), and the live "
+                                  "workers: those of every host on coordination.url, else those of this host"),
     "MetricIds": _array(UUID, description="metric ids"),
     "ValueQuery": {"type": "object", "description": "a condition on values: {op: number}, ops =, !=, <, <=, >, >=, "
                    "and, or, not, with arithmetic (+, -, *, /, **, abs, ...)"},

@@ -133,20 +133,17 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     """Scale until ``stop`` (the body of a scaler process)."""
     from telescale.alarming.process import coordination_settings
     from telescale.coordination import build_coordinator
-    from telescale.drivers import build_storage
-    from telescale.indexer import Indexer
-    from telescale.query.reader import Query
+    from telescale.drivers import Drivers
     from telescale.scaling.actuator import Actuator
     from telescale.scaling.engine import ScalingEngine
     from telescale.scaling.export import SizeExporter
     from telescale.scaling.healing import Healer
 
-    indexer = Indexer(settings.indexer_url)
-    storage = build_storage(settings)
-    query = Query(indexer, storage)
+    drivers = Drivers.build(settings)
+    indexer, query = drivers.indexer, drivers.query
     coordinator = build_coordinator(coordination_settings(settings), ROLE, status=stats.to_dict)
     owner = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    exporter = SizeExporter(settings)
+    exporter = SizeExporter(settings, indexer, drivers.incoming)
     context = driver_context(settings)
     try:
         partition = coordinator.join(SCALER_GROUP)
@@ -167,8 +164,7 @@ def run_scaler(settings: Settings, stop: threading.Event, stats: ScalerStats) ->
     finally:
         exporter.close()
         coordinator.stop()
-        storage.close()
-        indexer.dispose()
+        drivers.close()
 
 
 def driver_context(settings: Settings) -> Any:

@@ -14,6 +14,7 @@ from telescale.api.deps import base_url, services
 from telescale.api.jsonio import json_response
 from telescale.api.openapi import JSON_ONLY, doc
 from telescale.api.params import parse_bool
+from telescale.metering.ownership import GROUP as AGENTS_GROUP
 from telescale.service import workers_alive
 from telescale.timeseries import BASIC_METHODS
 
@@ -107,12 +108,15 @@ def status(request: Request, details: str = "true", identity: Identity = Depends
     processors = workers_alive(svc.settings, "processing", svc.group_view)
     evaluators = workers_alive(svc.settings, "alarming", svc.group_view)
     scalers = workers_alive(svc.settings, "scaling", svc.group_view)
+    # Agents report to nobody but the ring they share (their coordination_url): seen when it is this one's.
+    agents = svc.group_view.members(AGENTS_GROUP) if svc.group_view is not None else {}
     return json_response({
         "storage": storage,
         "metricd": {"processors": list(processors), "statistics": processors},
         # Telescale's alarm evaluators, shown as metricd's processing workers are.
         "alarming": {"evaluators": list(evaluators), "statistics": evaluators},
         "scaling": {"scalers": list(scalers), "statistics": scalers},
+        "agents": {"members": list(agents)},
         # Beside Gnocchi's two keys (its clients count theirs): running totals since the indexer was
         # created, summed over every API and metricd process.
         "totals": svc.indexer.totals(),
