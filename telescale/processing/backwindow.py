@@ -29,8 +29,11 @@ _UNKNOWN = np.iinfo(np.int64).max  # not remembered: every timestamp is before i
 
 def stored_accept_from(storage: StorageDriver, metric_id: uuid.UUID, policy: ArchivePolicy) -> int | None:
     """The oldest timestamp processing still accepts for this metric now; None when nothing is stored."""
-    data = storage.get_raw(metric_id)
-    return accept_from(policy, raw_last_timestamp(data)) if data else None
+    return _accept_from(storage.get_raw(metric_id), policy)
+
+
+def _accept_from(raw: bytes | None, policy: ArchivePolicy) -> int | None:
+    return accept_from(policy, raw_last_timestamp(raw)) if raw else None
 
 
 class BackWindowGuard:
@@ -49,19 +52,19 @@ class BackWindowGuard:
         self._bounds: OrderedDict[uuid.UUID, int] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _bound(self, mid: uuid.UUID, policy: ArchivePolicy, oldest: int) -> int | None:
+    def _fresh_bounds(self, mids: list[uuid.UUID], policies: Mapping[uuid.UUID, ArchivePolicy]) -> list[int | None]:
+        """The bounds of ``mids`` read from storage now (all raw tails in one batch read: on S3 or Redis a
+        request per metric, sent together), remembered for next time."""
+        bounds = [_accept_from(raw, policies[mid]) for mid, raw in zip(mids, self.storage.get_raws(mids), strict=True)]
         with self._lock:
-            known = self._bounds.get(mid)
-        if known is not None and oldest >= known:
-            return known
-        bound = stored_accept_from(self.storage, mid, policy)
-        if bound is not None:  # nothing stored yet is not remembered: the first processing sets a bound
-            with self._lock:
+            for mid, bound in zip(mids, bounds, strict=True):
+                if bound is None:  # nothing stored yet is not remembered: the first processing sets a bound
+                    continue
                 self._bounds[mid] = bound
                 self._bounds.move_to_end(mid)
-                while len(self._bounds) > self.max_metrics:
-                    self._bounds.popitem(last=False)
-        return bound
+            while len(self._bounds) > self.max_metrics:
+                self._bounds.popitem(last=False)
+        return bounds
 
     def split(self, batch: Batch, policies: Mapping[uuid.UUID, ArchivePolicy]) -> tuple[Batch, dict[uuid.UUID, int]]:
         """:meth:`split_columns` of a ``{metric: (timestamps, values)}`` batch (metrics without points kept)."""
@@ -86,9 +89,11 @@ class BackWindowGuard:
             known = [self._bounds.get(mid) for mid in batch.ids]
         known_at = np.fromiter((_UNKNOWN if k is None else k for k in known), dtype=np.int64, count=len(known))
         bounds = np.full(len(known), _NONE, dtype=np.int64)
-        for k in np.flatnonzero(oldest < known_at).tolist():  # unknown, or reaching back: check a fresh bound
-            mid = batch.ids[k]
-            cutoff = self._bound(mid, policies[mid], int(oldest[k]))
+        check = np.flatnonzero(oldest < known_at).tolist()  # unknown, or reaching back: check a fresh bound
+        mids = list(dict.fromkeys(batch.ids[k] for k in check))  # a metric may have several runs
+        fresh = dict(zip(mids, self._fresh_bounds(mids, policies), strict=True)) if mids else {}
+        for k in check:
+            cutoff = fresh[batch.ids[k]]
             if cutoff is not None and oldest[k] < cutoff:
                 bounds[k] = cutoff
         if not (bounds > _NONE).any():

@@ -50,6 +50,10 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     def put_raw(self, metric_id: uuid.UUID, data: bytes) -> None: ...
 
+    def get_raws(self, metric_ids: Sequence[uuid.UUID]) -> list[bytes | None]:
+        """:meth:`get_raw` of several metrics, in their order; drivers over a network fetch them together."""
+        return [self.get_raw(mid) for mid in metric_ids]
+
     @abc.abstractmethod
     def list_split_keys(self, metric_id: uuid.UUID, granularity: int) -> list[int]:
         """Sorted split keys stored for (metric, granularity)."""

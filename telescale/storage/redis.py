@@ -108,6 +108,13 @@ class RedisStorage(StorageDriver):
             return staged
         return self._redis.get(self._key(metric_id, "raw"))
 
+    def get_raws(self, metric_ids: Sequence[uuid.UUID]) -> list[bytes | None]:
+        with self._lock:
+            staged = [self._raw.get(mid) for mid in metric_ids]
+        missing = [mid for mid, data in zip(metric_ids, staged, strict=True) if data is None]
+        stored = iter(self._redis.mget([self._key(mid, "raw") for mid in missing]) if missing else ())
+        return [data if data is not None else next(stored) for data in staged]
+
     def put_raw(self, metric_id: uuid.UUID, data: bytes) -> None:
         with self._lock:
             self._raw[metric_id] = bytes(data)

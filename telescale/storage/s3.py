@@ -300,6 +300,9 @@ class S3Storage(StorageDriver):
     def get_raw(self, metric_id: uuid.UUID) -> bytes | None:
         return self._read(self._raw_key(metric_id))
 
+    def get_raws(self, metric_ids: Sequence[uuid.UUID]) -> list[bytes | None]:
+        return self._map(self._read, [self._raw_key(mid) for mid in metric_ids])
+
     def put_raw(self, metric_id: uuid.UUID, data: bytes) -> None:
         self._stage_put(self._raw_key(metric_id), bytes(data))
 

@@ -176,6 +176,18 @@ def test_raw_round_trip_and_overwrite(backend: Backend, storage: StorageDriver) 
     assert other.get_raw(uuid.uuid4()) is None
 
 
+def test_raws_of_several_metrics_in_one_call(backend: Backend, storage: StorageDriver) -> None:
+    """``get_raws`` (the API's back-window check of a whole batch): in the order asked, None where nothing is
+    stored, the writer's staged writes included, another process's synced ones too."""
+    stored, staged, missing = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    storage.put_raw(stored, b"stored")
+    storage.sync()
+    storage.put_raw(staged, b"staged")
+    assert storage.get_raws([staged, missing, stored, staged]) == [b"staged", None, b"stored", b"staged"]
+    assert backend.driver().get_raws([missing, stored]) == [None, b"stored"]
+    assert storage.get_raws([]) == []
+
+
 # -- splits ------------------------------------------------------------------------------------------------------
 def test_splits_in_the_order_asked_with_none_for_missing(backend: Backend, storage: StorageDriver) -> None:
     m = uuid.uuid4()
