@@ -16,10 +16,10 @@ Layouts:
 Per (layout, metricd): ``bench.ingest.run`` (batch mode) through the API: measures/s end to end, while
 POSTing, drain seconds; CPU seconds (psutil, whole process trees) of the API and of the metricd processes
 between the first POST and the empty backlog, as measures (and requests) per CPU-second; for redis-s3, Redis
-commands (``INFO commandstats``, whole server: an idle-rate baseline measured just before is subtracted) and
-S3 requests by kind per measure; then ``--reads`` ``GET /v1/metric/{id}/measures`` (each metric once, then the
-same again) with the S3 requests and Redis commands per read. One JSON line each, then ratio lines (k vs 1
-metricd within a layout and round; redis-s3 over file for the same count).
+commands (``INFO commandstats``, whole server, gross; the rates of other clients and of the idle deployment are
+given beside) and S3 requests by kind per measure; then ``--reads`` ``GET /v1/metric/{id}/measures`` (each metric
+once, then the same again, metricd paused) with the S3 requests and Redis commands per read. One JSON line
+each, then ratio lines (k vs 1 metricd within a layout and round; redis-s3 over file for the same count).
 """
 
 from __future__ import annotations
@@ -177,14 +177,7 @@ class Proc:
         if not self.alive():
             return {}
         assert self.popen is not None
-        out: dict[int, float] = {}
-        with contextlib.suppress(psutil.Error):
-            main = psutil.Process(self.popen.pid)
-            for p in [main, *main.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    t = p.cpu_times()
-                    out[p.pid] = t.user + t.system
-        return out
+        return tree_cpu(self.popen.pid)
 
     def signal_group(self, sig: int) -> None:
         if self.popen is not None and self.popen.poll() is None:
@@ -197,9 +190,35 @@ class Proc:
         return ""
 
 
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of ``pid`` and its live descendants, by pid ({} when it is gone)."""
+    out: dict[int, float] = {}
+    with contextlib.suppress(psutil.Error):
+        main = psutil.Process(pid)
+        for p in [main, *main.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+    return out
+
+
+def service_pids() -> dict[str, int]:
+    """The local processes listening on the ports of the S3 stand-in, Redis and PostgreSQL (when we may see
+    them): their CPU is part of what a layout costs on this machine."""
+    ports = {urllib.parse.urlsplit(u).port or d: name for u, d, name in
+             ((S3_URL, 80, "s3_standin"), (REDIS_URL, 6379, "redis"), (PG_URL, 5432, "postgresql"))}
+    out: dict[str, int] = {}
+    with contextlib.suppress(psutil.Error, OSError):
+        for c in psutil.net_connections("tcp"):
+            if c.status == psutil.CONN_LISTEN and c.pid and c.laddr and c.laddr.port in ports:
+                out[ports[c.laddr.port]] = c.pid
+    return out
+
+
 def stop_all(procs: list[Proc]) -> None:
     """SIGTERM every group, wait up to 15 s, then SIGKILL what is left (groups are ours: own sessions)."""
     for p in procs:
+        p.signal_group(signal.SIGCONT)  # in case a failure left them paused
         p.signal_group(signal.SIGTERM)
     deadline = time.monotonic() + 15
     for p in procs:
@@ -236,6 +255,7 @@ class Deployment:
     url: str = ""
     _db_url: str = ""
     others_per_s: float = 0.0  # Redis commands/s of other clients, measured before the deployment started
+    services: dict[str, int] = field(default_factory=dict)  # name -> pid of the services this layout uses
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TELESCALE_")}
@@ -259,6 +279,8 @@ class Deployment:
         return str(self.tmp / ("data" if self.layout == "file" else f"data-{name}"))
 
     def start(self, idle_s: float) -> None:
+        if self.layout == "redis-s3":
+            self.services = service_pids()
         if self.redis is not None:  # the rest of the machine's Redis traffic, before this deployment exists
             a = self.redis.sample()
             time.sleep(idle_s)
@@ -333,7 +355,8 @@ class Deployment:
         cpu_m: dict[int, float] = {}
         for w in self.workers:
             cpu_m.update(w.cpu())
-        return {"t": time.monotonic(), "api": self.api.cpu(), "metricd": cpu_m,
+        return {"t": time.monotonic(), "api": self.api.cpu(), "metricd": cpu_m, "bench": tree_cpu(os.getpid()),
+                "services": {name: tree_cpu(pid) for name, pid in self.services.items()},
                 "redis": self.redis.sample() if self.redis else None,
                 "s3": self.proxy.counts() if self.proxy else None}
 
@@ -341,7 +364,10 @@ class Deployment:
 def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """What happened between two samples."""
     out: dict[str, Any] = {"seconds": b["t"] - a["t"], "api_cpu_s": cpu_delta(a["api"], b["api"]),
-                           "metricd_cpu_s": cpu_delta(a["metricd"], b["metricd"])}
+                           "metricd_cpu_s": cpu_delta(a["metricd"], b["metricd"]),
+                           "bench_cpu_s": cpu_delta(a["bench"], b["bench"]),
+                           "services_cpu_s": {k: round(cpu_delta(a["services"].get(k, {}), v), 3)
+                                              for k, v in b["services"].items()}}
     if a["redis"] and b["redis"]:
         ca, cb = a["redis"]["commands"], b["redis"]["commands"]
         out["redis"] = {"total": b["redis"]["total"] - a["redis"]["total"],
@@ -390,30 +416,31 @@ def measure(dep: Deployment, p: dict[str, Any], timeout_s: float) -> dict[str, A
             "measures_per_api_cpu_s": _per(points, d["api_cpu_s"], 1),
             "requests_per_api_cpu_s": _per(requests, d["api_cpu_s"], 2),
             "measures_per_metricd_cpu_s": _per(points, d["metricd_cpu_s"], 1),
+            "bench_client_cpu_s": round(d["bench_cpu_s"], 3),  # the client threads and the S3 counting proxy
+            **({"services_cpu_s": d["services_cpu_s"]} if d["services_cpu_s"] else {}),
         },
     }
     if "redis" in d:
-        r, ir = d["redis"], idle["redis"]
-        idle_rate = ir["total"] / idle["seconds"]
-        net = r["total"] - idle_rate * d["seconds"]
+        r = d["redis"]
         out["redis"] = {
-            "commands": r["total"], "idle_commands_per_s": round(idle_rate, 1), "net_commands": round(net),
+            "commands": r["total"], "per_measure": _per(r["total"], points, 4),
+            "per_request": _per(r["total"], requests, 2),
+            "per_series_batch": _per(r["total"], series_batches, 3),
+            "idle_commands_per_s": round(idle["redis"]["total"] / idle["seconds"], 1),
             "others_commands_per_s": round(dep.others_per_s, 1),
-            "deployment_idle_commands_per_s": round(idle_rate - dep.others_per_s, 1),
-            "per_measure": _per(net, points, 4), "per_request": _per(net, requests, 2),
-            "per_series_batch": _per(net, series_batches, 3),
-            "by_command": dict(sorted(r["commands"].items(), key=lambda kv: -kv[1])[:12]),
+            "by_command": dict(sorted(r["commands"].items(), key=lambda kv: -kv[1])[:14]),
             "server_cpu_s": round(r["cpu_s"], 3),
-            "note": "whole Redis server; net = minus the idle rate (other clients + this deployment idle: tooz "
-                    "heartbeats, metricd sack polling); includes the bench's /v1/status polls during the drain",
+            "note": "whole Redis server, gross (an upper bound): includes other clients (others_commands_per_s), "
+                    "tooz heartbeats and metricd sack polling (idle_commands_per_s when nothing happens; polling "
+                    "gives way to work, so the idle rate is not subtracted) and the bench's /v1/status polls",
         }
     if "s3" in d:
         idle_s3 = {k: v / idle["seconds"] for k, v in idle["s3"].items()}
         out["s3"] = {"ingest": d["s3"], "idle_per_s": {k: round(v, 2) for k, v in idle_s3.items() if v},
                      "per_measure": _s3_per(d["s3"], points, idle_s3, d["seconds"]),
                      "per_series_batch": _s3_per(d["s3"], series_batches, idle_s3, d["seconds"])}
-    rates = {"redis": idle["redis"]["total"] / idle["seconds"] if "redis" in idle else 0.0,
-             "s3": {k: v / idle["seconds"] for k, v in idle["s3"].items()} if "s3" in idle else {}}
+    rates = {"redis": dep.others_per_s, "s3": {k: v / idle["seconds"] for k, v in idle["s3"].items()}
+             if "s3" in idle else {}}
     out["reads"] = reads(dep, target, p["reads"], rates)
     return out
 
@@ -429,8 +456,9 @@ def warm_up(target: common.Target, timeout_s: float) -> None:
 
 
 def reads(dep: Deployment, target: common.Target, n: int, idle: dict[str, Any]) -> dict[str, Any]:
-    """``n`` GET /v1/metric/{id}/measures over the run's metrics (each once, cycling), then the same again;
-    operation counts net of the ``idle`` rates."""
+    """``n`` GET /v1/metric/{id}/measures over the run's metrics (each once, cycling), then the same again, with
+    the metricd processes stopped (SIGSTOP, so their polling is not counted; SIGCONT after); operation counts net
+    of the deployment's idle rate for S3; Redis gross, beside the share other clients' rate explains."""
     with target.client() as c:
         ids: list[str] = []
         params: dict[str, Any] = {"limit": 1000}
@@ -443,25 +471,45 @@ def reads(dep: Deployment, target: common.Target, n: int, idle: dict[str, Any]) 
         if not ids:
             raise common.BenchError("no metrics to read")
         order = [ids[i % len(ids)] for i in range(n)]
-        out: dict[str, Any] = {"n": n, "distinct_metrics": min(n, len(ids))}
-        for name in ("first_pass", "second_pass"):
-            lat: list[float] = []
-            a = dep.sample()
-            for mid in order:
-                t = time.perf_counter()
-                rows = common.expect(c.get(f"/v1/metric/{mid}/measures"), 200).json()
-                lat.append(time.perf_counter() - t)
-                if not rows:
-                    raise common.BenchError(f"metric {mid}: no measures returned")
-            d = diff(a, dep.sample())
-            fig: dict[str, Any] = {**common.percentiles_ms(lat), "api_cpu_s": round(d["api_cpu_s"], 3),
-                                   "reads_per_api_cpu_s": _per(n, d["api_cpu_s"], 1)}
-            if "s3" in d:
-                fig["s3_per_read"] = _s3_per(d["s3"], n, idle["s3"], d["seconds"])
-            if "redis" in d:
-                fig["redis_commands_per_read"] = _per(d["redis"]["total"] - idle["redis"] * d["seconds"], n, 2)
-            out[name] = fig
+        out: dict[str, Any] = {"n": n, "distinct_metrics": min(n, len(ids)), "metricd": "stopped"}
+        with _paused(dep.workers):
+            for name in ("first_pass", "second_pass"):
+                out[name] = _read_pass(dep, c, order, idle)
     return out
+
+
+@contextlib.contextmanager
+def _paused(procs: list[Proc]) -> Iterator[None]:
+    """SIGSTOP the process groups, SIGCONT them afterwards whatever happens."""
+    try:
+        for p in procs:
+            p.signal_group(signal.SIGSTOP)
+        yield
+    finally:
+        for p in procs:
+            p.signal_group(signal.SIGCONT)
+
+
+def _read_pass(dep: Deployment, c: httpx.Client, order: list[str], idle: dict[str, Any]) -> dict[str, Any]:
+    """One GET of each metric of ``order``: latency, API CPU, S3 requests and Redis commands per read."""
+    n = len(order)
+    lat: list[float] = []
+    a = dep.sample()
+    for mid in order:
+        t = time.perf_counter()
+        rows = common.expect(c.get(f"/v1/metric/{mid}/measures"), 200).json()
+        lat.append(time.perf_counter() - t)
+        if not rows:
+            raise common.BenchError(f"metric {mid}: no measures returned")
+    d = diff(a, dep.sample())
+    fig: dict[str, Any] = {**common.percentiles_ms(lat), "api_cpu_s": round(d["api_cpu_s"], 3),
+                           "reads_per_api_cpu_s": _per(n, d["api_cpu_s"], 1)}
+    if "s3" in d:
+        fig["s3_per_read"] = _s3_per(d["s3"], n, idle["s3"], d["seconds"])
+    if "redis" in d:
+        fig["redis_commands_per_read"] = _per(d["redis"]["total"], n, 2)  # gross: other clients' rate is beside
+        fig["redis_others_per_read"] = _per(idle["redis"] * d["seconds"], n, 2)
+    return fig
 
 
 def run_one(layout: str, metricd: int, p: dict[str, Any], proxy: CountingProxy | None, timeout_s: float,
