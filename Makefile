@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python -m bench.alarm_cycle
 	$(BIN)/python -m bench.scaling_latency
 	$(BIN)/python -m bench.agent_cpu
+	$(BIN)/python -m bench.scaleout
 
 clean:
 	rm -rf $(VENV) data

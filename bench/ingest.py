@@ -7,6 +7,8 @@ thread's metrics) and ``per-metric`` (each request is POST /v1/metric/{id}/measu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bench import common
 
 MODES = ("batch", "per-metric")
@@ -30,8 +32,12 @@ def _post(c, req) -> None:
 
 
 def run(
-    target: common.Target, mode: str, metrics: int, points: int, batch: int, threads: int, timeout_s: float
+    target: common.Target, mode: str, metrics: int, points: int, batch: int, threads: int, timeout_s: float,
+    mark: Callable[[str], None] | None = None,
 ) -> dict:
+    """``mark`` (optional) is called with ``"start"`` just before the first POST (metrics created, server idle)
+    and with ``"drained"`` once the backlog is empty (before the check): what a caller samples between them
+    (CPU, operation counts) belongs to the timed ingest only."""
     if mode not in MODES or metrics % threads or points % batch:
         raise ValueError(f"bad ingest shape: {mode}, {metrics} metrics, {points} points, {threads} threads")
     policy = common.ensure_policy(target)
@@ -46,9 +52,13 @@ def run(
     per = metrics // threads
     work = [_requests(mode, ids[t * per : (t + 1) * per], chunks[t * per : (t + 1) * per]) for t in range(threads)]
     del chunks
+    if mark:
+        mark("start")
     r = common.run_threads(target, work, _post, timeout_s)
     with target.client() as c:
         t_done = common.wait_no_backlog(c, timeout_s)
+        if mark:
+            mark("drained")
         _verify(c, [ids[0], ids[-1]], points)
     total = metrics * points
     e2e, post = t_done - r["start"], r["end"] - r["start"]
