@@ -324,10 +324,9 @@ class Deployment:
         self.stack.callback(drop)
 
     def _wait_ready(self) -> None:
-        """The API answers /healthcheck, every metricd has its worker process, and /v1/status lists them: all N
-        with ``coordination.url``; without it (``file``) one, as workers of separate metricd processes on one
-        data dir share a heartbeat file name (``metricd-<host>-0``)."""
-        expected = self.metricd if self.layout == "redis-s3" else 1
+        """The API answers /healthcheck, every metricd has its worker process, and /v1/status lists all N of them
+        (the members of the ring with ``coordination.url``, else the heartbeat files of the shared data dir)."""
+        expected = self.metricd
         deadline = time.monotonic() + START_TIMEOUT_S
         seen: list = []
         with common.client(self.url) as c:

@@ -179,7 +179,8 @@ def _worker_main(settings_json: str, index: int, count: int, parent: int, role: 
     lifecycle.set_title(f"{title} {index}")
     settings = settings_from_json(settings_json)
     configure_logging(settings)
-    beat = heartbeat_dir(settings, beats) / f"{role}-{os.uname().nodename}-{index}"
+    # the pid too: several `telescale metricd` on one data dir each have a worker 0
+    beat = heartbeat_dir(settings, beats) / f"{role}-{os.uname().nodename}-{index}-{os.getpid()}"
     beat.parent.mkdir(parents=True, exist_ok=True)
     stats = _new_stats(role)
     publisher = threading.Thread(target=_publish_heartbeat, args=(beat, stats, stop), name="heartbeat",
