@@ -38,6 +38,26 @@ def service_unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    """The test Redis (``TELESCALE_TEST_REDIS_URL``)."""
+    return os.environ.get("TELESCALE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def redis_client():  # -> redis.Redis (imported lazily: unit tests never need it)
+    """A client of the test Redis that answered a PING; skips (fails with ``CI=true``) when it does not."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url(), socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        service_unavailable(f"Redis not reachable at {urlsplit(redis_url()).hostname}: {e}")
+    return client
+
+
 def postgresql_admin_url() -> str:
     """The server URL tests create their databases on (a libpq URI, without a driver suffix)."""
     return os.environ.get("TELESCALE_TEST_POSTGRESQL_URL", DEFAULT_POSTGRESQL_URL)

@@ -162,8 +162,7 @@ class RedisStorage(StorageDriver):
     def get_splits_versioned(
         self, metric_id: uuid.UUID, granularity: int, keys: Sequence[int]
     ) -> list[tuple[Hashable | None, bytes | None]]:
-        return [(None if data is None else content_version(data), data)
-                for data in self.get_splits(metric_id, granularity, keys)]
+        return self._versioned_by_content(metric_id, granularity, keys)
 
     def put_splits(self, metric_id: uuid.UUID, granularity: int, splits: Mapping[int, bytes]) -> None:
         if not splits:

@@ -7,7 +7,6 @@ through the registry (``build_incoming``) from settings, as the services build t
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -20,14 +19,10 @@ import pytest
 from telescale import drivers
 from telescale.config import ConfigError, load
 from telescale.incoming.base import Columns, IncomingDriver, MeasuresArrays
-from tests.conftest import service_unavailable
+from tests.conftest import redis_client, redis_url
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SACKS = 4
 
-
-def _redis_url() -> str:
-    return os.environ.get("TELESCALE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
 
 
 @dataclass
@@ -49,16 +44,11 @@ class Backend:
 
 
 def _redis_backend() -> Iterator[Backend]:
-    import redis
 
-    client = redis.Redis.from_url(_redis_url(), socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        service_unavailable(f"Redis not reachable at {_redis_url()}: {e}")
+    client = redis_client()
     prefix = f"telescale-test-{uuid.uuid4().hex}"
     try:
-        yield Backend("redis", ["incoming.driver=redis", f"incoming.redis_url={_redis_url()}",
+        yield Backend("redis", ["incoming.driver=redis", f"incoming.redis_url={redis_url()}",
                                 f"incoming.redis_prefix={prefix}"])
     finally:
         for key in client.scan_iter(f"{prefix}:*"):

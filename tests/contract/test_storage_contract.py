@@ -30,10 +30,9 @@ from telescale.storage.base import StorageDriver
 from telescale.storage.file import FileStorage
 from telescale.timeseries import ArchivePolicy, PolicyItem
 from telescale.timeseries.split import split_span
-from tests.conftest import service_unavailable
+from tests.conftest import redis_client, redis_url, service_unavailable
 
 DEFAULT_S3_URL = "http://127.0.0.1:9000"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 S = 10**9
 G = 60 * S
 
@@ -41,9 +40,6 @@ G = 60 * S
 def _s3_url() -> str:
     return os.environ.get("TELESCALE_TEST_S3_URL", DEFAULT_S3_URL)
 
-
-def _redis_url() -> str:
-    return os.environ.get("TELESCALE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
 
 
 @dataclass
@@ -116,22 +112,17 @@ def _s3_backend() -> Iterator[Backend]:
 
 
 def _redis_backend() -> Iterator[Backend]:
-    import redis
 
     from telescale.storage.redis import RedisStorage
 
-    client = redis.Redis.from_url(_redis_url(), socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        service_unavailable(f"Redis not reachable at {_redis_url()}: {e}")
+    client = redis_client()
     prefix = f"telescale-test-{uuid.uuid4().hex}"
 
     def leftovers(metric_id: uuid.UUID) -> list[str]:
         return [k.decode() for k in client.scan_iter(f"{prefix}:*{metric_id}*")]
 
     try:
-        yield Backend("redis", lambda rc: RedisStorage(_redis_url(), prefix=prefix,
+        yield Backend("redis", lambda rc: RedisStorage(redis_url(), prefix=prefix,
                                                        read_cache_bytes=16 << 20 if rc else 0), leftovers)
     finally:
         for key in client.scan_iter(f"{prefix}:*"):
@@ -421,15 +412,11 @@ def test_unknown_storage_driver_is_a_config_error_listing_the_known_ones() -> No
 
 
 def test_redis_driver_through_the_registry() -> None:
-    import redis
 
     with pytest.raises(ConfigError, match="storage.redis_url"):
         drivers.build_storage(load(environ={}, overrides=["storage.driver=redis"]))
-    try:
-        redis.Redis.from_url(_redis_url(), socket_connect_timeout=3).ping()
-    except redis.RedisError as e:
-        service_unavailable(f"Redis not reachable at {_redis_url()}: {e}")
-    settings = load(environ={}, overrides=["storage.driver=redis", f"storage.redis_url={_redis_url()}",
+    redis_client().close()
+    settings = load(environ={}, overrides=["storage.driver=redis", f"storage.redis_url={redis_url()}",
                                            "api.read_cache_mb=1"])
     storage = drivers.build_storage(settings)
     m = uuid.uuid4()

@@ -27,9 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from telescale.coordination import Partition, ToozCoordinator, make_member_id
-from tests.conftest import service_unavailable
+from tests.conftest import redis_client, redis_url
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TIMEOUT = 2  # heartbeat_timeout of every member here (whole seconds, as tooz takes it)
 REFRESH = min(1.0, TIMEOUT / 4)  # ToozCoordinator's default refresh interval for it
 SLACK = 3.0  # scheduling on a loaded test machine
@@ -53,33 +52,26 @@ for line in sys.stdin:
 """
 
 
-def _redis_url() -> str:
-    return os.environ.get("TELESCALE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-
 
 @pytest.fixture
 def redis_namespace() -> Iterator[str]:
     """A tooz namespace no other test uses; its keys are deleted afterwards."""
     import redis
 
-    client = redis.Redis.from_url(_redis_url(), socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        service_unavailable(f"Redis not reachable at {urlsplit(_redis_url()).hostname}: {e}")
+    client = redis_client()
     namespace = f"telescale-test-{uuid.uuid4().hex}"
     try:
         yield namespace
     finally:
         for db in range(16):  # the db-path test writes to another database
-            scoped = redis.Redis.from_url(_redis_url(), db=db)
+            scoped = redis.Redis.from_url(redis_url(), db=db)
             for key in scoped.scan_iter(f"{namespace}*"):
                 scoped.delete(key)
         client.close()
 
 
 def tooz_url(namespace: str, base: str | None = None) -> str:
-    parts = urlsplit(base or _redis_url())
+    parts = urlsplit(base or redis_url())
     query = "&".join(q for q in (parts.query, f"namespace={namespace}") if q)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
@@ -254,7 +246,7 @@ def overlap(p: Partition, q: Partition) -> set[str]:
 
 
 def test_a_member_cut_off_from_redis_stops_owning_before_the_others_take_over(redis_namespace):
-    base = urlsplit(_redis_url())
+    base = urlsplit(redis_url())
     proxy = _Proxy((base.hostname or "127.0.0.1", base.port or 6379))
     via_proxy = urlunsplit((base.scheme, f"127.0.0.1:{proxy.port}", base.path, base.query, ""))
     a = ToozCoordinator(tooz_url(redis_namespace), make_member_id("evaluator"), heartbeat_timeout=TIMEOUT)
@@ -287,13 +279,13 @@ def test_a_member_cut_off_from_redis_stops_owning_before_the_others_take_over(re
 def test_redis_database_is_read_from_the_url_path(redis_namespace):
     import redis
 
-    base = urlsplit(_redis_url())
+    base = urlsplit(redis_url())
     db = (int(base.path.strip("/") or 0) + 1) % 16
     url = urlunsplit((base.scheme, base.netloc, f"/{db}", base.query, ""))
     with ToozCoordinator(tooz_url(redis_namespace, url), make_member_id("evaluator"), heartbeat_timeout=TIMEOUT) as c:
         c.join("alarm_evaluator")
         assert list(redis.Redis.from_url(url, db=db).scan_iter(f"{redis_namespace}*"))
-        assert not list(redis.Redis.from_url(_redis_url(), db=(db + 1) % 16).scan_iter(f"{redis_namespace}*"))
+        assert not list(redis.Redis.from_url(redis_url(), db=(db + 1) % 16).scan_iter(f"{redis_namespace}*"))
 
 
 LOCK_HOLDER = r"""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -15,22 +14,12 @@ import pytest
 import redis
 
 from telescale.incoming.redis import RedisIncoming
-from tests.conftest import service_unavailable
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _redis_url() -> str:
-    return os.environ.get("TELESCALE_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+from tests.conftest import redis_client, redis_url
 
 
 @pytest.fixture
 def client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(_redis_url(), socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        service_unavailable(f"Redis not reachable at {_redis_url()}: {e}")
+    client = redis_client()
     yield client
     client.close()
 
@@ -52,7 +41,7 @@ def _keys(client: redis.Redis, prefix: str) -> set[str]:
 
 
 def test_a_read_stops_at_max_read_bytes_but_takes_at_least_one_write(client: redis.Redis, prefix: str) -> None:
-    inc = RedisIncoming(_redis_url(), sacks=1, prefix=prefix, max_read_bytes=1000)
+    inc = RedisIncoming(redis_url(), sacks=1, prefix=prefix, max_read_bytes=1000)
     m = uuid.uuid4()
     inc.add_measures({m: _arr(*range(100))})  # ~1.6 kB: over the bound alone
     for i in range(10):
@@ -68,7 +57,7 @@ def test_a_read_stops_at_max_read_bytes_but_takes_at_least_one_write(client: red
 
 def test_an_ack_trims_only_entries_still_at_the_head(client: redis.Redis, prefix: str, caplog) -> None:
     """A worker whose lock expired while another took the sack over, or an ack repeated: nothing unread goes."""
-    slow, fast = (RedisIncoming(_redis_url(), sacks=1, prefix=prefix, max_read_entries=2) for _ in range(2))
+    slow, fast = (RedisIncoming(redis_url(), sacks=1, prefix=prefix, max_read_entries=2) for _ in range(2))
     m = uuid.uuid4()
     for i in range(5):
         slow.add_measures({m: _arr(i)})
@@ -87,10 +76,10 @@ def test_an_ack_trims_only_entries_still_at_the_head(client: redis.Redis, prefix
 
 
 def test_changing_the_sack_count_is_refused_while_measures_wait(client: redis.Redis, prefix: str) -> None:
-    two = RedisIncoming(_redis_url(), sacks=2, prefix=prefix)
+    two = RedisIncoming(redis_url(), sacks=2, prefix=prefix)
     m = uuid.uuid4()
     two.add_measures({m: _arr(1)})
-    four = RedisIncoming(_redis_url(), sacks=4, prefix=prefix)
+    four = RedisIncoming(redis_url(), sacks=4, prefix=prefix)
     with pytest.raises(ValueError, match="unprocessed"):
         four.add_measures({m: _arr(2)})
     two.ack(two.read_sack(two.sack_for(m)).handle)
@@ -99,7 +88,7 @@ def test_changing_the_sack_count_is_refused_while_measures_wait(client: redis.Re
 
 
 def test_nothing_is_left_behind_once_drained(client: redis.Redis, prefix: str) -> None:
-    inc = RedisIncoming(_redis_url(), sacks=3, prefix=prefix)
+    inc = RedisIncoming(redis_url(), sacks=3, prefix=prefix)
     metrics = [uuid.uuid4() for _ in range(30)]
     inc.add_measures({m: _arr(i, i + 1) for i, m in enumerate(metrics)})
     inc.add_measures({m: _arr(7) for m in metrics[::2]})
@@ -110,7 +99,7 @@ def test_nothing_is_left_behind_once_drained(client: redis.Redis, prefix: str) -
 
 
 def test_a_write_is_one_transaction_whatever_the_sacks(client: redis.Redis, prefix: str, monkeypatch) -> None:
-    inc = RedisIncoming(_redis_url(), sacks=8, prefix=prefix)
+    inc = RedisIncoming(redis_url(), sacks=8, prefix=prefix)
     inc.sacks_with_work()
     inc.add_measures({uuid.uuid4(): _arr(0)})  # the sack-count marker is recorded on the first write
     calls = []
@@ -124,7 +113,7 @@ def test_a_write_is_one_transaction_whatever_the_sacks(client: redis.Redis, pref
 
 
 def test_a_corrupt_entry_is_dropped_and_the_rest_processed(client: redis.Redis, prefix: str, caplog) -> None:
-    inc = RedisIncoming(_redis_url(), sacks=1, prefix=prefix)
+    inc = RedisIncoming(redis_url(), sacks=1, prefix=prefix)
     m = uuid.uuid4()
     inc.add_measures({m: _arr(1)})
     client.rpush(f"{prefix}:incoming1-0:data", b"garbage")
@@ -142,7 +131,7 @@ def _write_in_child(inc: RedisIncoming, m: uuid.UUID) -> None:
 
 
 def test_usable_after_fork(client: redis.Redis, prefix: str) -> None:
-    inc = RedisIncoming(_redis_url(), sacks=2, prefix=prefix)
+    inc = RedisIncoming(redis_url(), sacks=2, prefix=prefix)
     m = uuid.uuid4()
     inc.add_measures({m: _arr(1)})  # the parent holds a pooled connection
     child = multiprocessing.get_context("fork").Process(target=_write_in_child, args=(inc, m))
@@ -165,7 +154,7 @@ def test_processing_drains_redis_sacks_into_storage(client: redis.Redis, prefix:
     from tests.unit.processing.proc_helpers import POLICY, MemoryIndexer, S
 
     t0 = 1_700_000_040 * S
-    inc = RedisIncoming(_redis_url(), sacks=2, prefix=prefix, max_read_entries=3)
+    inc = RedisIncoming(redis_url(), sacks=2, prefix=prefix, max_read_entries=3)
     storage, locks, indexer = FileStorage(tmp_path / "storage"), FileSackLocks(tmp_path / "locks"), MemoryIndexer()
     metrics = [indexer.add(POLICY) for _ in range(4)]
     for i in range(10):
