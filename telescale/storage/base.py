@@ -76,13 +76,6 @@ class StorageDriver(abc.ABC):
         when unknown: not cacheable), as :meth:`split_versions` would report it."""
         return [(None, data) for data in self.get_splits(metric_id, granularity, keys)]
 
-    def _versioned_by_content(
-        self, metric_id: uuid.UUID, granularity: int, keys: Sequence[int]
-    ) -> list[tuple[Hashable | None, bytes | None]]:
-        """:meth:`get_splits_versioned` of drivers whose split versions are :func:`content_version` of the bytes."""
-        return [(None if data is None else content_version(data), data)
-                for data in self.get_splits(metric_id, granularity, keys)]
-
     @abc.abstractmethod
     def put_splits(self, metric_id: uuid.UUID, granularity: int, splits: Mapping[int, bytes]) -> None: ...
 
@@ -103,3 +96,14 @@ class StorageDriver(abc.ABC):
 
     def close(self) -> None:  # noqa: B027
         """Release resources."""
+
+
+class ContentVersions(StorageDriver):
+    """For drivers whose split versions are :func:`content_version` of the bytes: the version of what was read
+    is computed from it, so the read cache can never hold bytes under another version."""
+
+    def get_splits_versioned(
+        self, metric_id: uuid.UUID, granularity: int, keys: Sequence[int]
+    ) -> list[tuple[Hashable | None, bytes | None]]:
+        return [(None if data is None else content_version(data), data)
+                for data in self.get_splits(metric_id, granularity, keys)]

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Self
 import redis
 
 from telescale.config import ConfigError
-from telescale.storage.base import StorageDriver, content_version
+from telescale.storage.base import ContentVersions, content_version
 from telescale.storage.cache import SplitCache
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ __all__ = ["RedisStorage"]
 _TRANSACTION_BYTES = 16 << 20  # payload after which sync() starts another MULTI/EXEC
 
 
-class RedisStorage(StorageDriver):
+class RedisStorage(ContentVersions):
     """Splits and raw tails in Redis; see the module docstring for the keys and for persistence settings."""
 
     def __init__(
@@ -158,11 +158,6 @@ class RedisStorage(StorageDriver):
                 v = found[k]
                 out.append(None if v is None else v.decode())
         return out
-
-    def get_splits_versioned(
-        self, metric_id: uuid.UUID, granularity: int, keys: Sequence[int]
-    ) -> list[tuple[Hashable | None, bytes | None]]:
-        return self._versioned_by_content(metric_id, granularity, keys)
 
     def put_splits(self, metric_id: uuid.UUID, granularity: int, splits: Mapping[int, bytes]) -> None:
         if not splits:

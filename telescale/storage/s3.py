@@ -43,7 +43,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from telescale.storage.base import StorageDriver, content_version
+from telescale.storage.base import ContentVersions, content_version
 from telescale.storage.cache import SplitCache
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _decode_index(data: bytes, where: str) -> Index:
         raise S3StorageError(f"{where}: unreadable index: {e}") from e
 
 
-class S3Storage(StorageDriver):
+class S3Storage(ContentVersions):
     """Splits and raw tails in one S3 bucket; see the module docstring for the layout and the write order."""
 
     def __init__(
@@ -319,11 +319,6 @@ class S3Storage(StorageDriver):
     ) -> list[Hashable | None]:
         versions = self._index(metric_id).get(int(granularity), {})
         return [versions.get(int(k)) for k in keys]
-
-    def get_splits_versioned(
-        self, metric_id: uuid.UUID, granularity: int, keys: Sequence[int]
-    ) -> list[tuple[Hashable | None, bytes | None]]:
-        return self._versioned_by_content(metric_id, granularity, keys)
 
     def put_splits(self, metric_id: uuid.UUID, granularity: int, splits: Mapping[int, bytes]) -> None:
         if not splits:
