@@ -10,7 +10,8 @@ restarts what the supervisors do not. Afterwards:
 * every alarm transition in the history was notified to its webhook once (deliveries are at-least-once,
   so redeliveries carry the same ``x-telescale-notification-id``; two different ids for one transition
   would mean it fired twice), and each alarm ended in ``alarm``;
-* the rings converged: ``/v1/status`` lists exactly the live metricd workers and evaluators.
+* the rings converged: ``/v1/status`` (of either API: the processes share nothing but the services) lists
+  exactly the live metricd workers and evaluators, each with the statistics it publishes.
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ import pytest
 
 from tests.conftest import create_postgresql_database, drop_postgresql_database, service_unavailable
 from tests.notifier_peers import Receiver
-from tests.server import TELESCALE, free_port, healthy, wait_port_free
+from tests.server import TELESCALE, free_port, healthy, still_running, wait_port_free
 
 AUTH = ("admin", "")
 REDIS_URL = os.environ.get("TELESCALE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 S3_URL = os.environ.get("TELESCALE_TEST_S3_URL", "http://127.0.0.1:9000")
 METRICS = 20  # pushed by the two clients, one point each per batch
 ALARMS = 6
-STORM_S = 24.0
+STORM_S = 18.0
 NS = 1_000_000_000
 
 
@@ -213,7 +214,7 @@ def _storm(roles: list[Role], until: float, rng: random.Random) -> list[str]:
         with contextlib.suppress(psutil.Error):
             killed.append(f"{role.args[0]}:{' '.join(victim.cmdline())[:60]}")
             victim.send_signal(signal.SIGKILL)
-            psutil.wait_procs([victim], timeout=10)  # dead (reaped, if ours) before anyone asks whether it runs
+            still_running([victim], 10)  # dead (a zombie counts) before anyone asks whether its role runs
     for role in roles:
         if not role.alive():
             role.start()
@@ -258,7 +259,7 @@ def test_every_accepted_measure_is_stored_once_and_every_transition_fires_once_u
         stop.set()
         for t in threads:
             t.join(10)
-        assert len(killed) >= 10, killed
+        assert len(killed) >= 8, killed
         assert sum(len(v) for v in sent.accepted.values()) > 0
 
         _wait(lambda: not set(ids) & set(c.get("/v1/status", params={"details": "true"}).json()["storage"]
@@ -315,5 +316,6 @@ def _members_converged(c: httpx.Client, roles: list[Role]) -> bool:
     """``/v1/status`` lists exactly the metricd workers and evaluators running now (dead ones dropped)."""
     status = c.get("/v1/status").json()
     pids = {p.pid for r in roles for p in r.processes()}
-    listed = [status["metricd"]["processors"], status["alarming"]["evaluators"]]  # member ids: role:host:pid:nonce
-    return all(len(members) == 2 and {int(m.split(":")[2]) for m in members} <= pids for members in listed)
+    listed = [status["metricd"], status["alarming"]]  # member ids (role:host:pid:nonce) -> published statistics
+    return all(len(group["statistics"]) == 2 and {int(m.split(":")[2]) for m in group["statistics"]} <= pids
+               and all(group["statistics"].values()) for group in listed)

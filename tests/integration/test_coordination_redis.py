@@ -340,25 +340,3 @@ def test_processes_use_tooz_sack_locks_when_coordination_url_is_set(redis_namesp
         local.close()
         shared.close()
 
-
-def test_status_lists_the_workers_of_every_host_sharing_the_coordination_backend(redis_namespace, tmp_path):
-    """Two ``serve`` trees (two hosts: nothing shared but ``coordination.url``): either one's ``/v1/status``
-    lists every metricd worker and evaluator of both, with the statistics each publishes."""
-    import httpx
-
-    from tests.server import running
-
-    shared = [f"coordination.url={tooz_url(redis_namespace)}", "coordination.heartbeat_timeout=2"]
-    with running(tmp_path / "a", [*shared, "processing.workers=2", "api.workers=1"]) as a, \
-            running(tmp_path / "b", [*shared, "processing.workers=1", "api.workers=1"]):
-        deadline = time.monotonic() + 60
-        while True:
-            status = httpx.get(f"{a.url}/v1/status", auth=("admin", ""), timeout=10).json()
-            processors, evaluators = status["metricd"]["processors"], status["alarming"]["evaluators"]
-            stats = status["metricd"]["statistics"]
-            if len(processors) == 3 and len(evaluators) == 2 and all("passes" in stats[p] for p in processors):
-                break
-            assert time.monotonic() < deadline, status
-            time.sleep(0.5)
-        assert all(p.startswith("metricd:") for p in processors)
-        assert len({stats[p]["pid"] for p in processors}) == 3
