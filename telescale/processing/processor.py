@@ -17,6 +17,7 @@ whole buckets from raw points, so the replay writes the same values.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -329,6 +330,12 @@ def process_sack(
     return stats
 
 
+def _oldest_write(incoming: IncomingDriver, sack: int) -> float:
+    """When the oldest write still pending in ``sack`` arrived (ns); +inf when none is, or the driver cannot tell."""
+    times = incoming.work_times().get(sack)
+    return math.inf if times is None else times[0]
+
+
 def process_metric(
     metric_id: uuid.UUID,
     incoming: IncomingDriver,
@@ -345,12 +352,15 @@ def process_metric(
     """
     if not incoming.pending_for_metric(metric_id):
         return None
+    asked_at = time.time_ns()
     sack = incoming.sack_for(metric_id)
     deadline = time.monotonic() + timeout
     stats = process_sack(sack, incoming, storage, indexer, locks, timeout=timeout)
     # A read is bounded (oldest writes first): behind a large backlog, the metric's newer measures are still
-    # pending after one round; go on until none is left or the time is up.
-    while incoming.pending_for_metric(metric_id) and (remaining := deadline - time.monotonic()) > 0:
+    # pending after one round; go on while writes older than the request are left (not after the writes that
+    # came since: a metric written to without pause would hold the request until the timeout) or the time is up.
+    while (incoming.pending_for_metric(metric_id) and _oldest_write(incoming, sack) < asked_at
+           and (remaining := deadline - time.monotonic()) > 0):
         more = process_sack(sack, incoming, storage, indexer, locks, timeout=remaining)
         for name in ("metrics", "measures", "processed", "dropped", "discarded", "failed_metrics", "seconds"):
             setattr(stats, name, getattr(stats, name) + getattr(more, name))

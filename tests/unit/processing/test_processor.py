@@ -211,3 +211,26 @@ def test_refresh_processes_every_round_a_bounded_read_leaves(env):
     assert stats.measures >= 5 and not env.incoming.pending_for_metric(m.id)
     (_, _, v), _ = get_measures(env.storage, m, "mean")
     assert v.tolist() == [2.0]
+
+
+
+def test_refresh_does_not_chase_writes_that_arrive_after_it(env):
+    """A metric written to without pause: refresh makes what was accepted before it visible and returns, rather
+    than processing round after round until its timeout. Here a new write lands during every round."""
+    import time
+
+    m = env.indexer.add(POLICY)
+    env.incoming.add_measures({m.id: ([T0], [1.0])})
+    read_sack, n = env.incoming.read_sack, [1]
+
+    def read_then_write(sack):
+        batch = read_sack(sack)
+        env.incoming.add_measures({m.id: ([T0 + n[0] * S], [1.0])})
+        n[0] += 1
+        return batch
+
+    env.incoming.read_sack = read_then_write
+    started = time.monotonic()
+    stats = process_metric(m.id, env.incoming, env.storage, env.indexer, env.locks, timeout=3)
+    assert time.monotonic() - started < 1.5, f"refresh chased {n[0] - 1} rounds of new writes"
+    assert stats is not None and stats.measures == 1 and n[0] == 2
