@@ -58,6 +58,19 @@ def redis_client():  # -> redis.Redis (imported lazily: unit tests never need it
     return client
 
 
+@contextlib.contextmanager
+def redis_key_prefix():  # -> Iterator[tuple[redis.Redis, str]]
+    """A client of the test Redis and a key prefix no other test uses; every key under it is deleted afterwards."""
+    client = redis_client()
+    prefix = f"telescale-test-{uuid.uuid4().hex}"
+    try:
+        yield client, prefix
+    finally:
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+        client.close()
+
+
 def postgresql_admin_url() -> str:
     """The server URL tests create their databases on (a libpq URI, without a driver suffix)."""
     return os.environ.get("TELESCALE_TEST_POSTGRESQL_URL", DEFAULT_POSTGRESQL_URL)

@@ -19,7 +19,7 @@ import pytest
 from telescale import drivers
 from telescale.config import ConfigError, load
 from telescale.incoming.base import Columns, IncomingDriver, MeasuresArrays
-from tests.conftest import redis_client, redis_url
+from tests.conftest import redis_key_prefix, redis_url
 
 SACKS = 4
 
@@ -45,15 +45,9 @@ class Backend:
 
 def _redis_backend() -> Iterator[Backend]:
 
-    client = redis_client()
-    prefix = f"telescale-test-{uuid.uuid4().hex}"
-    try:
+    with redis_key_prefix() as (_, prefix):
         yield Backend("redis", ["incoming.driver=redis", f"incoming.redis_url={redis_url()}",
                                 f"incoming.redis_prefix={prefix}"])
-    finally:
-        for key in client.scan_iter(f"{prefix}:*"):
-            client.delete(key)
-        client.close()
 
 
 @pytest.fixture(params=sorted(drivers.INCOMING_DRIVERS))

@@ -30,7 +30,7 @@ from telescale.storage.base import StorageDriver
 from telescale.storage.file import FileStorage
 from telescale.timeseries import ArchivePolicy, PolicyItem
 from telescale.timeseries.split import split_span
-from tests.conftest import redis_client, redis_url, service_unavailable
+from tests.conftest import redis_client, redis_key_prefix, redis_url, service_unavailable
 
 DEFAULT_S3_URL = "http://127.0.0.1:9000"
 S = 10**9
@@ -115,19 +115,13 @@ def _redis_backend() -> Iterator[Backend]:
 
     from telescale.storage.redis import RedisStorage
 
-    client = redis_client()
-    prefix = f"telescale-test-{uuid.uuid4().hex}"
+    with redis_key_prefix() as (client, prefix):
 
-    def leftovers(metric_id: uuid.UUID) -> list[str]:
-        return [k.decode() for k in client.scan_iter(f"{prefix}:*{metric_id}*")]
+        def leftovers(metric_id: uuid.UUID) -> list[str]:
+            return [k.decode() for k in client.scan_iter(f"{prefix}:*{metric_id}*")]
 
-    try:
         yield Backend("redis", lambda rc: RedisStorage(redis_url(), prefix=prefix,
                                                        read_cache_bytes=16 << 20 if rc else 0), leftovers)
-    finally:
-        for key in client.scan_iter(f"{prefix}:*"):
-            client.delete(key)
-        client.close()
 
 
 @pytest.fixture(params=sorted(drivers.STORAGE_DRIVERS))
